@@ -1,0 +1,73 @@
+"""Request dependencies: the store, settings, API key check, tenant and idempotency key."""
+
+from __future__ import annotations
+
+import hmac
+import re
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+
+from conveyor.config import Settings
+from conveyor.store.base import Store
+
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
+
+
+def get_store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def key_matches(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison, so response timing does not leak the key."""
+    if expected is None:
+        return True
+    if given is None:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+async def require_api_key(
+    settings: Annotated[Settings, Depends(get_settings)],
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> None:
+    if not key_matches(settings.api_key, x_api_key):
+        raise HTTPException(401, "missing or invalid X-API-Key",
+                            headers={"WWW-Authenticate": "X-API-Key"})
+
+
+def tenant_header(
+    x_tenant_id: Annotated[
+        str | None, Header(description="Tenant for rate limits. Defaults to `default`.")
+    ] = None,
+) -> str:
+    if x_tenant_id is None or x_tenant_id == "":
+        return "default"
+    if not _TENANT.match(x_tenant_id):
+        raise HTTPException(400, "X-Tenant-Id must be 1-64 characters of A-Z a-z 0-9 _ . : -")
+    return x_tenant_id
+
+
+def idempotency_header(
+    idempotency_key: Annotated[
+        str | None, Header(description="Repeat a submission safely: same key, same job.")
+    ] = None,
+) -> str | None:
+    if idempotency_key is None:
+        return None
+    if not _IDEMPOTENCY_KEY.match(idempotency_key):
+        raise HTTPException(400, "Idempotency-Key must be 1-255 printable ASCII characters")
+    return idempotency_key
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+TenantDep = Annotated[str, Depends(tenant_header)]
+IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_header)]

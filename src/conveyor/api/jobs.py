@@ -1,0 +1,124 @@
+"""Routes for jobs: submit (single and batch), read, list, retry, and the DLQ."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from conveyor.api.deps import IdempotencyKeyDep, SettingsDep, StoreDep, TenantDep
+from conveyor.api.middleware import trace_id_var
+from conveyor.api.schemas import (
+    NAME_PATTERN,
+    BatchOut,
+    ErrorOut,
+    JobList,
+    JobOut,
+    SubmitBatch,
+    SubmitJob,
+)
+from conveyor.api.submission import to_new_job
+from conveyor.logging import get_logger
+from conveyor.models import JobStatus, RateLimit
+
+log = get_logger("conveyor.api")
+router = APIRouter(tags=["jobs"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 422, 429, 503)
+}
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size. Defaults to 20.")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Rows to skip.")]
+JobIdPath = Annotated[UUID, Path(description="The job's id (a UUID).")]
+
+
+def _rate(settings: SettingsDep) -> RateLimit | None:
+    return RateLimit(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
+
+
+@router.post("/jobs", status_code=201, response_model=JobOut, responses=_ERRORS)
+async def submit_job(
+    body: SubmitJob,
+    response: Response,
+    store: StoreDep,
+    settings: SettingsDep,
+    tenant: TenantDep,
+    idempotency_key: IdempotencyKeyDep,
+) -> JobOut:
+    """Submit a job. 201 with the new job; 200 with the same job for an idempotent replay."""
+    new_job = to_new_job(body, settings, tenant=tenant, idempotency_key=idempotency_key,
+                         trace_id=trace_id_var.get())
+    result = await store.submit(new_job, _rate(settings))
+    if result.created:
+        log.info("job_created", jobId=str(result.job.id), tenant=tenant, task=new_job.task)
+    else:
+        response.status_code = status.HTTP_200_OK
+        log.info("job_replayed", jobId=str(result.job.id), tenant=tenant)
+    return JobOut.from_job(result.job)
+
+
+@router.post("/jobs/batch", status_code=201, response_model=BatchOut, responses=_ERRORS)
+async def submit_batch(
+    body: SubmitBatch,
+    store: StoreDep,
+    settings: SettingsDep,
+    tenant: TenantDep,
+    idempotency_key: IdempotencyKeyDep,
+) -> BatchOut:
+    """Submit up to 1,000 jobs in one transaction: all are created or none. With an
+    Idempotency-Key, job i uses the key `<key>:<i>`."""
+    trace_id = trace_id_var.get()
+    new_jobs = [
+        to_new_job(item, settings, tenant=tenant, trace_id=trace_id,
+                   idempotency_key=None if idempotency_key is None else f"{idempotency_key}:{i}")
+        for i, item in enumerate(body.jobs)
+    ]
+    results = await store.submit_many(new_jobs, _rate(settings))
+    log.info("jobs_created", count=sum(r.created for r in results), tenant=tenant)
+    return BatchOut(jobs=[JobOut.from_job(r.job) for r in results])
+
+
+@router.get("/jobs", response_model=JobList, responses=_ERRORS)
+async def list_jobs(
+    store: StoreDep,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    status: Annotated[JobStatus | None, Query(description="pending running done failed")] = None,
+    tenant: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
+) -> JobList:
+    """List jobs, newest first."""
+    page = await store.list_jobs(status=status, tenant=tenant, limit=limit, offset=offset)
+    return JobList(jobs=[JobOut.from_job(job) for job in page.jobs], total=page.total,
+                   limit=limit, offset=offset)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, response_model_exclude_unset=True,
+            responses=_ERRORS)
+async def get_job(
+    job_id: JobIdPath,
+    store: StoreDep,
+    history: Annotated[bool, Query(description="Include the event timeline.")] = False,
+) -> JobOut:
+    job = await store.get(job_id)
+    events = await store.job_events(job_id) if history else None
+    return JobOut.from_job(job, events)
+
+
+@router.post("/jobs/{job_id}/retry", status_code=201, response_model=JobOut, responses=_ERRORS)
+async def retry_job(job_id: JobIdPath, store: StoreDep) -> JobOut:
+    """Retry a failed (DLQ) job: a new job with the same payload, linked both ways."""
+    new_job = await store.retry(job_id, trace_id_var.get())
+    log.info("job_created", jobId=str(new_job.id), retry_of=str(job_id), tenant=new_job.tenant)
+    return JobOut.from_job(new_job)
+
+
+@router.get("/dlq", response_model=JobList, responses=_ERRORS, tags=["dlq"])
+async def list_dlq(store: StoreDep, limit: Limit = 20, offset: Offset = 0) -> JobList:
+    """The dead-letter queue: failed jobs, newest first; `last_error` is the reason."""
+    page = await store.list_jobs(status=JobStatus.FAILED, limit=limit, offset=offset)
+    return JobList(jobs=[JobOut.from_job(job) for job in page.jobs], total=page.total,
+                   limit=limit, offset=offset)
+
+

@@ -1,0 +1,169 @@
+"""The HTTP contract (and so the OpenAPI document): request and response bodies.
+
+Only Pydantic here, so the Python client can import these without FastAPI.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from conveyor.models import Job, JobEvent, JobStatus
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+
+
+class SubmitJob(BaseModel):
+    """`{"text": "Hello"}` for SEED.md's text task, `{"payload": {...}}` for the text task
+    with a raw payload, or `{"task": "name", "payload": {...}}` for any registered task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(None, max_length=10_000, description="Shortcut for the text task.")
+    task: str | None = Field(
+        None, pattern=NAME_PATTERN, description="Task name. Defaults to `text`."
+    )
+    payload: dict[str, Any] | None = Field(None, description="The task's input (JSON object).")
+    queue: str = Field("default", pattern=NAME_PATTERN)
+    priority: int = Field(0, ge=-1000, le=1000, description="Higher runs first.")
+    max_retries: int | None = Field(
+        None, ge=0, le=100, description="Retries after the first attempt. Defaults to MAX_RETRIES."
+    )
+    delay_sec: float = Field(0, ge=0, le=30 * 86400, description="Run no sooner than this.")
+
+
+class SubmitBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: list[SubmitJob] = Field(min_length=1, max_length=1000)
+
+
+class EventOut(BaseModel):
+    seq: int
+    type: str
+    status: JobStatus
+    at: datetime
+    attempt: int
+    worker: str | None
+    error: str | None
+    data: dict[str, Any]
+
+    @classmethod
+    def from_event(cls, event: JobEvent) -> EventOut:
+        return cls(seq=event.seq, type=event.type.value, status=event.status, at=event.at,
+                   attempt=event.attempt, worker=event.worker, error=event.error,
+                   data=dict(event.data))
+
+
+class JobOut(BaseModel):
+    id: UUID
+    tenant: str
+    queue: str
+    task: str
+    payload: dict[str, Any]
+    status: JobStatus
+    priority: int
+    attempts: int
+    max_retries: int
+    run_at: datetime
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    last_error: str | None
+    result: Any
+    idempotency_key: str | None
+    retry_of: UUID | None
+    retried_by: UUID | None
+    trace_id: str | None
+    events: list[EventOut] | None = Field(None, description="With `?history=true`.")
+
+    @classmethod
+    def from_job(cls, job: Job, events: list[JobEvent] | None = None) -> JobOut:
+        extra: dict[str, Any] = {}
+        if events is not None:  # left unset otherwise, so the field is omitted
+            extra["events"] = [EventOut.from_event(e) for e in events]
+        return cls(
+            id=job.id, tenant=job.tenant, queue=job.queue, task=job.task,
+            payload=dict(job.payload), status=job.status, priority=job.priority,
+            attempts=job.attempts, max_retries=job.max_retries, run_at=job.run_at,
+            created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+            lease_owner=job.lease_owner, lease_expires_at=job.lease_expires_at,
+            last_error=job.last_error, result=job.result, idempotency_key=job.idempotency_key,
+            retry_of=job.retry_of, retried_by=job.retried_by, trace_id=job.trace_id,
+            **extra,
+        )
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class BatchOut(BaseModel):
+    jobs: list[JobOut]
+
+
+class MetricsOut(BaseModel):
+    """SEED.md's counts."""
+
+    pending: int
+    running: int
+    done: int
+    failed: int
+    dlq_count: int
+    jobs_submitted: int
+    retries: int
+
+
+class HealthOut(BaseModel):
+    status: str
+    uptime: float
+
+
+class ReadyOut(BaseModel):
+    status: str
+    store: str
+
+
+class ThroughputBucketOut(BaseModel):
+    minute: datetime
+    done: int
+    failed: int
+
+
+class ThroughputOut(BaseModel):
+    buckets: list[ThroughputBucketOut]
+
+
+class WorkerOut(BaseModel):
+    id: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    running: int
+    started_at: datetime | None
+    last_seen_at: datetime | None
+
+
+class WorkersOut(BaseModel):
+    workers: list[WorkerOut]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    trace_id: str | None = None
+    retry_after: float | None = None
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,99 @@
+"""Operational routes: health, readiness, metrics (JSON or Prometheus), throughput, workers."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from conveyor.api.deps import StoreDep
+from conveyor.api.errors import error_response
+from conveyor.api.metrics import ApiMetrics
+from conveyor.api.schemas import (
+    HealthOut,
+    MetricsOut,
+    ReadyOut,
+    ThroughputBucketOut,
+    ThroughputOut,
+    WorkerOut,
+    WorkersOut,
+)
+from conveyor.errors import StoreUnavailable
+
+public_router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"])
+
+
+@public_router.get("/health", response_model=HealthOut)
+async def health(request: Request) -> HealthOut:
+    """Liveness: the process is up. Never touches the store and never needs the key."""
+    return HealthOut(status="ok", uptime=round(time.monotonic() - request.app.state.started, 3))
+
+
+@router.get("/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
+async def ready(store: StoreDep) -> ReadyOut | JSONResponse:
+    """Readiness: 200 when the store answers, 503 when it does not."""
+    try:
+        await store.ping()
+    except StoreUnavailable:
+        return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503,
+                            headers={"Retry-After": "5"})
+    return ReadyOut(status="ok", store="reachable")
+
+
+def wants_prometheus(accept: str | None, format: str | None) -> bool:
+    """Prometheus sends `Accept: application/openmetrics-text…, text/plain…`; browsers and
+    curl (`*/*`) get SEED.md's JSON counts."""
+    if format is not None:
+        return format == "prometheus"
+    accept = (accept or "").lower()
+    if "application/json" in accept:
+        return False
+    return "text/plain" in accept or "openmetrics" in accept
+
+
+@router.get("/metrics", response_model=MetricsOut,
+            responses={200: {"content": {"text/plain": {}}}})
+async def metrics(
+    request: Request,
+    store: StoreDep,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+    format: Annotated[Literal["json", "prometheus"] | None, Query()] = None,
+) -> MetricsOut | Response:
+    """SEED.md's counts as JSON, or the Prometheus text format when asked for."""
+    counts = await store.counts()
+    if wants_prometheus(accept, format):
+        api_metrics: ApiMetrics = request.app.state.metrics
+        return Response(api_metrics.render(counts), media_type=CONTENT_TYPE_LATEST)
+    return MetricsOut(pending=counts.pending, running=counts.running, done=counts.done,
+                      failed=counts.failed, dlq_count=counts.dlq_count,
+                      jobs_submitted=counts.jobs_submitted, retries=counts.retries)
+
+
+@router.get("/stats/throughput", response_model=ThroughputOut)
+async def throughput(
+    store: StoreDep, minutes: Annotated[int, Query(ge=1, le=1440)] = 60
+) -> ThroughputOut:
+    """Jobs that ended done or failed per minute; minutes with neither are left out."""
+    buckets = await store.throughput(minutes)
+    return ThroughputOut(buckets=[
+        ThroughputBucketOut(minute=b.minute, done=b.done, failed=b.failed) for b in buckets
+    ])
+
+
+@router.get("/workers", response_model=WorkersOut)
+async def workers(request: Request, store: StoreDep) -> WorkersOut:
+    """Workers that reported within three heartbeat intervals."""
+    within = max(5.0, request.app.state.settings.heartbeat_interval_sec * 3)
+    return WorkersOut(workers=[
+        WorkerOut(id=w.id, host=w.host, pid=w.pid, queues=list(w.queues),
+                  concurrency=w.concurrency, running=w.running, started_at=w.started_at,
+                  last_seen_at=w.last_seen_at)
+        for w in await store.list_workers(within)
+    ])
+
+
+__all__ = ["error_response", "public_router", "router"]

@@ -1,0 +1,71 @@
+"""The built-in `text` task: SEED.md's demo job.
+
+Processing takes 1 second per character (scaled by TEXT_SECONDS_PER_CHAR; at least one
+character's worth), at most 30 characters. Its five failure reasons and their messages are
+SEED.md's. Four of them are deterministic validation errors that no retry can fix, so they
+are permanent and go to the DLQ after one attempt; the simulated failure stands for a
+transient fault and is retried MAX_RETRIES times before it reaches the DLQ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from conveyor.errors import PermanentError
+from conveyor.tasks import task
+
+MAX_CHARS = 30
+FORBIDDEN_WORD = "reject"
+
+_seconds_per_char = 1.0
+
+
+class TextPayload(BaseModel):
+    """The only fields a `text` job stores; anything else in a submission is dropped."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    text: str | None = None
+    fail: bool | None = None
+    invalid: bool | None = None
+
+
+class SimulatedFailure(Exception):
+    """A transient failure on purpose, to show retries ending in the DLQ."""
+
+
+def configure_text_task(seconds_per_char: float) -> None:
+    """Set the run time per character (TEXT_SECONDS_PER_CHAR); tests make it small."""
+    global _seconds_per_char
+    _seconds_per_char = seconds_per_char
+
+
+def check_text_payload(payload: dict[str, Any]) -> str:
+    """Return the text to process, or raise with SEED.md's failure reason."""
+    if payload.get("invalid") is True:
+        raise PermanentError("Invalid payload format (invalid=true)")
+    if payload.get("fail") is True:
+        raise SimulatedFailure("Simulated failure for testing")
+    text = payload.get("text")
+    if not isinstance(text, str) or not text:
+        raise PermanentError("Payload must include non-empty text")
+    if len(text) > MAX_CHARS:
+        raise PermanentError(
+            f"Text length exceeds maximum ({len(text)} > {MAX_CHARS} characters)"
+        )
+    if FORBIDDEN_WORD in text.lower():
+        raise PermanentError(
+            f'Job rejected: forbidden content (text contains "{FORBIDDEN_WORD}")'
+        )
+    return text
+
+
+@task("text", payload_model=TextPayload)
+async def process_text(payload: dict[str, Any]) -> dict[str, Any]:
+    text = check_text_payload(payload)
+    seconds = max(1, len(text)) * _seconds_per_char
+    await asyncio.sleep(seconds)
+    return {"length": len(text), "seconds": seconds}

@@ -1,0 +1,72 @@
+"""Settings: SEED.md's environment variables with their defaults, plus conveyor's own.
+
+Values come from, in order of precedence: command-line flags (the CLI passes them as
+overrides), the environment, a `.env` file in the working directory, the defaults below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/conveyor.db"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can tune. Names match SEED.md's variables where it has one."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    host: str = Field("127.0.0.1", description="Listen address. Defaults to 127.0.0.1.")
+    port: int = Field(8000, ge=0, le=65535, description="API and WebSocket port. Defaults to 8000.")
+    api_key: str | None = Field(
+        None, description="If set, every route but /health needs X-API-Key. Defaults to unset."
+    )
+    rate_limit_concurrent: int = Field(
+        5, description="Kept for SEED.md compatibility; never rejects a submission."
+    )
+    rate_limit_per_minute: int = Field(
+        10, ge=0, description="New jobs per tenant per minute; 0 disables. Defaults to 10."
+    )
+    lease_timeout_sec: float = Field(
+        300, gt=0, description="A lease not renewed for this long is rescued. Defaults to 300."
+    )
+    max_retries: int = Field(
+        3, ge=0, description="Retries after the first attempt before the DLQ. Defaults to 3."
+    )
+    worker_poll_ms: int = Field(
+        2000, gt=0, description="Fallback poll interval of an idle worker. Defaults to 2000."
+    )
+    worker_concurrency: int = Field(
+        5, gt=0, description="Jobs one worker process runs at once. Defaults to 5."
+    )
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="sqlite:///path/to/file.db or postgresql://… Defaults to ./data/conveyor.db.",
+    )
+    text_seconds_per_char: float = Field(
+        1.0, ge=0, description="Run time of the `text` task per character. Defaults to 1.0."
+    )
+    shutdown_grace_sec: float = Field(
+        30, ge=0, description="On SIGTERM, how long running jobs may finish. Defaults to 30."
+    )
+    retry_backoff_base_sec: float = Field(
+        1.0, ge=0, description="First retry delay; doubles per attempt, jittered. Defaults to 1."
+    )
+    retry_backoff_max_sec: float = Field(
+        600, ge=0, description="Upper bound of one retry delay. Defaults to 600."
+    )
+    max_body_bytes: int = Field(
+        65536, gt=0, description="Largest accepted request body, in bytes. Defaults to 65536."
+    )
+    log_level: str = Field("info", description="debug, info, warning or error. Defaults to info.")
+    dashboard_dir: Path | None = Field(
+        None, description="Built dashboard to serve at /. Defaults to dashboard/dist if present."
+    )
+
+    @property
+    def heartbeat_interval_sec(self) -> float:
+        """A third of the lease, so two heartbeats can be lost before a live job is rescued."""
+        return max(0.05, min(self.lease_timeout_sec / 3, 30.0))

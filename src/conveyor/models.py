@@ -1,0 +1,178 @@
+"""Domain types shared by the store drivers, the worker and the API.
+
+One name per concept everywhere (SQL, Python, JSON, TypeScript): the statuses are
+`pending running done failed`; a `failed` job is in the dead-letter queue (DLQ).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeAlias
+
+JSONValue: TypeAlias = Any
+"""Anything `json.dumps` accepts; kept loose on purpose, payloads belong to their task."""
+
+JobId: TypeAlias = uuid.UUID
+
+
+class JobStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class EventType(enum.StrEnum):
+    """A row in `job_events`: one per state change, written in the same transaction."""
+
+    CREATED = "job_created"
+    LEASED = "job_leased"
+    SUCCEEDED = "job_succeeded"
+    RETRY_SCHEDULED = "job_retry_scheduled"
+    FAILED = "job_failed"  # moved to the DLQ
+    LEASE_EXPIRED = "job_lease_expired"
+    RELEASED = "job_released"  # handed back by a stopping worker, attempt refunded
+    RETRIED = "job_retried"  # a failed job was retried as a new job (data.retried_by)
+
+
+def new_job_id() -> JobId:
+    """UUIDv7: time-ordered, so ids sort by creation and index inserts stay append-only."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76  # version
+    value |= ((rand >> 62) & 0xFFF) << 64  # 12 random bits
+    value |= 0b10 << 62  # RFC 4122 variant
+    value |= rand & ((1 << 62) - 1)
+    return uuid.UUID(int=value)
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """What a client asks for. `request_hash` identifies the body for idempotency checks."""
+
+    task: str
+    payload: Mapping[str, JSONValue]
+    tenant: str = "default"
+    queue: str = "default"
+    priority: int = 0
+    max_retries: int = 3
+    delay_sec: float = 0.0
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    trace_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: JobId
+    tenant: str
+    queue: str
+    task: str
+    payload: Mapping[str, JSONValue]
+    status: JobStatus
+    priority: int
+    attempts: int
+    max_retries: int
+    run_at: datetime
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    last_error: str | None = None
+    result: JSONValue = None
+    idempotency_key: str | None = None
+    retry_of: JobId | None = None
+    retried_by: JobId | None = None
+    trace_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    seq: int
+    job_id: JobId
+    type: EventType
+    status: JobStatus
+    at: datetime
+    attempt: int
+    tenant: str
+    task: str
+    worker: str | None = None
+    error: str | None = None
+    data: Mapping[str, JSONValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's claim on one running job. The token fences ack/fail against stale holders."""
+
+    job_id: JobId
+    token: uuid.UUID
+    task: str
+    payload: Mapping[str, JSONValue]
+    attempt: int
+    max_retries: int
+    tenant: str
+    queue: str
+    trace_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    lease: Lease
+    result: JSONValue = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    """A failed attempt. The store retries after `retry_in_sec` unless attempts are spent."""
+
+    lease: Lease
+    error: str
+    retry_in_sec: float = 0.0
+    permanent: bool = False
+
+
+Outcome: TypeAlias = Ack | Fail
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    job: Job
+    created: bool  # False: an idempotent replay returned the existing job
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """Token bucket: `per_minute` tokens, refilled continuously; 0 means unlimited."""
+
+    per_minute: int
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """SEED.md's /metrics counts."""
+
+    pending: int
+    running: int
+    done: int
+    failed: int
+    jobs_submitted: int
+    retries: int
+
+    @property
+    def dlq_count(self) -> int:
+        return self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    jobs: Sequence[Job]
+    total: int

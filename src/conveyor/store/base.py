@@ -1,0 +1,147 @@
+"""The `Store` protocol: everything conveyor persists, as domain operations.
+
+Each method is one transaction that also writes its `job_events` rows, so the event log
+never disagrees with the jobs table. The API and the worker import this protocol, never a
+driver. Timestamps that decide leases and retries come from the store's clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar, Protocol
+
+from conveyor.models import (
+    Counts,
+    Job,
+    JobEvent,
+    JobId,
+    JobStatus,
+    Lease,
+    NewJob,
+    Outcome,
+    Page,
+    RateLimit,
+    SubmitResult,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    id: str
+    host: str
+    pid: int
+    queues: Sequence[str]
+    concurrency: int
+    started_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    running: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputBucket:
+    minute: datetime
+    done: int
+    failed: int
+
+
+class Store(Protocol):
+    """Everything conveyor persists. Each call is one transaction, events included."""
+
+    supports_notify: ClassVar[bool]
+    """True: `wait_for_change` is pushed by the database (LISTEN/NOTIFY); False: it polls."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise `StoreUnavailable` unless the database answers."""
+
+    # -- producers -------------------------------------------------------------------------
+    async def submit(self, job: NewJob, rate: RateLimit | None = None) -> SubmitResult:
+        """Create a job, or return the existing one for a repeated (tenant, idempotency key).
+
+        Raises `IdempotencyConflict` when the key was used with another `request_hash`, and
+        `RateLimited` when the tenant's bucket is empty; replays never spend a token.
+        """
+
+    async def submit_many(
+        self, jobs: Sequence[NewJob], rate: RateLimit | None = None
+    ) -> list[SubmitResult]:
+        """`submit` for many jobs in one transaction: all are created or none."""
+
+    async def retry(self, job_id: JobId, trace_id: str | None = None) -> Job:
+        """Create a new pending job from a failed one; link both ways. Returns the new job.
+
+        Raises `JobNotFound`, or `InvalidTransition` when the job is not failed or was
+        already retried.
+        """
+
+    # -- readers ---------------------------------------------------------------------------
+    async def get(self, job_id: JobId) -> Job:
+        """Raises `JobNotFound`."""
+
+    async def list_jobs(
+        self,
+        status: JobStatus | None = None,
+        tenant: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> Page:
+        """Newest first."""
+
+    async def job_events(self, job_id: JobId) -> list[JobEvent]:
+        """The job's history, oldest first."""
+
+    async def counts(self) -> Counts: ...
+
+    async def throughput(self, minutes: int) -> list[ThroughputBucket]:
+        """Jobs that ended done or failed in each of the last `minutes` minutes, oldest first;
+        minutes with neither are left out."""
+
+    async def events_after(self, seq: int, limit: int = 1000) -> list[JobEvent]:
+        """Events with a sequence number above `seq`, in order."""
+
+    async def last_event_seq(self) -> int: ...
+
+    async def wait_for_change(self, since_seq: int, timeout: float) -> int:
+        """Return the newest event seq once it is above `since_seq`, or after `timeout`."""
+
+    # -- workers ---------------------------------------------------------------------------
+    async def lease(
+        self, worker: str, queues: Sequence[str], limit: int, lease_for_sec: float
+    ) -> list[Lease]:
+        """Claim up to `limit` runnable jobs in one statement: highest priority, then oldest.
+
+        Each claim spends an attempt and carries a fresh token.
+        """
+
+    async def heartbeat(self, leases: Sequence[Lease], lease_for_sec: float) -> set[JobId]:
+        """Extend these leases; returns the ids still held (the rest were lost)."""
+
+    async def finish(self, outcomes: Sequence[Outcome], worker: str) -> list[bool]:
+        """Record acks and failures in one transaction, fenced by each lease's token.
+
+        A failure is retried (status pending, run_at = now + retry_in_sec) while attempts
+        <= max_retries and it is not permanent; otherwise the job goes to the DLQ. Returns,
+        per outcome, whether it was applied (False: the lease had been lost).
+        """
+
+    async def release(self, leases: Sequence[Lease]) -> None:
+        """Hand running jobs back to pending and refund the attempt (graceful shutdown)."""
+
+    async def rescue(self) -> list[JobId]:
+        """Requeue (or dead-letter, when attempts are spent) jobs whose lease expired."""
+
+    async def register_worker(self, info: WorkerInfo) -> None: ...
+
+    async def worker_seen(self, worker_id: str, running: int) -> None: ...
+
+    async def unregister_worker(self, worker_id: str) -> None: ...
+
+    async def list_workers(self, seen_within_sec: float) -> list[WorkerInfo]: ...
+
+
+def new_token() -> uuid.UUID:
+    return uuid.uuid4()

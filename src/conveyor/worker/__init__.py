@@ -1,0 +1,7 @@
+"""Worker processes: lease → run → ack/fail."""
+
+from __future__ import annotations
+
+from conveyor.worker.loop import Worker
+
+__all__ = ["Worker"]

@@ -1,0 +1,288 @@
+"""The worker: lease → run → ack/fail, with heartbeats, rescue and a two-stage stop.
+
+One asyncio loop runs up to `concurrency` jobs. It leases as many jobs as it has free slots
+in one store call, wakes when a slot frees or the store reports a change (LISTEN/NOTIFY or
+the event-sequence poll), and otherwise polls every WORKER_POLL_MS. Outcomes are written by
+one flusher that batches whatever finished while the previous write was in flight, so a busy
+worker commits many completions at once and an idle one commits each immediately.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from conveyor.backoff import retry_delay
+from conveyor.builtin_tasks import configure_text_task
+from conveyor.config import Settings
+from conveyor.errors import PermanentError, StoreUnavailable
+from conveyor.logging import bind_context, get_logger
+from conveyor.models import Ack, Fail, JobId, Lease, Outcome
+from conveyor.store.base import Store, WorkerInfo
+from conveyor.tasks import get_task
+from conveyor.worker.supervise import StoreRetry, supervised
+
+log = get_logger("conveyor.worker")
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class _Running:
+    lease: Lease
+    task: asyncio.Task[None]
+    lost: bool = False
+    finishing: bool = False  # its outcome is queued: never hand it back
+
+
+@dataclass
+class _Completion:
+    outcome: Outcome
+    done: asyncio.Future[bool] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Worker:
+    """Runs jobs from `queues` until `stop()`; `run()` returns when it has drained."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        queues: Sequence[str] = ("default",),
+        concurrency: int | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.queues = list(queues)
+        self.concurrency = concurrency or settings.worker_concurrency
+        self.id = worker_id or default_worker_id()
+        self._running: dict[JobId, _Running] = {}
+        self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._completions: list[_Completion] = []
+        self._completions_ready = asyncio.Event()
+        self._store_retry = StoreRetry(log, self.id)
+        configure_text_task(settings.text_seconds_per_char)
+
+    @property
+    def free_slots(self) -> int:
+        return self.concurrency - len(self._running)
+
+    @property
+    def running_jobs(self) -> list[JobId]:
+        return list(self._running)
+
+    def stop(self) -> None:
+        """Stop leasing; running jobs get SHUTDOWN_GRACE_SEC to finish, then are handed back."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        # Sync handlers run on threads: give every slot one, so none waits for another's.
+        loop.set_default_executor(ThreadPoolExecutor(self.concurrency + 2, "conveyor-task"))
+        await self._store_retry.call(
+            lambda: self.store.register_worker(
+                WorkerInfo(self.id, socket.gethostname(), os.getpid(), self.queues,
+                           self.concurrency)
+            ),
+            self._stopping,
+        )
+        log.info("worker_start", worker=self.id, queues=self.queues,
+                 concurrency=self.concurrency, message="worker started")
+        async with supervised(self._flusher(), self._heartbeats(), self._rescuer(),
+                              self._watch_store()):
+            await self._lease_loop()
+            await self._drain()
+        with contextlib.suppress(StoreUnavailable):
+            await self.store.unregister_worker(self.id)
+        log.info("worker_stop", worker=self.id, message="worker stopped")
+
+    async def _lease_loop(self) -> None:
+        poll = self.settings.worker_poll_ms / 1000
+        while not self._stopping.is_set():
+            self._wakeup.clear()  # before leasing, so a wake-up during the lease is not lost
+            if self.free_slots > 0:
+                try:
+                    leases = await self.store.lease(
+                        self.id, self.queues, self.free_slots, self.settings.lease_timeout_sec
+                    )
+                    self._store_retry.succeeded()
+                except StoreUnavailable as exc:
+                    await self._store_retry.failed(exc, self._stopping)
+                    continue
+                for lease in leases:
+                    self._start(lease)
+                if leases and self.free_slots > 0:
+                    continue  # there may be more waiting
+            await _first_of(self._wakeup.wait(), self._stopping.wait(), timeout=poll)
+
+    def _start(self, lease: Lease) -> None:
+        task = asyncio.create_task(self._execute(lease), name=f"job-{lease.job_id}")
+        self._running[lease.job_id] = _Running(lease, task)
+
+    async def _execute(self, lease: Lease) -> None:
+        with bind_context(jobId=str(lease.job_id), traceId=lease.trace_id, worker=self.id,
+                          tenant=lease.tenant):
+            started = time.monotonic()
+            log.info("job_started", task=lease.task, attempt=lease.attempt)
+            outcome: Outcome
+            try:
+                definition = get_task(lease.task)
+                result = await definition.run(lease.payload)
+                outcome = Ack(lease, result)
+            except asyncio.CancelledError:
+                self._running.pop(lease.job_id, None)
+                raise
+            except PermanentError as exc:
+                outcome = Fail(lease, exc.message or type(exc).__name__, permanent=True)
+            except Exception as exc:
+                delay = retry_delay(lease.attempt, self.settings.retry_backoff_base_sec,
+                                    self.settings.retry_backoff_max_sec)
+                outcome = Fail(lease, str(exc) or type(exc).__name__, retry_in_sec=delay)
+            elapsed = round(time.monotonic() - started, 6)
+            entry = self._running.get(lease.job_id)
+            if entry is not None and entry.lost:
+                log.warning("job_lease_lost", elapsed=elapsed,
+                            message="lease lost while running; outcome discarded")
+                self._running.pop(lease.job_id, None)
+                self._wakeup.set()
+                return
+            if entry is not None:
+                entry.finishing = True
+            completion = _Completion(outcome)
+            self._completions.append(completion)
+            self._completions_ready.set()
+            try:
+                # Shielded: a stop that cancels this task must not lose a finished outcome.
+                applied = await asyncio.shield(completion.done)
+            finally:
+                self._running.pop(lease.job_id, None)
+                self._wakeup.set()
+            _log_outcome(outcome, applied, elapsed)
+
+    async def _flusher(self) -> None:
+        while True:
+            await self._completions_ready.wait()
+            self._completions_ready.clear()
+            batch, self._completions = self._completions, []
+            if not batch:
+                continue
+            outcomes = [completion.outcome for completion in batch]
+            applied = await self._store_retry.call(
+                functools.partial(self.store.finish, outcomes, self.id), None
+            )
+            for completion, ok in zip(batch, applied, strict=True):
+                if not completion.done.done():
+                    completion.done.set_result(ok)
+
+    async def _heartbeats(self) -> None:
+        interval = self.settings.heartbeat_interval_sec
+        while True:
+            await asyncio.sleep(interval)
+            entries = list(self._running.values())
+            try:
+                held = await self.store.heartbeat(
+                    [entry.lease for entry in entries], self.settings.lease_timeout_sec
+                )
+                await self.store.worker_seen(self.id, len(self._running))
+            except StoreUnavailable as exc:
+                log.warning("heartbeat_failed", worker=self.id, error=str(exc))
+                continue
+            for entry in entries:
+                if entry.lease.job_id not in held and not entry.task.done():
+                    entry.lost = True
+                    with bind_context(jobId=str(entry.lease.job_id),
+                                      traceId=entry.lease.trace_id):
+                        log.warning("job_lease_lost", worker=self.id,
+                                    message="another worker may run this job now")
+
+    async def _rescuer(self) -> None:
+        interval = max(0.2, min(self.settings.lease_timeout_sec / 2, 30.0))
+        while True:
+            try:
+                for job_id in await self.store.rescue():
+                    log.warning("job_lease_expired", jobId=str(job_id), worker=self.id,
+                                message="lease expired; job requeued or dead-lettered")
+            except StoreUnavailable as exc:
+                log.warning("rescue_failed", worker=self.id, error=str(exc))
+            await asyncio.sleep(interval)
+
+    async def _watch_store(self) -> None:
+        """Wake the lease loop when the store reports new events (new jobs, retries…)."""
+        seq = -1
+        timeout = self.settings.worker_poll_ms / 1000
+        while True:
+            try:
+                latest = await self.store.wait_for_change(max(seq, 0), timeout)
+            except StoreUnavailable:
+                await asyncio.sleep(timeout)
+                continue
+            if latest != seq:
+                seq = latest
+                self._wakeup.set()
+
+    async def _drain(self) -> None:
+        """Let running jobs finish within the grace period, then hand the rest back."""
+        grace = self.settings.shutdown_grace_sec
+        tasks = [entry.task for entry in self._running.values()]
+        if tasks:
+            log.info("worker_draining", worker=self.id, running=len(tasks), grace=grace)
+            await asyncio.wait(tasks, timeout=grace)
+        leftovers = [
+            entry for entry in self._running.values()
+            if not entry.task.done() and not entry.finishing
+        ]
+        for entry in leftovers:
+            entry.task.cancel()
+        if leftovers:
+            await asyncio.wait([entry.task for entry in leftovers])
+            released = [entry.lease for entry in leftovers]
+            try:
+                await self.store.release(released)
+                for lease in released:
+                    log.info("job_released", jobId=str(lease.job_id), traceId=lease.trace_id,
+                             worker=self.id)
+            except StoreUnavailable as exc:
+                log.warning("release_failed", worker=self.id, error=str(exc),
+                            message="leases will expire and be rescued")
+        # Jobs that finished are waiting for the flusher to write their outcomes.
+        finishing = [entry.task for entry in self._running.values() if not entry.task.done()]
+        if finishing:
+            await asyncio.wait(finishing)
+
+
+def _log_outcome(outcome: Outcome, applied: bool, elapsed: float) -> None:
+    if not applied:
+        log.warning("job_outcome_refused", elapsed=elapsed,
+                    message="lease was lost before the outcome was written")
+    elif isinstance(outcome, Ack):
+        log.info("job_succeeded", elapsed=elapsed)
+    elif outcome.permanent or outcome.lease.attempt > outcome.lease.max_retries:
+        log.warning("job_failed", elapsed=elapsed, error=outcome.error,
+                    attempt=outcome.lease.attempt, message="moved to the DLQ")
+    else:
+        log.info("job_retry_scheduled", elapsed=elapsed, error=outcome.error,
+                 attempt=outcome.lease.attempt, retry_in=round(outcome.retry_in_sec, 3))
+
+
+async def _first_of(*waits: object, timeout: float) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]  # type: ignore[call-overload]
+    try:
+        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -1,0 +1,63 @@
+"""Helpers that keep the worker's side tasks honest and its store calls patient."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager, suppress
+from typing import Any, TypeVar
+
+from conveyor.errors import StoreUnavailable
+
+T = TypeVar("T")
+
+
+@asynccontextmanager
+async def supervised(*side_tasks: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run side tasks beside the body. If one dies, the body is cancelled and the error
+    propagates (a worker without heartbeats must not go on leasing); when the body ends,
+    the side tasks are cancelled."""
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(coro) for coro in side_tasks]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+
+
+class StoreRetry:
+    """Exponential backoff (0.1 s doubling to 5 s) while the store is unreachable; logs the
+    start and end of an outage once each, not every attempt."""
+
+    def __init__(self, log: Any, worker_id: str) -> None:
+        self._log = log
+        self._worker_id = worker_id
+        self._delay = 0.0
+
+    def succeeded(self) -> None:
+        if self._delay:
+            self._log.info("store_reachable", worker=self._worker_id)
+        self._delay = 0.0
+
+    async def failed(self, exc: StoreUnavailable, stop: asyncio.Event | None) -> None:
+        if not self._delay:
+            self._log.warning("store_unavailable", worker=self._worker_id, error=str(exc))
+        self._delay = min(5.0, max(0.1, self._delay * 2))
+        if stop is None:
+            await asyncio.sleep(self._delay)
+            return
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), self._delay)
+
+    async def call(self, fn: Callable[[], Awaitable[T]], stop: asyncio.Event | None) -> T:
+        """Call until it succeeds. With `stop`, a set stop event still lets it try (so
+        registering or flushing outcomes is not skipped), only the waits get shorter."""
+        while True:
+            try:
+                result = await fn()
+            except StoreUnavailable as exc:
+                await self.failed(exc, stop)
+                continue
+            self.succeeded()
+            return result
