@@ -1,0 +1,395 @@
+"""The PostgreSQL store: any number of API and worker processes on any number of hosts.
+
+psycopg 3 (async) with a `psycopg_pool.AsyncConnectionPool` per process, plus one dedicated
+LISTEN connection (`postgres_listener.py`). Every method is one transaction that also writes
+its `job_events` rows and sends one NOTIFY; the SQL lives in `postgres_sql.py`, whose
+docstring explains the lock order and how event seq order is made equal to commit order.
+
+Limits and promises:
+
+- The database clock decides leases, retries and rescue (`now()`), never a host's clock.
+- Leasing is one `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)` statement: concurrent
+  workers take disjoint batches without waiting on each other.
+- Connection trouble (server down, restarted, pool exhausted, statement timeout) raises
+  `StoreUnavailable`; the pool replaces broken connections on its own, so calls succeed
+  again once the server is back. A deadlock is retried twice before it is reported.
+- Pool connections run in autocommit: a single-statement call costs one round trip, and a
+  transaction runs in pipeline mode, so a write costs two or three round trips in all.
+- Settings (pool size, timeouts) come from query parameters of the URL; see
+  `postgres_conninfo.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import ClassVar, Concatenate, ParamSpec, TypeVar
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from conveyor.errors import IdempotencyConflict, JobNotFound, StoreError, StoreUnavailable
+from conveyor.models import (
+    Counts,
+    Job,
+    JobEvent,
+    JobId,
+    JobStatus,
+    Lease,
+    NewJob,
+    Outcome,
+    Page,
+    RateLimit,
+    SubmitResult,
+)
+from conveyor.store import postgres_sql as sql
+from conveyor.store.base import ThroughputBucket, WorkerInfo
+from conveyor.store.postgres_conninfo import PostgresOptions, describe, parse_postgres_url
+from conveyor.store.postgres_listener import Listener
+from conveyor.store.postgres_migrate import migrate
+from conveyor.store.postgres_rows import Row, event_from_row, job_from_row, worker_from_row
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+log = logging.getLogger("conveyor.store.postgres")
+
+_DEADLOCK_ATTEMPTS = 3
+_POLL_CONNECTED_SEC = 5.0
+"""`wait_for_change` re-reads max(seq) this often while LISTEN is up (belt and braces)."""
+_POLL_DISCONNECTED_SEC = 0.25
+"""… and this often while the listener is reconnecting."""
+
+_CONSTRAINT_ERRORS: dict[str, type[StoreError]] = {
+    "jobs_idempotency": IdempotencyConflict,
+}
+"""Unique violations that mean something to the caller, by constraint (index) name."""
+
+
+def _unique_violation(exc: psycopg.errors.UniqueViolation) -> StoreError:
+    name = exc.diag.constraint_name or ""
+    error = _CONSTRAINT_ERRORS.get(name)
+    return error() if error else StoreError(f"postgres: unique violation on {name}")
+
+
+_COUNTS = """
+SELECT (SELECT count(*) FROM jobs WHERE status = 'pending') AS pending,
+       (SELECT count(*) FROM jobs WHERE status = 'running') AS running,
+       coalesce(sum(value) FILTER (WHERE name = 'done'), 0) AS done,
+       coalesce(sum(value) FILTER (WHERE name = 'failed'), 0) AS failed,
+       coalesce(sum(value) FILTER (WHERE name = 'jobs_submitted'), 0) AS jobs_submitted,
+       coalesce(sum(value) FILTER (WHERE name = 'retries'), 0) AS retries
+  FROM counters
+"""
+
+_THROUGHPUT = """
+SELECT date_trunc('minute', finished_at) AS minute,
+       count(*) FILTER (WHERE status = 'done') AS done,
+       count(*) FILTER (WHERE status = 'failed') AS failed
+  FROM jobs
+ WHERE finished_at >= date_trunc('minute', now()) - make_interval(mins => %s - 1)
+ GROUP BY 1 ORDER BY 1
+"""
+
+_HEARTBEAT = """
+UPDATE jobs AS j SET lease_expires_at = now() + make_interval(secs => %s)
+  FROM unnest(%s::uuid[], %s::uuid[]) AS l(id, token)
+ WHERE j.id = l.id AND j.lease_token = l.token AND j.status = 'running'
+RETURNING j.id
+"""
+
+
+class PostgresStore:
+    """`Store` on PostgreSQL. Open with `await open_postgres(url)`; `await close()` after."""
+
+    supports_notify: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Row]],
+        url: str,
+        conninfo: str,
+        options: PostgresOptions,
+    ) -> None:
+        self.url = url
+        """The URL the store was opened with (tests and tools connect to it directly)."""
+        self._pool = pool
+        self._where = describe(conninfo)
+        self.options = options
+        self._listener = Listener(conninfo)
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def close(self) -> None:
+        await self._listener.stop()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self._pool.close()
+
+    # -- plumbing --------------------------------------------------------------------------
+    async def _call(
+        self,
+        body: Callable[Concatenate[sql.Conn, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run `body(conn, …)` on a pooled autocommit connection: fine for one statement."""
+        return await self._run(False, body, *args, **kwargs)
+
+    async def _write(
+        self,
+        body: Callable[Concatenate[sql.Conn, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run `body(conn, …)` as one transaction in pipeline mode."""
+        return await self._run(True, body, *args, **kwargs)
+
+    async def _run(
+        self,
+        transaction: bool,
+        body: Callable[Concatenate[sql.Conn, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Translate driver errors at the seam; domain errors from `body` pass through."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with self._pool.connection() as conn:
+                    if not transaction:
+                        return await body(conn, *args, **kwargs)
+                    async with conn.pipeline(), conn.transaction():
+                        return await body(conn, *args, **kwargs)
+            except psycopg.errors.DeadlockDetected as exc:
+                if attempt < _DEADLOCK_ATTEMPTS:
+                    log.info("postgres deadlock, retrying (attempt %d)", attempt)
+                    continue
+                raise StoreUnavailable(f"postgres: {exc}") from exc
+            except psycopg.errors.UniqueViolation as exc:
+                raise _unique_violation(exc) from exc
+            except psycopg.OperationalError as exc:  # includes pool timeouts, cancellations
+                self._sweep_pool()
+                raise StoreUnavailable(f"postgres at {self._where}: {exc}") from exc
+            except psycopg.Error as exc:
+                raise StoreError(f"postgres: {exc}") from exc
+
+    def _sweep_pool(self) -> None:
+        """After a connection failure, test every idle connection at once, so a server
+        restart costs one failed call rather than one per pooled connection."""
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._check_pool())
+
+    async def _check_pool(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._pool.check()
+
+    async def ping(self) -> None:
+        async def body(conn: sql.Conn) -> None:
+            await conn.execute("SELECT 1")
+
+        await self._call(body)
+
+    # -- producers -------------------------------------------------------------------------
+    async def submit(self, job: NewJob, rate: RateLimit | None = None) -> SubmitResult:
+        return (await self._write(sql.submit_all, [job], rate))[0]
+
+    async def submit_many(
+        self, jobs: Sequence[NewJob], rate: RateLimit | None = None
+    ) -> list[SubmitResult]:
+        if not jobs:
+            return []
+        return await self._write(sql.submit_all, list(jobs), rate)
+
+    async def retry(self, job_id: JobId, trace_id: str | None = None) -> Job:
+        return await self._write(sql.retry, job_id, trace_id)
+
+    # -- readers ---------------------------------------------------------------------------
+    async def _fetch(self, query: str, params: Sequence[object] = ()) -> list[Row]:
+        async def body(conn: sql.Conn) -> list[Row]:
+            cur = await conn.execute(query, params)
+            return await cur.fetchall()
+
+        return await self._call(body)
+
+    async def get(self, job_id: JobId) -> Job:
+        rows = await self._fetch("SELECT * FROM jobs WHERE id = %s", (job_id,))
+        if not rows:
+            raise JobNotFound()
+        return job_from_row(rows[0])
+
+    async def list_jobs(
+        self,
+        status: JobStatus | None = None,
+        tenant: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> Page:
+        where: list[str] = []
+        params: list[object] = []
+        if status is not None:
+            where.append("status = %s")
+            params.append(status.value)
+        if tenant is not None:
+            where.append("tenant = %s")
+            params.append(tenant)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = await self._fetch(
+            f"SELECT * FROM jobs{clause} ORDER BY id DESC LIMIT %s OFFSET %s",
+            (*params, max(0, limit), max(0, offset)),
+        )
+        if tenant is None and status not in (JobStatus.PENDING, JobStatus.RUNNING):
+            # Finished jobs are counted by the counters, not by scanning a million rows.
+            counts = await self.counts()
+            total = {
+                None: counts.pending + counts.running + counts.done + counts.failed,
+                JobStatus.DONE: counts.done,
+                JobStatus.FAILED: counts.failed,
+            }[status]
+        else:
+            total = int(
+                (await self._fetch(f"SELECT count(*) AS n FROM jobs{clause}", params))[0]["n"]
+            )
+        return Page(jobs=[job_from_row(row) for row in rows], total=total)
+
+    async def job_events(self, job_id: JobId) -> list[JobEvent]:
+        rows = await self._fetch(
+            "SELECT * FROM job_events WHERE job_id = %s ORDER BY seq", (job_id,)
+        )
+        return [event_from_row(row) for row in rows]
+
+    async def counts(self) -> Counts:
+        row = (await self._fetch(_COUNTS))[0]
+        return Counts(**{name: int(value) for name, value in row.items()})
+
+    async def throughput(self, minutes: int) -> list[ThroughputBucket]:
+        rows = await self._fetch(_THROUGHPUT, (int(minutes),))
+        return [ThroughputBucket(row["minute"], row["done"], row["failed"]) for row in rows]
+
+    async def events_after(self, seq: int, limit: int = 1000) -> list[JobEvent]:
+        rows = await self._fetch(
+            "SELECT * FROM job_events WHERE seq > %s ORDER BY seq LIMIT %s", (seq, limit)
+        )
+        return [event_from_row(row) for row in rows]
+
+    async def last_event_seq(self) -> int:
+        rows = await self._fetch("SELECT coalesce(max(seq), 0) AS seq FROM job_events")
+        return int(rows[0]["seq"])
+
+    async def wait_for_change(self, since_seq: int, timeout: float) -> int:
+        """Pushed by NOTIFY; polls only as a safety net (slowly while LISTEN is up)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        seq = await self.last_event_seq()
+        while True:
+            changed = self._listener.changed  # taken before reading, so no wake-up is lost
+            seq = max(seq, self._listener.newest_seq)
+            remaining = deadline - loop.time()
+            if seq > since_seq or remaining <= 0:
+                return seq
+            poll = _POLL_CONNECTED_SEC if self._listener.connected else _POLL_DISCONNECTED_SEC
+            try:
+                await asyncio.wait_for(changed.wait(), min(remaining, poll))
+                if not self._listener.connected:
+                    seq = max(seq, await self.last_event_seq())
+            except TimeoutError:
+                seq = max(seq, await self.last_event_seq())
+
+    # -- workers ---------------------------------------------------------------------------
+    async def lease(
+        self, worker: str, queues: Sequence[str], limit: int, lease_for_sec: float
+    ) -> list[Lease]:
+        if limit <= 0 or not queues:
+            return []
+        return await self._write(sql.lease, worker, list(queues), limit, lease_for_sec)
+
+    async def heartbeat(self, leases: Sequence[Lease], lease_for_sec: float) -> set[JobId]:
+        if not leases:
+            return set()
+        ordered = sorted(leases, key=lambda lease: lease.job_id)
+        rows = await self._fetch(
+            _HEARTBEAT,
+            (
+                float(lease_for_sec),
+                [lease.job_id for lease in ordered],
+                [lease.token for lease in ordered],
+            ),
+        )
+        return {row["id"] for row in rows}
+
+    async def finish(self, outcomes: Sequence[Outcome], worker: str) -> list[bool]:
+        if not outcomes:
+            return []
+        return await self._write(sql.finish, list(outcomes), worker)
+
+    async def release(self, leases: Sequence[Lease]) -> None:
+        if leases:
+            await self._write(sql.release, list(leases))
+
+    async def rescue(self) -> list[JobId]:
+        return await self._write(sql.rescue)
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        await self._fetch(
+            "INSERT INTO workers (id, host, pid, queues, concurrency, started_at, last_seen_at,"
+            " running) VALUES (%s, %s, %s, %s, %s, now(), now(), 0)"
+            " ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at"
+            " RETURNING id",
+            (info.id, info.host, info.pid, list(info.queues), info.concurrency),
+        )
+
+    async def worker_seen(self, worker_id: str, running: int) -> None:
+        await self._fetch(
+            "UPDATE workers SET last_seen_at = now(), running = %s WHERE id = %s RETURNING id",
+            (running, worker_id),
+        )
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        await self._fetch("DELETE FROM workers WHERE id = %s RETURNING id", (worker_id,))
+
+    async def list_workers(self, seen_within_sec: float) -> list[WorkerInfo]:
+        rows = await self._fetch(
+            "SELECT * FROM workers WHERE last_seen_at >= now() - make_interval(secs => %s)"
+            " ORDER BY started_at",
+            (float(seen_within_sec),),
+        )
+        return [worker_from_row(row) for row in rows]
+
+
+async def open_postgres(url: str) -> PostgresStore:
+    """Connect, migrate the schema (safe when many processes start at once), open the pool
+    and start listening. Raises `StoreUnavailable` when the server cannot be reached."""
+    conninfo, options = parse_postgres_url(url)
+    where = describe(conninfo)
+    try:
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            await migrate(conn)
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailable(f"postgres at {where}: {exc}") from exc
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[Row]] = AsyncConnectionPool(
+        conninfo,
+        connection_class=psycopg.AsyncConnection[Row],
+        kwargs={"autocommit": True, "row_factory": dict_row},
+        min_size=options.pool_min_size,
+        max_size=options.pool_max_size,
+        timeout=options.pool_timeout,
+        name="conveyor",
+        open=False,
+    )
+    try:
+        await pool.open(wait=True, timeout=max(options.pool_timeout, options.connect_timeout))
+    except psycopg.OperationalError as exc:
+        await pool.close()
+        raise StoreUnavailable(f"postgres at {where}: {exc}") from exc
+    store = PostgresStore(pool, url, conninfo, options)
+    store._listener.start()
+    await store._listener.wait_connected(options.connect_timeout)
+    return store
+
+
+__all__ = ["PostgresStore", "open_postgres"]

@@ -1,0 +1,100 @@
+"""One LISTEN connection per store, kept alive across outages.
+
+The listener lives outside the pool: a LISTEN is a property of a session, and a pooled
+connection would be handed to other work. While it is connected, every event-writing commit
+anywhere reaches `newest_seq` within a round trip; while it is not, `PostgresStore` falls back
+to polling, and on reconnect the listener reads `max(seq)` so nothing that happened during the
+gap goes unnoticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import psycopg
+
+from conveyor.store.postgres_sql import NOTIFY_CHANNEL
+
+log = logging.getLogger("conveyor.store.postgres")
+
+_QUIET_CHECK_SEC = 15.0
+"""After this long without a notification, probe the connection with a query."""
+
+_BACKOFF_MIN_SEC = 0.1
+_BACKOFF_MAX_SEC = 5.0
+
+
+class Listener:
+    """Follows NOTIFYs on `conveyor_events`; `changed` is replaced (after being set) on each."""
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self.newest_seq = 0
+        self.connected = False
+        self.changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._was_connected = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="conveyor-postgres-listener")
+
+    async def wait_connected(self, timeout: float) -> bool:
+        """True once LISTEN is active; a store opens fine without it (it polls meanwhile)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.connected:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), min(remaining, 0.05))
+        return True
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def saw(self, seq: int) -> None:
+        """Record a committed seq and wake every waiter."""
+        if seq > self.newest_seq:
+            self.newest_seq = seq
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    async def _run(self) -> None:
+        delay = _BACKOFF_MIN_SEC
+        while True:
+            self._was_connected = False
+            try:
+                await self._listen()
+            except (psycopg.Error, OSError) as exc:
+                if self._was_connected:
+                    log.warning("postgres listener lost its connection: %s", exc)
+                    delay = _BACKOFF_MIN_SEC
+                self.saw(0)  # waiters re-check by query, in case the loss hid a commit
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _BACKOFF_MAX_SEC)
+
+    async def _listen(self) -> None:
+        conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        try:
+            await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            # Anything committed before LISTEN took effect is read here instead.
+            cur = await conn.execute("SELECT coalesce(max(seq), 0) FROM job_events")
+            row = await cur.fetchone()
+            self.connected = self._was_connected = True
+            self.saw(int(row[0]) if row else 0)
+            while True:
+                async for note in conn.notifies(timeout=_QUIET_CHECK_SEC):
+                    with contextlib.suppress(ValueError):
+                        self.saw(int(note.payload))
+                await conn.execute("SELECT 1")
+        finally:
+            self.connected = False
+            with contextlib.suppress(Exception):
+                await conn.close()
