@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/conveyor.db"
@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     dashboard_dir: Path | None = Field(
         None, description="Built dashboard to serve at /. Defaults to dashboard/dist if present."
     )
+
+    @field_validator("api_key", "dashboard_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`API_KEY=` in a .env file means no key, not the empty key."""
+        return None if value == "" else value
 
     @property
     def heartbeat_interval_sec(self) -> float:

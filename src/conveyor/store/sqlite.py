@@ -14,7 +14,6 @@ single function on that thread, so a transaction costs one hop off the event loo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, ParamSpec, TypeVar
 
+from conveyor.aio import wait_event
 from conveyor.errors import (
     IdempotencyConflict,
     InvalidTransition,
@@ -241,8 +241,7 @@ class SqliteStore:
             remaining = deadline - loop.time()
             if seq > since_seq or remaining <= 0:
                 return seq
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), min(remaining, _POLL_SEC))
+            await wait_event(changed, min(remaining, _POLL_SEC))
 
     # -- workers ---------------------------------------------------------------------------
     async def lease(

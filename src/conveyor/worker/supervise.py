@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from conveyor.aio import wait_event
 from conveyor.errors import StoreUnavailable
 
 T = TypeVar("T")
@@ -47,8 +48,7 @@ class StoreRetry:
         if stop is None:
             await asyncio.sleep(self._delay)
             return
-        with suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), self._delay)
+        await wait_event(stop, self._delay)
 
     async def call(self, fn: Callable[[], Awaitable[T]], stop: asyncio.Event | None) -> T:
         """Call until it succeeds. With `stop`, a set stop event still lets it try (so

@@ -1,0 +1,51 @@
+# conveyor: `make run` starts it, `make test` runs every check. Both set up what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/index.html dashboard/package.json dashboard/vite.config.ts dashboard/tsconfig*.json -type f 2>/dev/null)
+
+.PHONY: run test lint typecheck pytest dashboard dashboard-test bench clean
+
+run: $(VENV)/.installed dashboard/dist/index.html
+	$(BIN)/conveyor up
+
+test: $(VENV)/.installed-test dashboard/dist/index.html lint typecheck dashboard-test pytest
+
+$(VENV)/.created:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.created pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+dashboard/node_modules/.package-lock.json: dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund
+
+dashboard/dist/index.html: dashboard/node_modules/.package-lock.json $(DASHBOARD_SOURCES)
+	cd dashboard && npm run build
+
+dashboard: dashboard/dist/index.html
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests bench
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+dashboard-test: dashboard/node_modules/.package-lock.json
+	cd dashboard && npm test
+
+pytest: $(VENV)/.installed-test
+	$(BIN)/pytest
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) dashboard/node_modules dashboard/dist test-artifacts

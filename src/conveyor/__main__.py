@@ -1,0 +1,7 @@
+"""`python -m conveyor` is the `conveyor` command."""
+
+from __future__ import annotations
+
+from conveyor.cli import main
+
+main()

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conveyor.api.app import create_app
+from conveyor.config import Settings
+
+AppFactory = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_client(database_url: str) -> Iterator[AppFactory]:
+    """Start the app (lifespan included) on a fresh database with the given settings."""
+    clients: list[TestClient] = []
+
+    def make(run_worker: bool = False, **overrides: Any) -> TestClient:
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "rate_limit_per_minute": 1000,
+            "text_seconds_per_char": 0.01,
+            "worker_poll_ms": 100,
+            "retry_backoff_base_sec": 0.01,
+            "dashboard_dir": None,
+        }
+        values.update(overrides)
+        client = TestClient(create_app(Settings(**values), run_worker=run_worker))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in reversed(clients):
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: AppFactory) -> TestClient:
+    return make_client()

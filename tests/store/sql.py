@@ -1,0 +1,35 @@
+"""Raw SQL for tests that must move time: pushing a job's `run_at` into the past is how a
+test skips a backoff without waiting for it (STYLE.md §5: force expiry in SQL, never sleep)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+
+from conveyor.store.base import Store
+
+
+async def make_runnable_now(store: Store, job_id: uuid.UUID) -> None:
+    """Move a pending job's run_at an hour into the past."""
+    path = getattr(store, "path", None)
+    if path is not None:
+        def run() -> None:
+            with sqlite3.connect(path) as conn:
+                conn.execute("UPDATE jobs SET run_at = run_at - 7200 WHERE id = ?",
+                             (str(job_id),))
+        await asyncio.to_thread(run)
+        return
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(store_url(store), autocommit=True) as conn:
+        await conn.execute(
+            "UPDATE jobs SET run_at = run_at - interval '2 hours' WHERE id = %s", (job_id,)
+        )
+
+
+def store_url(store: Store) -> str:
+    url = getattr(store, "url", None)
+    if not isinstance(url, str):
+        raise TypeError(f"{type(store).__name__} exposes no .url for raw test SQL")
+    return url

@@ -1,0 +1,148 @@
+"""The worker loop in-process, on every driver: outcomes, retries, the text task's failure
+reasons, sync handlers off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from conveyor.config import Settings
+from conveyor.models import JobStatus, NewJob
+from conveyor.store.base import Store
+from conveyor.tasks import task
+from conveyor.worker import Worker
+from tests.processes import until
+
+FAST = {"text_seconds_per_char": 0.0, "worker_poll_ms": 50, "retry_backoff_base_sec": 0.01,
+        "retry_backoff_max_sec": 0.05, "lease_timeout_sec": 30, "shutdown_grace_sec": 2}
+
+
+@pytest.fixture
+async def run_worker(store: Store) -> AsyncIterator[Callable[..., Worker]]:
+    running: list[tuple[Worker, asyncio.Task[None]]] = []
+
+    def start(**overrides: Any) -> Worker:
+        worker = Worker(store, Settings(**{**FAST, **overrides}))
+        running.append((worker, asyncio.create_task(worker.run())))
+        return worker
+
+    yield start
+    for worker, job in running:
+        worker.stop()
+        await asyncio.wait_for(job, 10)
+
+
+async def settle(store: Store, job_id: Any, timeout: float = 10.0) -> Any:
+    async def finished() -> Any:
+        job = await store.get(job_id)
+        return job if job.status in (JobStatus.DONE, JobStatus.FAILED) else None
+
+    return await until(finished, timeout=timeout, message=f"job {job_id} finished")
+
+
+SEED_FAILURES = [
+    ({"text": "x" * 31}, "Text length exceeds maximum (31 > 30 characters)", 1),
+    ({"fail": True}, "Simulated failure for testing", 4),  # transient: 1 + MAX_RETRIES (3)
+    ({"text": ""}, "Payload must include non-empty text", 1),
+    ({}, "Payload must include non-empty text", 1),
+    ({"text": "please reject me"}, 'Job rejected: forbidden content (text contains "reject")', 1),
+    ({"invalid": True}, "Invalid payload format (invalid=true)", 1),
+]
+
+
+@pytest.mark.parametrize(("payload", "message", "attempts"), SEED_FAILURES)
+async def test_text_failures_end_in_dlq_with_their_reason(
+    store: Store, run_worker: Callable[..., Worker], payload: dict[str, Any], message: str,
+    attempts: int,
+) -> None:
+    run_worker()
+    job = (await store.submit(NewJob("text", payload, max_retries=3))).job
+    dead = await settle(store, job.id)
+    assert (dead.status, dead.last_error, dead.attempts) == (JobStatus.FAILED, message, attempts)
+    types = [e.type.value for e in await store.job_events(job.id)]
+    assert types.count("job_retry_scheduled") == attempts - 1
+    assert types[-1] == "job_failed"
+
+
+async def test_text_job_succeeds_and_takes_time_per_character(
+    store: Store, run_worker: Callable[..., Worker]
+) -> None:
+    run_worker(text_seconds_per_char=0.05)
+    job = (await store.submit(NewJob("text", {"text": "Hello"}))).job
+    done = await settle(store, job.id)
+    assert done.status is JobStatus.DONE and done.result == {"length": 5, "seconds": 0.25}
+    assert (done.finished_at - done.started_at).total_seconds() >= 0.25
+
+
+@task("test_sync_sleep")
+def sync_sleep(payload: dict[str, Any]) -> dict[str, Any]:
+    time.sleep(payload["seconds"])
+    return {"thread": threading.current_thread().name}
+
+
+async def test_sync_handlers_run_off_the_event_loop(
+    store: Store, run_worker: Callable[..., Worker]
+) -> None:
+    run_worker()
+    results = await store.submit_many(
+        [NewJob("test_sync_sleep", {"seconds": 0.3}) for _ in range(5)]
+    )
+    started = time.monotonic()
+    loop_ticks = 0
+
+    async def ticker() -> None:
+        nonlocal loop_ticks
+        while True:
+            await asyncio.sleep(0.01)
+            loop_ticks += 1
+
+    tick = asyncio.create_task(ticker())
+    jobs = [await settle(store, r.job.id) for r in results]
+    tick.cancel()
+    elapsed = time.monotonic() - started
+    assert all(job.status is JobStatus.DONE for job in jobs)
+    assert all(job.result["thread"] != "MainThread" for job in jobs)
+    assert elapsed < 1.2, "five 0.3 s sync jobs on five slots should overlap"
+    assert loop_ticks >= 10, "the event loop was blocked"
+
+
+@task("test_permanent")
+async def permanent(payload: dict[str, Any]) -> None:
+    from conveyor import PermanentError
+
+    raise PermanentError("cannot ever work")
+
+
+async def test_permanent_error_and_unknown_task_skip_retries(
+    store: Store, run_worker: Callable[..., Worker]
+) -> None:
+    run_worker()
+    perm = (await store.submit(NewJob("test_permanent", {}, max_retries=5))).job
+    unknown = (await store.submit(NewJob("no_such_task", {}, max_retries=5))).job
+    assert (await settle(store, perm.id)).attempts == 1
+    dead = await settle(store, unknown.id)
+    assert dead.attempts == 1 and "no handler" in (dead.last_error or "")
+
+
+async def test_idle_worker_is_woken_by_a_new_job(
+    store: Store, run_worker: Callable[..., Worker]
+) -> None:
+    run_worker(worker_poll_ms=60_000)  # without a wake-up, the job would wait a minute
+    await asyncio.sleep(0)
+    job = (await store.submit(NewJob("text", {"text": "a"}))).job
+    assert (await settle(store, job.id, timeout=5)).status is JobStatus.DONE
+
+
+async def test_worker_registers_and_heartbeats_its_leases(
+    store: Store, run_worker: Callable[..., Worker]
+) -> None:
+    worker = run_worker(lease_timeout_sec=0.6, text_seconds_per_char=0.15)
+    job = (await store.submit(NewJob("text", {"text": "abcdefghij"}))).job  # 1.5 s > lease
+    done = await settle(store, job.id)
+    assert done.status is JobStatus.DONE and done.attempts == 1, "heartbeats kept the lease"
+    assert [w.id for w in await store.list_workers(60)] == [worker.id]
