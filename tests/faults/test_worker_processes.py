@@ -108,28 +108,28 @@ async def test_restart_keeps_every_job_and_its_history(store: Store, spawn, tmp_
     base = f"http://127.0.0.1:{port}"
     server = spawn("up", **env)
     wait_http_ok(f"{base}/health", server)
-    with httpx.Client(base_url=base, timeout=5) as http:
-        ran = [http.post("/jobs", json={"text": f"r{i}"}).json()["id"] for i in range(5)]
-        waiting = http.post("/jobs", json={"text": "later", "delay_sec": 3600}).json()["id"]
-        dead = http.post("/jobs", json={"payload": {"invalid": True}}).json()["id"]
+    async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+        ran = [(await http.post("/jobs", json={"text": f"r{i}"})).json()["id"] for i in range(5)]
+        waiting = (await http.post("/jobs", json={"text": "later", "delay_sec": 3600})).json()
+        dead = (await http.post("/jobs", json={"payload": {"invalid": True}})).json()
 
         async def settled() -> bool:
-            counts = http.get("/metrics").json()
+            counts = (await http.get("/metrics")).json()
             return bool(counts["done"] == 5 and counts["failed"] == 1)
 
         await until(settled, timeout=20, message="jobs settled")
-        before = {job_id: http.get(f"/jobs/{job_id}", params={"history": True}).json()
-                  for job_id in [*ran, waiting, dead]}
+        before = {job_id: (await http.get(f"/jobs/{job_id}", params={"history": True})).json()
+                  for job_id in [*ran, waiting["id"], dead["id"]]}
     assert_graceful(server)
 
     server = spawn("up", **env)
     wait_http_ok(f"{base}/health", server)
-    with httpx.Client(base_url=base, timeout=5) as http:
-        after = {job_id: http.get(f"/jobs/{job_id}", params={"history": True}).json()
+    async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+        after = {job_id: (await http.get(f"/jobs/{job_id}", params={"history": True})).json()
                  for job_id in before}
         assert after == before
-        assert http.get("/metrics").json()["jobs_submitted"] == 7
-        assert http.get("/dlq").json()["total"] == 1
+        assert (await http.get("/metrics")).json()["jobs_submitted"] == 7
+        assert (await http.get("/dlq")).json()["total"] == 1
     assert_graceful(server)
 
 
