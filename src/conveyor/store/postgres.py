@@ -13,8 +13,9 @@ Limits and promises:
 - Connection trouble (server down, restarted, pool exhausted, statement timeout) raises
   `StoreUnavailable`; the pool replaces broken connections on its own, so calls succeed
   again once the server is back. A deadlock is retried twice before it is reported.
-- Pool connections run in autocommit: a single-statement call costs one round trip, and a
-  transaction runs in pipeline mode, so a write costs two or three round trips in all.
+- Pool connections run in autocommit. Lease, finish, heartbeat, release, rescue and a
+  plain submit are one statement each (one round trip, its own transaction); rate-limited
+  submits and DLQ retries are short explicit transactions.
 - Settings (pool size, timeouts) come from query parameters of the URL; see
   `postgres_conninfo.py`.
 """
@@ -24,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import ClassVar, Concatenate, ParamSpec, TypeVar
 
 import psycopg
@@ -33,7 +35,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from conveyor.errors import IdempotencyConflict, JobNotFound, StoreError, StoreUnavailable
 from conveyor.models import (
+    Ack,
     Counts,
+    Fail,
     Job,
     JobEvent,
     JobId,
@@ -45,12 +49,20 @@ from conveyor.models import (
     RateLimit,
     SubmitResult,
 )
+from conveyor.store import postgres_producers as producers
 from conveyor.store import postgres_sql as sql
 from conveyor.store.base import ThroughputBucket, WorkerInfo
 from conveyor.store.postgres_conninfo import PostgresOptions, describe, parse_postgres_url
 from conveyor.store.postgres_listener import Listener
 from conveyor.store.postgres_migrate import migrate
-from conveyor.store.postgres_rows import Row, event_from_row, job_from_row, worker_from_row
+from conveyor.store.postgres_rows import (
+    Row,
+    dumps,
+    event_from_row,
+    job_from_row,
+    lease_from_row,
+    worker_from_row,
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -92,13 +104,6 @@ SELECT date_trunc('minute', finished_at) AS minute,
   FROM jobs
  WHERE finished_at >= date_trunc('minute', now()) - make_interval(mins => %s - 1)
  GROUP BY 1 ORDER BY 1
-"""
-
-_HEARTBEAT = """
-UPDATE jobs AS j SET lease_expires_at = now() + make_interval(secs => %s)
-  FROM unnest(%s::uuid[], %s::uuid[]) AS l(id, token)
- WHERE j.id = l.id AND j.lease_token = l.token AND j.status = 'running'
-RETURNING j.id
 """
 
 
@@ -146,7 +151,7 @@ class PostgresStore:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> T:
-        """Run `body(conn, …)` as one transaction in pipeline mode."""
+        """Run `body(conn, …)` as one explicit transaction."""
         return await self._run(True, body, *args, **kwargs)
 
     async def _run(
@@ -164,7 +169,7 @@ class PostgresStore:
                 async with self._pool.connection() as conn:
                     if not transaction:
                         return await body(conn, *args, **kwargs)
-                    async with conn.pipeline(), conn.transaction():
+                    async with conn.transaction():
                         return await body(conn, *args, **kwargs)
             except psycopg.errors.DeadlockDetected as exc:
                 if attempt < _DEADLOCK_ATTEMPTS:
@@ -197,20 +202,26 @@ class PostgresStore:
 
     # -- producers -------------------------------------------------------------------------
     async def submit(self, job: NewJob, rate: RateLimit | None = None) -> SubmitResult:
-        return (await self._write(sql.submit_all, [job], rate))[0]
+        return (await self.submit_many([job], rate))[0]
 
     async def submit_many(
         self, jobs: Sequence[NewJob], rate: RateLimit | None = None
     ) -> list[SubmitResult]:
         if not jobs:
             return []
-        return await self._write(sql.submit_all, list(jobs), rate)
+        if producers.needs_transaction(jobs, rate):
+            return await self._write(producers.submit_in_transaction, list(jobs), rate)
+        return await self._call(producers.submit_plain, list(jobs))
 
     async def retry(self, job_id: JobId, trace_id: str | None = None) -> Job:
-        return await self._write(sql.retry, job_id, trace_id)
+        return await self._write(producers.retry, job_id, trace_id)
 
     # -- readers ---------------------------------------------------------------------------
-    async def _fetch(self, query: str, params: Sequence[object] = ()) -> list[Row]:
+    async def _fetch(
+        self, query: str, params: Sequence[object] | Mapping[str, object] = ()
+    ) -> list[Row]:
+        """One statement in autocommit (its own transaction); all of its rows."""
+
         async def body(conn: sql.Conn) -> list[Row]:
             cur = await conn.execute(query, params)
             return await cur.fetchall()
@@ -306,33 +317,83 @@ class PostgresStore:
     ) -> list[Lease]:
         if limit <= 0 or not queues:
             return []
-        return await self._write(sql.lease, worker, list(queues), limit, lease_for_sec)
+        rows = await self._fetch(
+            sql.LEASE,
+            {
+                "queues": sorted(set(queues)),
+                "limit": limit,
+                "worker": worker,
+                "lease_for": float(lease_for_sec),
+            },
+        )
+        return sorted((lease_from_row(row) for row in rows), key=lambda lease: lease.job_id)
 
     async def heartbeat(self, leases: Sequence[Lease], lease_for_sec: float) -> set[JobId]:
         if not leases:
             return set()
         ordered = sorted(leases, key=lambda lease: lease.job_id)
         rows = await self._fetch(
-            _HEARTBEAT,
-            (
-                float(lease_for_sec),
-                [lease.job_id for lease in ordered],
-                [lease.token for lease in ordered],
-            ),
+            sql.HEARTBEAT,
+            {
+                "lease_for": float(lease_for_sec),
+                "ids": [lease.job_id for lease in ordered],
+                "tokens": [lease.token for lease in ordered],
+            },
         )
         return {row["id"] for row in rows}
 
     async def finish(self, outcomes: Sequence[Outcome], worker: str) -> list[bool]:
         if not outcomes:
             return []
-        return await self._write(sql.finish, list(outcomes), worker)
+        batch: dict[tuple[JobId, uuid.UUID], Outcome] = {}
+        for outcome in outcomes:  # a lease listed twice is applied once, like two calls would
+            batch.setdefault((outcome.lease.job_id, outcome.lease.token), outcome)
+        ordered = sorted(batch.values(), key=lambda outcome: outcome.lease.job_id)
+        acks = [isinstance(outcome, Ack) for outcome in ordered]
+        rows = await self._fetch(
+            sql.FINISH,
+            {
+                "ids": [outcome.lease.job_id for outcome in ordered],
+                "tokens": [outcome.lease.token for outcome in ordered],
+                "ok": acks,
+                "results": [
+                    dumps(outcome.result) if isinstance(outcome, Ack) else None
+                    for outcome in ordered
+                ],
+                "errors": [
+                    outcome.error if isinstance(outcome, Fail) else None for outcome in ordered
+                ],
+                "retry_in": [
+                    max(0.0, outcome.retry_in_sec) if isinstance(outcome, Fail) else 0.0
+                    for outcome in ordered
+                ],
+                "permanent": [
+                    outcome.permanent if isinstance(outcome, Fail) else False for outcome in ordered
+                ],
+                "worker": worker,
+            },
+        )
+        applied = {(row["id"], row["token"]) for row in rows}
+        answers: list[bool] = []
+        for outcome in outcomes:
+            key = (outcome.lease.job_id, outcome.lease.token)
+            answers.append(key in applied)
+            applied.discard(key)  # the second listing of one lease was not applied again
+        return answers
 
     async def release(self, leases: Sequence[Lease]) -> None:
         if leases:
-            await self._write(sql.release, list(leases))
+            ordered = sorted(leases, key=lambda lease: lease.job_id)
+            await self._fetch(
+                sql.RELEASE,
+                {
+                    "ids": [lease.job_id for lease in ordered],
+                    "tokens": [lease.token for lease in ordered],
+                },
+            )
 
     async def rescue(self) -> list[JobId]:
-        return await self._write(sql.rescue)
+        return sorted(row["id"] for row in await self._fetch(sql.RESCUE))
 
     async def register_worker(self, info: WorkerInfo) -> None:
         await self._fetch(
