@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import os
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -41,15 +42,32 @@ class EventType(enum.StrEnum):
     RETRIED = "job_retried"  # a failed job was retried as a new job (data.retried_by)
 
 
+_last_ms = 0
+_counter = 0
+_id_lock = threading.Lock()
+
+
 def new_job_id() -> JobId:
-    """UUIDv7: time-ordered, so ids sort by creation and index inserts stay append-only."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    """UUIDv7: time-ordered, so ids sort by creation and index inserts stay append-only.
+
+    Within one millisecond the 12-bit `rand_a` field is a counter (RFC 9562, method 1), so
+    ids made by one process are strictly increasing.
+    """
+    global _last_ms, _counter
+    with _id_lock:
+        ms = time.time_ns() // 1_000_000
+        if ms > _last_ms:
+            _last_ms, _counter = ms, int.from_bytes(os.urandom(2), "big") & 0x3FF
+        else:
+            _counter += 1
+            if _counter > 0xFFF:  # counter exhausted: borrow the next millisecond
+                _last_ms, _counter = _last_ms + 1, 0
+        ms, counter = _last_ms, _counter
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76  # version
-    value |= ((rand >> 62) & 0xFFF) << 64  # 12 random bits
+    value |= counter << 64
     value |= 0b10 << 62  # RFC 4122 variant
-    value |= rand & ((1 << 62) - 1)
+    value |= int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
     return uuid.UUID(int=value)
 
 
