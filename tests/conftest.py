@@ -36,3 +36,21 @@ async def store(database_url: str) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, for tests that only make sense on PostgreSQL."""
+    from tests.pgsupport import fresh_postgres_database
+
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def postgres_store(postgres_url: str) -> AsyncIterator[Store]:
+    opened = await connect_store(postgres_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()

@@ -10,7 +10,7 @@ import contextlib
 import json
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,30 +18,12 @@ import httpx
 import pytest
 import websockets
 
-from conveyor.store import connect_store
 from conveyor.store.base import Store
 from tests.processes import ConveyorProcess, free_port, until, wait_http_ok
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 JOBS = 2000
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    from tests.pgsupport import fresh_postgres_database
-
-    with fresh_postgres_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def pg_store(pg_url: str) -> AsyncIterator[Store]:
-    store = await connect_store(pg_url)
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 @contextlib.contextmanager
@@ -142,9 +124,9 @@ async def assert_each_succeeded_once(store: Store, ids: list[str]) -> None:
     assert set(succeeded.values()) == {1}, "a job succeeded twice"
 
 
-async def test_two_apis_three_workers_2000_jobs(pg_store: Store, pg_url: str,
+async def test_two_apis_three_workers_2000_jobs(postgres_store: Store, postgres_url: str,
                                                tmp_path: Path) -> None:
-    with cluster(tmp_path, pg_url, apis=2, workers=3, RATE_LIMIT_PER_MINUTE="0") as urls:
+    with cluster(tmp_path, postgres_url, apis=2, workers=3, RATE_LIMIT_PER_MINUTE="0") as urls:
         collectors = [EventCollector(url) for url in urls]
         for collector in collectors:
             await asyncio.wait_for(collector.ready.wait(), 10)
@@ -152,10 +134,10 @@ async def test_two_apis_three_workers_2000_jobs(pg_store: Store, pg_url: str,
         assert len(set(ids)) == JOBS
 
         async def drained() -> bool:
-            return (await pg_store.counts()).done == JOBS
+            return (await postgres_store.counts()).done == JOBS
 
         await until(drained, timeout=120, interval=0.5, message="2000 jobs done")
-        await assert_each_succeeded_once(pg_store, ids)
+        await assert_each_succeeded_once(postgres_store, ids)
 
         async def streamed() -> bool:
             return all(c.succeeded() == JOBS for c in collectors)
@@ -167,8 +149,8 @@ async def test_two_apis_three_workers_2000_jobs(pg_store: Store, pg_url: str,
             collector.task.cancel()
 
 
-async def test_rate_limit_is_shared_by_every_api(pg_url: str, tmp_path: Path) -> None:
-    with cluster(tmp_path, pg_url, apis=2, workers=0, RATE_LIMIT_PER_MINUTE="10") as urls:
+async def test_rate_limit_is_shared_by_every_api(postgres_url: str, tmp_path: Path) -> None:
+    with cluster(tmp_path, postgres_url, apis=2, workers=0, RATE_LIMIT_PER_MINUTE="10") as urls:
         async with httpx.AsyncClient(timeout=10) as http:
             statuses = [
                 (await http.post(f"{urls[i % 2]}/jobs", json={"text": "hi"},
@@ -192,18 +174,18 @@ def restart_postgres() -> None:
 
 
 @pytest.mark.timeout(300)
-async def test_postgres_restart_mid_run_loses_nothing(pg_store: Store, pg_url: str,
+async def test_postgres_restart_mid_run_loses_nothing(postgres_store: Store, postgres_url: str,
                                                      tmp_path: Path) -> None:
     if shutil.which("pg_ctlcluster") is None:
         pytest.skip("needs a local PostgreSQL cluster managed by pg_ctlcluster")
     count = 600
-    with cluster(tmp_path, pg_url, apis=2, workers=2, RATE_LIMIT_PER_MINUTE="0",
+    with cluster(tmp_path, postgres_url, apis=2, workers=2, RATE_LIMIT_PER_MINUTE="0",
                  TEXT_SECONDS_PER_CHAR="0.002") as urls:
         submitting = asyncio.create_task(submit_all(urls, count, tolerate_outage=True))
 
         async def some_done() -> bool:
             with contextlib.suppress(Exception):
-                return (await pg_store.counts()).done >= 100
+                return (await postgres_store.counts()).done >= 100
             return False
 
         await until(some_done, timeout=60, message="first jobs done")
@@ -215,11 +197,11 @@ async def test_postgres_restart_mid_run_loses_nothing(pg_store: Store, pg_url: s
 
         async def drained() -> bool:
             with contextlib.suppress(Exception):
-                counts = await pg_store.counts()
+                counts = await postgres_store.counts()
                 return counts.done == count
             return False
 
         await until(drained, timeout=120, interval=0.5, message="all jobs done after restart")
-        await assert_each_succeeded_once(pg_store, ids)
+        await assert_each_succeeded_once(postgres_store, ids)
         async with httpx.AsyncClient(timeout=5) as http:
             assert (await http.get(f"{urls[1]}/ready")).status_code == 200
