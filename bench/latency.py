@@ -1,0 +1,98 @@
+"""Pickup latency: how soon an idle worker starts a job that was just submitted.
+
+One `conveyor worker` process (idle, `concurrency` slots) on an empty database; the bench
+submits one `bench_stamp` job at a time through `store.submit`, waits for it to finish and
+for a random pause (so the worker is idle again and nothing is batched), then reads:
+
+- to lease: the `job_leased` event's `at` (the store's clock) - the moment `submit`
+  returned, i.e. the commit as the producer saw it;
+- to handler: the wall-clock time the handler recorded when it started - the same moment.
+
+Both clocks are this machine's (the database runs on 127.0.0.1), so they compare directly.
+With PostgreSQL the worker is woken by LISTEN/NOTIFY; with SQLite it polls the event sequence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.processes import start_workers, stop_all
+from bench.results import Measurement, percentile
+from conveyor.models import EventType, JobStatus, NewJob
+from conveyor.store import Store, connect_store
+
+WARMUP = 5
+
+
+async def _wait_done(store: Store, job_id: object, first_check: float) -> None:
+    await asyncio.sleep(first_check)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        job = await store.get(job_id)  # type: ignore[arg-type]
+        if job.status in (JobStatus.DONE, JobStatus.FAILED):
+            return
+        await asyncio.sleep(0.005)
+    raise RuntimeError(f"job {job_id} not done within 10 s")
+
+
+async def run_latency(
+    kind: str, samples: int, concurrency: int, new_database: Callable[[], str],
+    drop: Callable[[str], None], log_level: str, logs: Path, tag: str,
+) -> list[Measurement]:
+    url = new_database()
+    rng = random.Random(1)
+    first_check = 0.005 if kind == "postgres" else 0.06
+    try:
+        store = await connect_store(url)
+        workers = start_workers(1, concurrency, url, log_level, logs, tag)
+        try:
+            deadline = time.monotonic() + 30
+            while not await store.list_workers(60):
+                if not workers[0].alive() or time.monotonic() > deadline:
+                    raise RuntimeError(f"worker did not start:\n{workers[0].tail()}")
+                await asyncio.sleep(0.05)
+            to_lease: list[float] = []
+            to_handler: list[float] = []
+            submit_ms: list[float] = []
+            for index in range(WARMUP + samples):
+                await asyncio.sleep(rng.uniform(0.02, 0.05))
+                before = time.time()
+                result = await store.submit(NewJob(task="bench_stamp", payload={"n": index}))
+                committed = time.time()
+                await _wait_done(store, result.job.id, first_check)
+                if index < WARMUP:
+                    continue
+                job = await store.get(result.job.id)
+                events = await store.job_events(result.job.id)
+                leased = next(e for e in events if e.type is EventType.LEASED)
+                to_lease.append(leased.at.timestamp() - committed)
+                to_handler.append(float(job.result["started"]) - committed)
+                submit_ms.append((committed - before) * 1000)
+        finally:
+            stop_all(workers)
+            await store.close()
+    finally:
+        drop(url)
+    out = []
+    for name, values in (("lease", to_lease), ("handler", to_handler)):
+        details = {
+            "samples": len(values),
+            "p50_ms": round(percentile(values, 50) * 1000, 3),
+            "p95_ms": round(percentile(values, 95) * 1000, 3),
+            "p99_ms": round(percentile(values, 99) * 1000, 3),
+            "max_ms": round(max(values) * 1000, 3),
+            "submit_ms_p50": round(percentile(submit_ms, 50), 3),
+        }
+        for q in (50, 95, 99):
+            out.append(Measurement(
+                key=f"latency.{name}.p{q}",
+                label=f"pickup latency, commit → {name} start, p{q}"
+                if name == "handler" else f"pickup latency, commit → job_leased, p{q}",
+                store=kind, value=percentile(values, q) * 1000, unit="ms",
+                details=details, higher_is_better=False,
+            ))
+    return out

@@ -1,0 +1,132 @@
+"""Real `conveyor api` and `conveyor worker` processes, as an operator would run them.
+
+Started with `python -m conveyor …` from the repository root (so `--import bench.tasks`
+resolves), with an explicit environment: the benchmark's DATABASE_URL, no rate limit, no API
+key, and LOG_LEVEL from the command line (warning by default: a log line per job is a cost
+of its own, measured separately). Output goes to a log file that is shown if a process dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.environment import REPO
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def conveyor_env(database_url: str, log_level: str) -> dict[str, str]:
+    """The environment every benchmark process gets; it overrides any `.env` file."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "RATE_LIMIT_PER_MINUTE": "0",
+        "API_KEY": "",
+        "LOG_LEVEL": log_level,
+        "HOST": "127.0.0.1",
+        "PYTHONUNBUFFERED": "1",
+        # The repository root (for `bench.tasks`) after any PYTHONPATH given to the bench,
+        # so `PYTHONPATH=/elsewhere/src make bench` measures that checkout of conveyor.
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (os.environ.get("PYTHONPATH", ""), str(REPO)) if p
+        ),
+    }
+
+
+class Process:
+    """One `python -m conveyor …` child; stop() sends SIGTERM to this pid only."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.args = args
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115  (closed in stop)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "conveyor", *args], env=env, cwd=REPO,
+            stdout=self._log, stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def start_workers(
+    count: int, concurrency: int, database_url: str, log_level: str, logs: Path, tag: str
+) -> list[Process]:
+    env = conveyor_env(database_url, log_level)
+    return [
+        Process(
+            ["worker", "--concurrency", str(concurrency), "--import", "bench.tasks"],
+            env, logs / f"{tag}-worker-{index}.log",
+        )
+        for index in range(count)
+    ]
+
+
+def start_api(database_url: str, log_level: str, logs: Path, tag: str) -> tuple[Process, int]:
+    port = free_port()
+    process = Process(
+        ["api", "--host", "127.0.0.1", "--port", str(port), "--import", "bench.tasks"],
+        conveyor_env(database_url, log_level), logs / f"{tag}-api.log",
+    )
+    return process, port
+
+
+async def wait_http_ok(port: int, process: Process, timeout: float = 30.0) -> None:
+    """Until `GET /health` answers 200; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise RuntimeError(f"conveyor api exited early:\n{process.tail()}")
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+            status = await reader.readline()
+            writer.close()
+            if b" 200 " in status:
+                return
+        except OSError:
+            pass
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"conveyor api not up after {timeout}s:\n{process.tail()}")
+
+
+def stop_all(processes: list[Process]) -> None:
+    """SIGTERM each, then wait for each: they drain in parallel."""
+    for process in processes:
+        if process.alive():
+            process.proc.send_signal(signal.SIGTERM)
+    for process in processes:
+        process.stop()
