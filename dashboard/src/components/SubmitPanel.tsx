@@ -1,0 +1,163 @@
+import { type FormEvent, useId, useRef, useState } from "react";
+
+import { describePayload, formatRelative, shortId } from "../format";
+import { useNow } from "../hooks";
+import { routeHref } from "../routing";
+import type { Job, Submission } from "../services/jobs";
+import { StatusBadge } from "./StatusBadge";
+
+export interface QuickSubmit {
+  label: string;
+  hint: string;
+  submission: Submission;
+}
+
+/** SEED.md's quick-submit buttons. At one second per character: 2, 5, 11 and 30 seconds. */
+export const QUICK_SUBMITS: QuickSubmit[] = [
+  { label: "2 sec", hint: "Submits “Hi”", submission: { text: "Hi" } },
+  { label: "5 sec", hint: "Submits “Hello”", submission: { text: "Hello" } },
+  { label: "11 sec", hint: "Submits “Hello world”", submission: { text: "Hello world" } },
+  {
+    label: "30 sec (max)",
+    hint: "Submits 30 characters, the most the text task takes",
+    submission: { text: "The quick brown fox jumps over" },
+  },
+  {
+    label: ">30 chars (→ DLQ)",
+    hint: "Submits 43 characters: fails the length check and goes to the dead letter queue",
+    submission: { text: "The quick brown fox jumps over the lazy dog" },
+  },
+  {
+    label: "Fail (→ DLQ)",
+    hint: "Submits {fail: true}: a simulated failure, retried, then dead-lettered",
+    submission: { payload: { fail: true } },
+  },
+];
+
+export type SubmitFeedback =
+  | { kind: "idle" }
+  | { kind: "sending" }
+  | { kind: "error"; message: string }
+  | { kind: "rate_limited"; until: number; message: string };
+
+interface SubmitPanelProps {
+  onSubmit: (submission: Submission) => void;
+  feedback: SubmitFeedback;
+  recent: readonly Job[];
+}
+
+export function SubmitPanel({ onSubmit, feedback, recent }: SubmitPanelProps) {
+  const [text, setText] = useState("");
+  const [invalid, setInvalid] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+  const ids = { title: useId(), text: useId(), hint: useId(), quick: useId(), feedback: useId() };
+  const limited = feedback.kind === "rate_limited";
+  const now = useNow(limited ? 1000 : 15_000);
+
+  const submitText = (event: FormEvent) => {
+    event.preventDefault();
+    if (text.trim() === "") {
+      setInvalid(true);
+      input.current?.focus();
+      return;
+    }
+    setInvalid(false);
+    onSubmit({ text });
+    setText("");
+  };
+
+  let message: string | null = null;
+  if (invalid) message = "Enter some text to process.";
+  else if (feedback.kind === "error") message = feedback.message;
+  else if (limited) {
+    const seconds = Math.max(0, Math.ceil((feedback.until - now) / 1000));
+    message = seconds > 0 ? `${feedback.message} Try again in ${seconds} s.` : "You can submit again now.";
+  }
+
+  return (
+    <section className="panel submit" aria-labelledby={ids.title}>
+      <h2 id={ids.title} className="panel__title">
+        Submit a job
+      </h2>
+      <form className="submit__form" onSubmit={submitText} noValidate>
+        <label htmlFor={ids.text} className="field__label">
+          Text to process
+        </label>
+        <div className="submit__row">
+          <input
+            ref={input}
+            id={ids.text}
+            className="input"
+            type="text"
+            autoComplete="off"
+            placeholder="e.g. Hello"
+            value={text}
+            onChange={(event) => {
+              setText(event.target.value);
+              if (invalid) setInvalid(false);
+            }}
+            aria-invalid={invalid}
+            aria-describedby={`${ids.hint} ${ids.feedback}`}
+          />
+          <button type="submit" className="button button--primary" aria-disabled={feedback.kind === "sending"}>
+            Submit job
+          </button>
+        </div>
+        <p id={ids.hint} className="field__hint">
+          One second per character (“Hello” takes 5 s). More than 30 characters, or the word “reject”,
+          sends the job to the dead letter queue.
+        </p>
+      </form>
+
+      <div className="quick" role="group" aria-labelledby={ids.quick}>
+        <span id={ids.quick} className="quick__title">
+          Quick submit
+        </span>
+        <div className="quick__buttons">
+          {QUICK_SUBMITS.map((quick) => (
+            <button
+              key={quick.label}
+              type="button"
+              className={`button button--chip${quick.label.includes("DLQ") ? " button--chip-danger" : ""}`}
+              title={quick.hint}
+              onClick={() => onSubmit(quick.submission)}
+            >
+              {quick.label}
+            </button>
+          ))}
+        </div>
+      </div>
+
+      <p
+        id={ids.feedback}
+        className={`submit__feedback${message ? " submit__feedback--error" : ""}`}
+        role="alert"
+        data-testid="submit-feedback"
+      >
+        {message}
+      </p>
+
+      <div className="recent">
+        <h3 className="recent__title">Submitted from this page</h3>
+        {recent.length === 0 ? (
+          <p className="muted recent__empty">Jobs you submit here show up below, with their status as it changes.</p>
+        ) : (
+          <ul className="recent__list" aria-label="Jobs submitted from this page">
+            {recent.map((job) => (
+              <li key={job.id} className={`recent__item${job.status === "running" ? " is-running" : ""}`} data-job-id={job.id}>
+                <StatusBadge status={job.status} />
+                <a className="mono" href={routeHref({ name: "job", id: job.id })} aria-label={`Job ${shortId(job.id)}`}>
+                  {shortId(job.id)}
+                </a>
+                <span className="recent__what">{describePayload(job, 32)}</span>
+                <time className="muted recent__when" dateTime={job.createdAt.toISOString()}>
+                  {formatRelative(job.createdAt, now)}
+                </time>
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+    </section>
+  );
+}

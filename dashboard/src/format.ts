@@ -1,0 +1,77 @@
+// How values read on screen. Pure, so tests pin them down.
+
+import type { Job } from "./services/jobs";
+
+/** The end of a job id. Ids are UUIDv7, whose first digits are a timestamp shared by jobs
+ *  created in the same minute; the last ones are random and tell jobs apart. */
+export function shortId(id: string): string {
+  const hex = id.replace(/-/g, "");
+  return hex.length > 8 ? hex.slice(-8) : id;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** One line that says what a job is about: the text for the text task, else the payload. */
+export function describePayload(job: Pick<Job, "task" | "payload">, max = 48): string {
+  const { payload } = job;
+  const keys = Object.keys(payload);
+  if (typeof payload.text === "string" && keys.length === 1) return `“${truncate(payload.text, max - 2)}”`;
+  if (keys.length === 0) return "(empty payload)";
+  return truncate(
+    keys.map((key) => `${key}: ${JSON.stringify(payload[key]) ?? "undefined"}`).join(", "),
+    max,
+  );
+}
+
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return "–";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  if (seconds < 60) return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${Math.round(seconds % 60)} s`;
+  const hours = Math.floor(minutes / 60);
+  return `${hours} h ${minutes % 60} min`;
+}
+
+/** "just now", "12 s ago", "in 3 s", "4 min ago", then the date. */
+export function formatRelative(date: Date, now: number): string {
+  const diff = now - date.getTime();
+  const ahead = diff < 0;
+  const seconds = Math.round(Math.abs(diff) / 1000);
+  let amount: string;
+  if (seconds < 2) return "just now";
+  if (seconds < 60) amount = `${seconds} s`;
+  else if (seconds < 3600) amount = `${Math.floor(seconds / 60)} min`;
+  else if (seconds < 86_400) amount = `${Math.floor(seconds / 3600)} h`;
+  else return formatDateTime(date);
+  return ahead ? `in ${amount}` : `${amount} ago`;
+}
+
+function pad(value: number): string {
+  return String(value).padStart(2, "0");
+}
+
+/** Local time, to the second: "2026-01-02 14:03:05". */
+export function formatDateTime(date: Date): string {
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+  );
+}
+
+export function formatClock(date: Date): string {
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+export function formatCount(value: number): string {
+  return value.toLocaleString("en-US");
+}
+
+/** "job_retry_scheduled" → "Retry scheduled". */
+export function eventLabel(type: string): string {
+  const label = type.replace(/^job_/, "").replace(/_/g, " ");
+  return label.charAt(0).toUpperCase() + label.slice(1);
+}

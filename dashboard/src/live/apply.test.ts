@@ -1,0 +1,215 @@
+import { describe, expect, it } from "vitest";
+
+import { buildEvent, buildJob } from "../test/factories/job";
+import type { JobPage, Metrics } from "../services/jobs";
+import {
+  applyEventToJob,
+  applyToJob,
+  applyToJobs,
+  applyToMetrics,
+  applyToPage,
+  applyToThroughput,
+  fillMinutes,
+  MINUTE_MS,
+} from "./apply";
+
+const zero: Metrics = { pending: 0, running: 0, done: 0, failed: 0, dlqCount: 0, jobsSubmitted: 0, retries: 0 };
+
+function page(...jobs: ReturnType<typeof buildJob>[]): JobPage {
+  return { jobs, total: jobs.length, limit: 20, offset: 0 };
+}
+
+describe("applyToMetrics", () => {
+  it("moves counts through a job's whole life", () => {
+    const id = "a";
+    const events = [
+      buildEvent({ seq: 1, jobId: id, type: "job_created", status: "pending" }),
+      buildEvent({ seq: 2, jobId: id, type: "job_leased", status: "running", attempt: 1 }),
+      buildEvent({ seq: 3, jobId: id, type: "job_retry_scheduled", status: "pending", attempt: 1 }),
+      buildEvent({ seq: 4, jobId: id, type: "job_leased", status: "running", attempt: 2 }),
+      buildEvent({ seq: 5, jobId: id, type: "job_failed", status: "failed", attempt: 2 }),
+      buildEvent({ seq: 6, jobId: id, type: "job_retried", status: "failed", data: { retried_by: "b" } }),
+      buildEvent({ seq: 7, jobId: "b", type: "job_created", status: "pending" }),
+    ];
+    const { data, stale } = applyToMetrics(zero, events, 0);
+    expect(data).toEqual({ pending: 1, running: 0, done: 0, failed: 1, dlqCount: 1, jobsSubmitted: 2, retries: 1 });
+    expect(stale).toBe(false);
+  });
+
+  it("counts a lease that expired as a retry, and a released job as none", () => {
+    const start = { ...zero, running: 2 };
+    const { data } = applyToMetrics(
+      start,
+      [
+        buildEvent({ seq: 1, type: "job_lease_expired", status: "pending" }),
+        buildEvent({ seq: 2, type: "job_released", status: "pending" }),
+      ],
+      0,
+    );
+    expect(data).toMatchObject({ running: 0, pending: 2, retries: 1 });
+  });
+
+  it("skips events the snapshot already reflects, and leaves replayed ones to a refetch", () => {
+    const start = { ...zero, pending: 1 };
+    const old = buildEvent({ seq: 5, type: "job_created" });
+    const replayed = buildEvent({ seq: 9, type: "job_created" }, true);
+    expect(applyToMetrics(start, [old], 5)).toEqual({ data: start, stale: false });
+    expect(applyToMetrics(start, [replayed], 5)).toEqual({ data: start, stale: true });
+  });
+
+  it("never goes below zero when it missed the start of a job", () => {
+    const { data } = applyToMetrics(zero, [buildEvent({ seq: 1, type: "job_succeeded", status: "done" })], 0);
+    expect(data.running).toBe(0);
+    expect(data.done).toBe(1);
+  });
+});
+
+describe("applyEventToJob", () => {
+  it("takes the status, attempt, worker and error the event carries", () => {
+    const job = buildJob();
+    const leased = applyEventToJob(
+      job,
+      buildEvent({ jobId: job.id, seq: 2, type: "job_leased", status: "running", attempt: 1, worker: "w1", at: "2026-01-02T10:00:01Z" }),
+    );
+    expect(leased).toMatchObject({ status: "running", attempts: 1, leaseOwner: "w1" });
+    expect(leased.startedAt?.toISOString()).toBe("2026-01-02T10:00:01.000Z");
+    const failed = applyEventToJob(
+      leased,
+      buildEvent({ jobId: job.id, seq: 3, type: "job_failed", status: "failed", attempt: 1, error: "boom" }),
+    );
+    expect(failed).toMatchObject({ status: "failed", lastError: "boom", leaseOwner: null });
+    expect(failed.finishedAt).not.toBeNull();
+  });
+
+  it("links a retried job to its new job", () => {
+    const job = buildJob({ status: "failed" });
+    const next = applyEventToJob(
+      job,
+      buildEvent({ jobId: job.id, type: "job_retried", status: "failed", data: { retried_by: "new-id" } }),
+    );
+    expect(next.retriedBy).toBe("new-id");
+  });
+
+  it("ignores events about other jobs", () => {
+    const job = buildJob();
+    expect(applyEventToJob(job, buildEvent({ jobId: "other" }))).toBe(job);
+  });
+});
+
+describe("applyToJob (the detail view)", () => {
+  it("appends new events to the timeline once and asks for a refetch", () => {
+    const job = buildJob({ events: [] });
+    job.events = [];
+    const leased = buildEvent({ jobId: job.id, seq: 4, type: "job_leased", status: "running", attempt: 1 });
+    const created = buildEvent({ jobId: job.id, seq: 3, type: "job_created" });
+    const first = applyToJob(job, [created, leased], 0);
+    expect(first.stale).toBe(true);
+    expect(first.data.events?.map((event) => event.seq)).toEqual([3, 4]);
+    expect(first.data.status).toBe("running");
+    const again = applyToJob(first.data, [leased], 0);
+    expect(again).toEqual({ data: first.data, stale: false });
+  });
+});
+
+describe("applyToPage", () => {
+  it("patches a row in place and marks the page stale when the job left the list", () => {
+    const job = buildJob({ status: "pending" });
+    const result = applyToPage(page(job), "pending", [
+      buildEvent({ jobId: job.id, seq: 2, type: "job_leased", status: "running", attempt: 1 }),
+    ], 0);
+    expect(result.stale).toBe(true);
+    expect(result.data.jobs[0]?.status).toBe("running");
+  });
+
+  it("marks the page stale when a job entered its list", () => {
+    const result = applyToPage(page(), "running", [buildEvent({ seq: 2, type: "job_leased", status: "running" })], 0);
+    expect(result.stale).toBe(true);
+  });
+
+  it("leaves a page alone for events about other lists", () => {
+    const job = buildJob({ status: "done" });
+    const current = page(job);
+    const result = applyToPage(current, "done", [
+      buildEvent({ seq: 2, type: "job_created", status: "pending" }),
+      buildEvent({ seq: 3, type: "job_leased", status: "running" }),
+    ], 0);
+    expect(result).toEqual({ data: current, stale: false });
+  });
+
+  it("shows a DLQ row as retried without refetching", () => {
+    const job = buildJob({ status: "failed" });
+    const result = applyToPage(page(job), "dlq", [
+      buildEvent({ jobId: job.id, seq: 9, type: "job_retried", status: "failed", data: { retried_by: "n" } }),
+      buildEvent({ jobId: "n", seq: 8, type: "job_created", status: "pending", data: { retry_of: job.id } }),
+    ], 0);
+    expect(result.stale).toBe(false);
+    expect(result.data.jobs[0]?.retriedBy).toBe("n");
+  });
+
+  it("ignores events up to the seq the page was fetched at", () => {
+    const current = page();
+    expect(applyToPage(current, "running", [buildEvent({ seq: 2, type: "job_leased", status: "running" })], 2).stale).toBe(
+      false,
+    );
+  });
+});
+
+describe("applyToJobs", () => {
+  it("returns the same array when nothing changed", () => {
+    const jobs = [buildJob()];
+    expect(applyToJobs(jobs, [buildEvent({ jobId: "nobody" })])).toBe(jobs);
+  });
+
+  it("updates the jobs the events are about", () => {
+    const a = buildJob();
+    const b = buildJob();
+    const next = applyToJobs([a, b], [buildEvent({ jobId: b.id, seq: 2, type: "job_leased", status: "running" })]);
+    expect(next.map((job) => job.status)).toEqual(["pending", "running"]);
+    expect(next[0]).toBe(a);
+  });
+});
+
+describe("throughput", () => {
+  const minute = Date.parse("2026-01-02T10:05:00Z");
+
+  it("counts jobs that ended into their minute", () => {
+    const { data } = applyToThroughput(
+      [{ minute, done: 2, failed: 0 }],
+      [
+        buildEvent({ seq: 1, type: "job_succeeded", status: "done", at: "2026-01-02T10:05:30Z" }),
+        buildEvent({ seq: 2, type: "job_failed", status: "failed", at: "2026-01-02T10:06:10Z" }),
+        buildEvent({ seq: 3, type: "job_leased", status: "running", at: "2026-01-02T10:06:10Z" }),
+      ],
+      0,
+    );
+    expect(data).toEqual([
+      { minute, done: 3, failed: 0 },
+      { minute: minute + MINUTE_MS, done: 0, failed: 1 },
+    ]);
+  });
+
+  it("fills minutes the API left out with zeros, oldest first", () => {
+    const now = minute + 2 * MINUTE_MS + 5000;
+    const filled = fillMinutes([{ minute, done: 4, failed: 1 }], 4, now);
+    expect(filled).toEqual([
+      { minute: minute - MINUTE_MS, done: 0, failed: 0 },
+      { minute, done: 4, failed: 1 },
+      { minute: minute + MINUTE_MS, done: 0, failed: 0 },
+      { minute: minute + 2 * MINUTE_MS, done: 0, failed: 0 },
+    ]);
+  });
+});
+
+describe("scale", () => {
+  it("applies 10,000 events (10 s at 1,000 jobs/s) to a page, the counts and the chart quickly", () => {
+    const jobs = Array.from({ length: 20 }, () => buildJob({ status: "running" }));
+    const events = Array.from({ length: 10_000 }, (_, i) =>
+      buildEvent({ seq: i + 1, jobId: jobs[i % 20]?.id ?? "x", type: "job_succeeded", status: "done" }),
+    );
+    const started = performance.now();
+    applyToPage(page(...jobs), "running", events, 0);
+    applyToMetrics({ ...zero, running: 10_000 }, events, 0);
+    applyToThroughput([], events, 0);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+});

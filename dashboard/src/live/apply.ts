@@ -1,0 +1,252 @@
+// Applying `/ws` events to what the page shows, without asking the API: pure functions, so the
+// rules are tested directly. Each takes a snapshot fetched "as of" a sequence number (events up
+// to it are already reflected) and skips those; each reports whether the snapshot is now stale,
+// i.e. holds something only a refetch can tell (a job entered the list, a row left it).
+
+import {
+  type EventType,
+  isEventType,
+  type Job,
+  type JobEvent,
+  type JobListView,
+  type JobPage,
+  type JobStatus,
+  type LiveEvent,
+  type Metrics,
+  type ThroughputBucket,
+  viewStatus,
+} from "../services/jobs";
+
+/** Where a job was before each kind of event (null: it did not exist). */
+export const PREVIOUS_STATUS: Record<EventType, JobStatus | null> = {
+  job_created: null,
+  job_leased: "pending",
+  job_succeeded: "running",
+  job_retry_scheduled: "running",
+  job_failed: "running",
+  job_lease_expired: "running",
+  job_released: "running",
+  job_retried: "failed",
+};
+
+/** A live event plus whether it came in the catch-up replay after a (re)connect. Replayed
+ *  events may already be reflected in data polled while the socket was down. */
+export interface ReceivedEvent extends LiveEvent {
+  replayed: boolean;
+}
+
+export interface Snapshot<T> {
+  data: T;
+  /** The highest event seq the data is known to reflect. */
+  asOfSeq: number;
+}
+
+export interface Applied<T> {
+  data: T;
+  /** Something changed that only a refetch can show correctly. */
+  stale: boolean;
+}
+
+function newer<E extends LiveEvent>(events: readonly E[], asOfSeq: number): E[] {
+  return events.filter((event) => event.seq > asOfSeq);
+}
+
+// ---- metrics ------------------------------------------------------------------------------
+
+const METRIC_FIELD: Record<JobStatus, "pending" | "running" | "done" | "failed"> = {
+  pending: "pending",
+  running: "running",
+  done: "done",
+  failed: "failed",
+};
+
+/** Move the counts the way each event moves its job. Replayed events are left to the refetch
+ *  that follows a reconnect, since a poll during the outage may have counted them already. */
+export function applyToMetrics(metrics: Metrics, events: readonly ReceivedEvent[], asOfSeq: number): Applied<Metrics> {
+  let next: Metrics | null = null;
+  let stale = false;
+  for (const event of newer(events, asOfSeq)) {
+    if (event.replayed) {
+      stale = true;
+      continue;
+    }
+    if (!isEventType(event.type)) {
+      stale = true;
+      continue;
+    }
+    const from = PREVIOUS_STATUS[event.type];
+    const to = event.status;
+    if (from === to) continue;
+    next ??= { ...metrics };
+    if (from !== null) {
+      next[METRIC_FIELD[from]] = Math.max(0, next[METRIC_FIELD[from]] - 1);
+      if (from === "failed") next.dlqCount = Math.max(0, next.dlqCount - 1);
+    }
+    next[METRIC_FIELD[to]] += 1;
+    if (to === "failed") next.dlqCount += 1;
+    if (event.type === "job_created") next.jobsSubmitted += 1;
+    if (from === "running" && to === "pending" && event.type !== "job_released") next.retries += 1;
+  }
+  return { data: next ?? metrics, stale };
+}
+
+// ---- one job ------------------------------------------------------------------------------
+
+function timelineEvent(event: LiveEvent): JobEvent {
+  return {
+    seq: event.seq,
+    type: event.type,
+    status: event.status,
+    at: event.at,
+    attempt: event.attempt,
+    worker: event.worker,
+    error: event.error,
+    data: event.data,
+  };
+}
+
+/** The job as it is after `event` (which must be about it). Fields events do not carry (the
+ *  result, for one) keep their old value until the next fetch. */
+export function applyEventToJob(job: Job, event: LiveEvent): Job {
+  if (event.jobId !== job.id) return job;
+  const next: Job = { ...job, status: event.status, attempts: event.attempt };
+  switch (event.type) {
+    case "job_leased":
+      next.startedAt = event.at;
+      next.finishedAt = null;
+      next.leaseOwner = event.worker;
+      break;
+    case "job_succeeded":
+      next.finishedAt = event.at;
+      next.leaseOwner = null;
+      next.leaseExpiresAt = null;
+      break;
+    case "job_failed":
+      next.finishedAt = event.at;
+      next.leaseOwner = null;
+      next.leaseExpiresAt = null;
+      if (event.error !== null) next.lastError = event.error;
+      break;
+    case "job_retry_scheduled":
+    case "job_lease_expired":
+    case "job_released":
+      next.leaseOwner = null;
+      next.leaseExpiresAt = null;
+      if (event.error !== null) next.lastError = event.error;
+      break;
+    case "job_retried": {
+      const retriedBy = event.data.retried_by;
+      if (typeof retriedBy === "string") next.retriedBy = retriedBy;
+      break;
+    }
+  }
+  if (job.events && !job.events.some((known) => known.seq === event.seq)) {
+    next.events = [...job.events, timelineEvent(event)].sort((a, b) => a.seq - b.seq);
+  }
+  return next;
+}
+
+/** The open job detail: patched in place and its timeline extended; stale after any change
+ *  so the fields events do not carry (result, timestamps) follow within a second. */
+export function applyToJob(job: Job, events: readonly LiveEvent[], asOfSeq: number): Applied<Job> {
+  const lastKnown = Math.max(asOfSeq, ...(job.events ?? []).map((event) => event.seq));
+  let next = job;
+  for (const event of newer(events, lastKnown)) {
+    if (event.jobId === job.id) next = applyEventToJob(next, event);
+  }
+  return { data: next, stale: next !== job };
+}
+
+// ---- a page of a list ---------------------------------------------------------------------
+
+/** A page of one list. Rows whose job moved on show their new status at once (a pending row
+ *  turns running, a failed one shows it was retried); the list is stale when a row left it or
+ *  a job entered it, and the refetch then puts rows where they belong. */
+export function applyToPage(
+  page: JobPage,
+  view: JobListView,
+  events: readonly LiveEvent[],
+  asOfSeq: number,
+): Applied<JobPage> {
+  const status = viewStatus(view);
+  const index = new Map(page.jobs.map((job, position) => [job.id, position]));
+  let jobs: Job[] | null = null;
+  let stale = false;
+  for (const event of newer(events, asOfSeq)) {
+    const position = index.get(event.jobId);
+    if (position !== undefined) {
+      jobs ??= [...page.jobs];
+      const current = jobs[position];
+      if (current !== undefined) jobs[position] = applyEventToJob(current, event);
+      if (event.status !== status) stale = true;
+      continue;
+    }
+    if (event.status !== status) continue;
+    const from = isEventType(event.type) ? PREVIOUS_STATUS[event.type] : null;
+    if (from !== status) stale = true; // a job entered this list
+  }
+  return { data: jobs ? { ...page, jobs } : page, stale };
+}
+
+/** Jobs this browser submitted, newest first, kept current by events. */
+export function applyToJobs(jobs: readonly Job[], events: readonly LiveEvent[]): Job[] {
+  const byId = new Map(jobs.map((job) => [job.id, job]));
+  let changed = false;
+  for (const event of events) {
+    const job = byId.get(event.jobId);
+    if (job === undefined) continue;
+    const next = applyEventToJob(job, event);
+    if (next !== job) {
+      byId.set(event.jobId, next);
+      changed = true;
+    }
+  }
+  return changed ? jobs.map((job) => byId.get(job.id) ?? job) : (jobs as Job[]);
+}
+
+// ---- throughput ---------------------------------------------------------------------------
+
+export const MINUTE_MS = 60_000;
+
+export function minuteOf(time: number): number {
+  return Math.floor(time / MINUTE_MS) * MINUTE_MS;
+}
+
+/** Count jobs that ended (done or failed) into their minute's bucket. */
+export function applyToThroughput(
+  buckets: readonly ThroughputBucket[],
+  events: readonly ReceivedEvent[],
+  asOfSeq: number,
+): Applied<ThroughputBucket[]> {
+  const byMinute = new Map(buckets.map((bucket) => [bucket.minute, { ...bucket }]));
+  let changed = false;
+  let stale = false;
+  for (const event of newer(events, asOfSeq)) {
+    const ended = event.type === "job_succeeded" ? "done" : event.type === "job_failed" ? "failed" : null;
+    if (ended === null) continue;
+    if (event.replayed) {
+      stale = true;
+      continue;
+    }
+    const minute = minuteOf(event.at.getTime());
+    const bucket = byMinute.get(minute) ?? { minute, done: 0, failed: 0 };
+    bucket[ended] += 1;
+    byMinute.set(minute, bucket);
+    changed = true;
+  }
+  if (!changed) return { data: buckets as ThroughputBucket[], stale };
+  return { data: [...byMinute.values()].sort((a, b) => a.minute - b.minute), stale };
+}
+
+/** One bucket per minute for the `minutes` minutes up to `now`, zeros where the API sent none. */
+export function fillMinutes(buckets: readonly ThroughputBucket[], minutes: number, now: number): ThroughputBucket[] {
+  const last = minuteOf(now);
+  const byMinute = new Map(buckets.map((bucket) => [minuteOf(bucket.minute), bucket]));
+  const filled: ThroughputBucket[] = [];
+  for (let i = minutes - 1; i >= 0; i -= 1) {
+    const minute = last - i * MINUTE_MS;
+    const bucket = byMinute.get(minute);
+    filled.push({ minute, done: bucket?.done ?? 0, failed: bucket?.failed ?? 0 });
+  }
+  return filled;
+}

@@ -1,0 +1,39 @@
+// Hash routes, so any path the API serves stays the API's: `#/pending?page=2`, `#/dlq`,
+// `#/jobs/<id>`. Pages are 1-based in the address and 0-based in code.
+
+import { useCallback, useEffect, useState } from "react";
+
+import { JOB_LIST_VIEWS, type JobListView } from "./services/jobs";
+
+export type Route = { name: "list"; view: JobListView; page: number } | { name: "job"; id: string };
+
+export const HOME: Route = { name: "list", view: "pending", page: 0 };
+
+export function parseRoute(hash: string): Route {
+  const [path = "", search = ""] = hash.replace(/^#/, "").split("?");
+  const parts = path.split("/").filter((part) => part !== "");
+  if (parts[0] === "jobs" && parts[1] !== undefined) {
+    return { name: "job", id: decodeURIComponent(parts[1]) };
+  }
+  const view = (JOB_LIST_VIEWS as readonly string[]).includes(parts[0] ?? "") ? (parts[0] as JobListView) : "pending";
+  const page = Number.parseInt(new URLSearchParams(search).get("page") ?? "1", 10);
+  return { name: "list", view, page: Number.isFinite(page) && page > 1 ? page - 1 : 0 };
+}
+
+export function routeHref(route: Route): string {
+  if (route.name === "job") return `#/jobs/${encodeURIComponent(route.id)}`;
+  return `#/${route.view}${route.page > 0 ? `?page=${route.page + 1}` : ""}`;
+}
+
+export function useRoute(): [Route, (route: Route) => void] {
+  const [route, setRoute] = useState(() => parseRoute(window.location.hash));
+  useEffect(() => {
+    const changed = () => setRoute(parseRoute(window.location.hash));
+    window.addEventListener("hashchange", changed);
+    return () => window.removeEventListener("hashchange", changed);
+  }, []);
+  const navigate = useCallback((next: Route) => {
+    window.location.hash = routeHref(next);
+  }, []);
+  return [route, navigate];
+}

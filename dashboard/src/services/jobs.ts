@@ -1,0 +1,437 @@
+// The API's vocabulary in one place: wire types exactly as the JSON arrives (snake_case, ISO
+// strings), the dashboard's types (camelCase, Dates), the converters between them, the query
+// keys that name each piece of server data, and the calls that fetch it.
+
+import { apiFetch, type Credentials } from "./api";
+
+export const JOB_STATUSES = ["pending", "running", "done", "failed"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const EVENT_TYPES = [
+  "job_created",
+  "job_leased",
+  "job_succeeded",
+  "job_retry_scheduled",
+  "job_failed",
+  "job_lease_expired",
+  "job_released",
+  "job_retried",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export function isJobStatus(value: unknown): value is JobStatus {
+  return typeof value === "string" && (JOB_STATUSES as readonly string[]).includes(value);
+}
+
+export function isEventType(value: unknown): value is EventType {
+  return typeof value === "string" && (EVENT_TYPES as readonly string[]).includes(value);
+}
+
+// ---- wire types ---------------------------------------------------------------------------
+
+export interface JobEventWire {
+  seq: number;
+  type: string;
+  status: JobStatus;
+  at: string;
+  attempt: number;
+  worker: string | null;
+  error: string | null;
+  data: Record<string, unknown> | null;
+}
+
+export interface JobWire {
+  id: string;
+  tenant: string;
+  queue: string;
+  task: string;
+  payload: Record<string, unknown>;
+  status: JobStatus;
+  priority: number;
+  attempts: number;
+  max_retries: number;
+  run_at: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  last_error: string | null;
+  result: unknown;
+  idempotency_key: string | null;
+  retry_of: string | null;
+  retried_by: string | null;
+  trace_id: string | null;
+  events?: JobEventWire[] | null;
+}
+
+export interface JobListWire {
+  jobs: JobWire[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface MetricsWire {
+  pending: number;
+  running: number;
+  done: number;
+  failed: number;
+  dlq_count: number;
+  jobs_submitted: number;
+  retries: number;
+}
+
+export interface ThroughputWire {
+  buckets: { minute: string; done: number; failed: number }[];
+}
+
+export interface WorkerWire {
+  id: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  running: number;
+  started_at: string | null;
+  last_seen_at: string | null;
+}
+
+export interface WorkersWire {
+  workers: WorkerWire[];
+}
+
+/** A `/ws` job event. The only camelCase key on the wire is `jobId`. */
+export interface LiveEventWire {
+  type: string;
+  seq: number;
+  jobId: string;
+  status: JobStatus;
+  attempt: number;
+  at: string;
+  tenant: string;
+  task: string;
+  worker: string | null;
+  error: string | null;
+  data: Record<string, unknown> | null;
+}
+
+// ---- dashboard types ----------------------------------------------------------------------
+
+export interface JobEvent {
+  seq: number;
+  type: string;
+  status: JobStatus;
+  at: Date;
+  attempt: number;
+  worker: string | null;
+  error: string | null;
+  data: Record<string, unknown>;
+}
+
+export interface Job {
+  id: string;
+  tenant: string;
+  queue: string;
+  task: string;
+  payload: Record<string, unknown>;
+  status: JobStatus;
+  priority: number;
+  attempts: number;
+  maxRetries: number;
+  runAt: Date;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: Date | null;
+  lastError: string | null;
+  result: unknown;
+  idempotencyKey: string | null;
+  retryOf: string | null;
+  retriedBy: string | null;
+  traceId: string | null;
+  /** The timeline, oldest first; only on a job fetched with `history=true`. */
+  events?: JobEvent[];
+}
+
+export interface JobPage {
+  jobs: Job[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface Metrics {
+  pending: number;
+  running: number;
+  done: number;
+  failed: number;
+  dlqCount: number;
+  jobsSubmitted: number;
+  retries: number;
+}
+
+export interface ThroughputBucket {
+  /** Start of the minute, in milliseconds since the epoch. */
+  minute: number;
+  done: number;
+  failed: number;
+}
+
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  running: number;
+  startedAt: Date | null;
+  lastSeenAt: Date | null;
+}
+
+export interface LiveEvent {
+  type: string;
+  seq: number;
+  jobId: string;
+  status: JobStatus;
+  attempt: number;
+  at: Date;
+  tenant: string;
+  task: string;
+  worker: string | null;
+  error: string | null;
+  data: Record<string, unknown>;
+}
+
+export type LiveMessage =
+  | { type: "hello"; seq: number }
+  | { type: "refresh"; seq: number | null }
+  | { type: "ping" }
+  | { type: "event"; event: LiveEvent };
+
+// ---- converters ---------------------------------------------------------------------------
+
+function toDate(value: string): Date {
+  return new Date(value);
+}
+
+function toDateOrNull(value: string | null | undefined): Date | null {
+  return value === null || value === undefined ? null : new Date(value);
+}
+
+export function eventFromWire(wire: JobEventWire): JobEvent {
+  return {
+    seq: wire.seq,
+    type: wire.type,
+    status: wire.status,
+    at: toDate(wire.at),
+    attempt: wire.attempt,
+    worker: wire.worker,
+    error: wire.error,
+    data: wire.data ?? {},
+  };
+}
+
+export function jobFromWire(wire: JobWire): Job {
+  const job: Job = {
+    id: wire.id,
+    tenant: wire.tenant,
+    queue: wire.queue,
+    task: wire.task,
+    payload: wire.payload,
+    status: wire.status,
+    priority: wire.priority,
+    attempts: wire.attempts,
+    maxRetries: wire.max_retries,
+    runAt: toDate(wire.run_at),
+    createdAt: toDate(wire.created_at),
+    startedAt: toDateOrNull(wire.started_at),
+    finishedAt: toDateOrNull(wire.finished_at),
+    leaseOwner: wire.lease_owner,
+    leaseExpiresAt: toDateOrNull(wire.lease_expires_at),
+    lastError: wire.last_error,
+    result: wire.result,
+    idempotencyKey: wire.idempotency_key,
+    retryOf: wire.retry_of,
+    retriedBy: wire.retried_by,
+    traceId: wire.trace_id,
+  };
+  if (wire.events) job.events = wire.events.map(eventFromWire);
+  return job;
+}
+
+export function pageFromWire(wire: JobListWire): JobPage {
+  return { jobs: wire.jobs.map(jobFromWire), total: wire.total, limit: wire.limit, offset: wire.offset };
+}
+
+export function metricsFromWire(wire: MetricsWire): Metrics {
+  return {
+    pending: wire.pending,
+    running: wire.running,
+    done: wire.done,
+    failed: wire.failed,
+    dlqCount: wire.dlq_count,
+    jobsSubmitted: wire.jobs_submitted,
+    retries: wire.retries,
+  };
+}
+
+export function throughputFromWire(wire: ThroughputWire): ThroughputBucket[] {
+  return wire.buckets.map((bucket) => ({
+    minute: Date.parse(bucket.minute),
+    done: bucket.done,
+    failed: bucket.failed,
+  }));
+}
+
+export function workersFromWire(wire: WorkersWire): WorkerInfo[] {
+  return wire.workers.map((worker) => ({
+    id: worker.id,
+    host: worker.host,
+    pid: worker.pid,
+    queues: worker.queues,
+    concurrency: worker.concurrency,
+    running: worker.running,
+    startedAt: toDateOrNull(worker.started_at),
+    lastSeenAt: toDateOrNull(worker.last_seen_at),
+  }));
+}
+
+export function liveEventFromWire(wire: LiveEventWire): LiveEvent {
+  return {
+    type: wire.type,
+    seq: wire.seq,
+    jobId: wire.jobId,
+    status: wire.status,
+    attempt: wire.attempt,
+    at: toDate(wire.at),
+    tenant: wire.tenant,
+    task: wire.task,
+    worker: wire.worker,
+    error: wire.error,
+    data: wire.data ?? {},
+  };
+}
+
+/** Parse one `/ws` text frame; null for anything this dashboard does not understand. */
+export function parseLiveMessage(text: string): LiveMessage | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof raw !== "object" || raw === null) return null;
+  const message = raw as Record<string, unknown>;
+  const seq = typeof message.seq === "number" ? message.seq : null;
+  switch (message.type) {
+    case "hello":
+      return seq === null ? null : { type: "hello", seq };
+    case "refresh":
+      return { type: "refresh", seq };
+    case "ping":
+      return { type: "ping" };
+    default:
+      if (seq === null || typeof message.jobId !== "string" || !isJobStatus(message.status)) return null;
+      return { type: "event", event: liveEventFromWire(message as unknown as LiveEventWire) };
+  }
+}
+
+// ---- query keys ---------------------------------------------------------------------------
+
+/** A list the dashboard shows: one of the four statuses, or the dead-letter queue. */
+export type JobListView = JobStatus | "dlq";
+export const JOB_LIST_VIEWS: readonly JobListView[] = ["pending", "running", "done", "failed", "dlq"];
+
+/** The status whose jobs a view lists (the DLQ is the failed jobs). */
+export function viewStatus(view: JobListView): JobStatus {
+  return view === "dlq" ? "failed" : view;
+}
+
+export const PAGE_SIZE = 20;
+
+/** Names for each piece of server data; equal keys mean the same request. */
+export const queryKeys = {
+  metrics: () => "metrics",
+  throughput: (minutes: number) => `throughput:${minutes}`,
+  workers: () => "workers",
+  jobList: (view: JobListView, page: number) => `jobs:${view}:${page}`,
+  job: (id: string) => `job:${id}`,
+} as const;
+
+// ---- calls --------------------------------------------------------------------------------
+
+export async function listJobs(
+  credentials: Credentials,
+  view: JobListView,
+  page: number,
+  signal?: AbortSignal,
+): Promise<JobPage> {
+  const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(page * PAGE_SIZE) });
+  if (view !== "dlq") query.set("status", view);
+  const path = view === "dlq" ? `/dlq?${query}` : `/jobs?${query}`;
+  return pageFromWire(await apiFetch<JobListWire>(path, { credentials, ...(signal && { signal }) }));
+}
+
+export async function getJob(credentials: Credentials, id: string, signal?: AbortSignal): Promise<Job> {
+  const path = `/jobs/${encodeURIComponent(id)}?history=true`;
+  return jobFromWire(await apiFetch<JobWire>(path, { credentials, ...(signal && { signal }) }));
+}
+
+export type Submission =
+  | { text: string }
+  | { payload: Record<string, unknown> }
+  | { task: string; payload: Record<string, unknown> };
+
+export async function submitJob(
+  credentials: Credentials,
+  submission: Submission,
+  idempotencyKey: string,
+): Promise<Job> {
+  const wire = await apiFetch<JobWire>("/jobs", {
+    method: "POST",
+    body: submission,
+    credentials,
+    idempotencyKey,
+  });
+  return jobFromWire(wire);
+}
+
+export async function retryJob(credentials: Credentials, id: string): Promise<Job> {
+  const wire = await apiFetch<JobWire>(`/jobs/${encodeURIComponent(id)}/retry`, {
+    method: "POST",
+    credentials,
+  });
+  return jobFromWire(wire);
+}
+
+export async function getMetrics(credentials: Credentials, signal?: AbortSignal): Promise<Metrics> {
+  return metricsFromWire(await apiFetch<MetricsWire>("/metrics", { credentials, ...(signal && { signal }) }));
+}
+
+export async function getThroughput(
+  credentials: Credentials,
+  minutes: number,
+  signal?: AbortSignal,
+): Promise<ThroughputBucket[]> {
+  const wire = await apiFetch<ThroughputWire>(`/stats/throughput?minutes=${minutes}`, {
+    credentials,
+    ...(signal && { signal }),
+  });
+  return throughputFromWire(wire);
+}
+
+export async function getWorkers(credentials: Credentials, signal?: AbortSignal): Promise<WorkerInfo[]> {
+  return workersFromWire(await apiFetch<WorkersWire>("/workers", { credentials, ...(signal && { signal }) }));
+}
+
+/** A random key for Idempotency-Key. crypto.randomUUID needs a secure context, which a page
+ *  served over plain HTTP to another host is not, so fall back to getRandomValues. */
+export function newIdempotencyKey(): string {
+  if (typeof crypto.randomUUID === "function" && globalThis.isSecureContext !== false) {
+    return crypto.randomUUID();
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
