@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import inspect
 import itertools
 import os
 import re
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -194,3 +195,22 @@ async def fresh_postgres_url() -> AsyncIterator[str]:
         yield url
     finally:
         await asyncio.to_thread(manager.__exit__, None, None, None)
+
+
+async def until(
+    predicate: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    timeout: float = 5.0,
+    message: str = "condition not met",
+) -> None:
+    """Poll `predicate` (sync or async) every 10 ms until it is true; fail at the deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        outcome = predicate()
+        if inspect.isawaitable(outcome):
+            outcome = await outcome
+        if outcome:
+            return
+        if loop.time() > deadline:
+            pytest.fail(f"{message} within {timeout} s")
+        await asyncio.sleep(0.01)

@@ -364,7 +364,7 @@ class PostgresStore:
                     outcome.error if isinstance(outcome, Fail) else None for outcome in ordered
                 ],
                 "retry_in": [
-                    max(0.0, outcome.retry_in_sec) if isinstance(outcome, Fail) else 0.0
+                    max(0.0, float(outcome.retry_in_sec)) if isinstance(outcome, Fail) else 0.0
                     for outcome in ordered
                 ],
                 "permanent": [

@@ -15,7 +15,7 @@ conveyor and are removed before libpq sees them (libpq rejects names it does not
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -45,7 +45,9 @@ def parse_postgres_url(url: str) -> tuple[str, PostgresOptions]:
     if base_scheme not in ("postgresql", "postgres"):
         raise ValueError(f"not a PostgreSQL URL: {scheme}://…")
     parts = urlsplit(f"postgresql:{rest}")
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    # libpq percent-decodes query values but keeps "+" as is; parse_qsl would turn it into a
+    # space, so protect it, and re-encode spaces as %20 (never "+") below.
+    query = dict(parse_qsl(parts.query.replace("+", "%2B"), keep_blank_values=True))
     defaults = PostgresOptions()
     try:
         options = PostgresOptions(
@@ -61,7 +63,7 @@ def parse_postgres_url(url: str) -> tuple[str, PostgresOptions]:
         raise ValueError(f"invalid conveyor parameter in the PostgreSQL URL: {exc}") from exc
     if not 0 <= options.pool_min_size <= options.pool_max_size or options.pool_max_size < 1:
         raise ValueError("need 0 <= pool_min_size <= pool_max_size and pool_max_size >= 1")
-    libpq_url = urlunsplit(parts._replace(query=urlencode(query)))
+    libpq_url = urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
     given = conninfo_to_dict(libpq_url)
     session = (
         "-c TimeZone=UTC"

@@ -81,7 +81,9 @@ class Listener:
             delay = min(delay * 2, _BACKOFF_MAX_SEC)
 
     async def _listen(self) -> None:
-        conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+        conn = await psycopg.AsyncConnection.connect(
+            self._conninfo, autocommit=True, application_name="conveyor-listener"
+        )
         try:
             await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
             # Anything committed before LISTEN took effect is read here instead.
