@@ -194,9 +194,11 @@ export function App({ config, createSocket }: AppProps) {
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         if (error.isRateLimited) {
+          const seconds = Math.ceil(error.retryAfterSec ?? 60);
           setFeedback({
             kind: "rate_limited",
-            until: Date.now() + (error.retryAfterSec ?? 60) * 1000,
+            until: Date.now() + seconds * 1000,
+            seconds,
             message: `Rate limited: ${error.message}.`.replace(/\.\.$/, "."),
           });
         } else {

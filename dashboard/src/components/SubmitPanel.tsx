@@ -38,7 +38,7 @@ export type SubmitFeedback =
   | { kind: "idle" }
   | { kind: "sending" }
   | { kind: "error"; message: string }
-  | { kind: "rate_limited"; until: number; message: string };
+  | { kind: "rate_limited"; until: number; seconds: number; message: string };
 
 interface SubmitPanelProps {
   onSubmit: (submission: Submission) => void;
@@ -70,7 +70,8 @@ export function SubmitPanel({ onSubmit, feedback, recent }: SubmitPanelProps) {
   if (invalid) message = "Enter some text to process.";
   else if (feedback.kind === "error") message = feedback.message;
   else if (limited) {
-    const seconds = Math.max(0, Math.ceil((feedback.until - now) / 1000));
+    // `now` ticks once a second and may predate the answer: never count above what it said.
+    const seconds = Math.min(feedback.seconds, Math.max(0, Math.ceil((feedback.until - now) / 1000)));
     message = seconds > 0 ? `${feedback.message} Try again in ${seconds} s.` : "You can submit again now.";
   }
 

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+
+import { readConfig } from "./config";
+import { describePayload, eventLabel, formatDuration, formatRelative, shortId } from "./format";
+import { parseRoute, routeHref } from "./routing";
+
+describe("format", () => {
+  it("shortens a UUIDv7 to its random end", () => {
+    expect(shortId("01920000-0000-7000-8000-00000000abcd")).toBe("0000abcd");
+  });
+
+  it("describes text jobs by their text and others by their payload", () => {
+    expect(describePayload({ task: "text", payload: { text: "Hello" } })).toBe("“Hello”");
+    expect(describePayload({ task: "text", payload: { fail: true } })).toBe("fail: true");
+    expect(describePayload({ task: "email", payload: {} })).toBe("(empty payload)");
+    expect(describePayload({ task: "text", payload: { text: "x".repeat(100) } }, 12)).toHaveLength(12);
+  });
+
+  it("formats durations and relative times", () => {
+    expect(formatDuration(407)).toBe("407 ms");
+    expect(formatDuration(2200)).toBe("2.2 s");
+    expect(formatDuration(125_000)).toBe("2 min 5 s");
+    const now = Date.parse("2026-01-02T10:00:00Z");
+    expect(formatRelative(new Date(now - 500), now)).toBe("just now");
+    expect(formatRelative(new Date(now - 12_000), now)).toBe("12 s ago");
+    expect(formatRelative(new Date(now + 3000), now)).toBe("in 3 s");
+    expect(formatRelative(new Date(now - 3 * 3600_000), now)).toBe("3 h ago");
+  });
+
+  it("names events", () => {
+    expect(eventLabel("job_retry_scheduled")).toBe("Retry scheduled");
+  });
+});
+
+describe("routing", () => {
+  it("reads lists, pages and jobs from the hash, and writes them back", () => {
+    expect(parseRoute("")).toEqual({ name: "list", view: "pending", page: 0 });
+    expect(parseRoute("#/dlq?page=3")).toEqual({ name: "list", view: "dlq", page: 2 });
+    expect(parseRoute("#/nonsense?page=-4")).toEqual({ name: "list", view: "pending", page: 0 });
+    expect(parseRoute("#/jobs/abc")).toEqual({ name: "job", id: "abc" });
+    expect(routeHref({ name: "list", view: "done", page: 1 })).toBe("#/done?page=2");
+    expect(routeHref({ name: "list", view: "done", page: 0 })).toBe("#/done");
+    expect(routeHref({ name: "job", id: "abc" })).toBe("#/jobs/abc");
+  });
+});
+
+describe("readConfig", () => {
+  it("reads what the API injected, and falls back when there is nothing usable", () => {
+    document.body.innerHTML = '<script id="conveyor-config" type="application/json">{"apiKeyRequired":true,"version":"0.1.0"}</script>';
+    expect(readConfig()).toEqual({ apiKeyRequired: true, version: "0.1.0" });
+    document.body.innerHTML = '<script id="conveyor-config" type="application/json">{</script>';
+    expect(readConfig()).toEqual({ apiKeyRequired: false, version: null });
+    document.body.innerHTML = "";
+    expect(readConfig()).toEqual({ apiKeyRequired: false, version: null });
+  });
+});
