@@ -179,3 +179,35 @@ def test_live_indicator_goes_off_with_the_api_and_back_on_when_it_returns(
     assert response.status_code == 201, response.text
     expect(page.get_by_test_id("metric-submitted")).to_have_text("1", timeout=10_000)
     expect(page.get_by_test_id("metric-done")).to_have_text("1", timeout=SLOW)
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_readable_on_a_phone_and_a_laptop_and_usable_by_keyboard(
+    page: Any, start_server: Callable[..., ConveyorServer], width: int
+) -> None:
+    server = start_server()
+    for body in ({"text": "Hi"}, {"text": "x" * 31}, {"payload": {"fail": True}}):
+        assert server.post("/jobs", body).status_code == 201
+    page.set_viewport_size({"width": width, "height": 900})
+    open_dashboard(page, server, "#/dlq")
+    rows = page.get_by_role("tabpanel").locator("tbody tr")
+    expect(rows).to_have_count(2, timeout=SLOW)
+    expect(rows.first.get_by_role("button", name=re.compile("^Retry job"))).to_be_visible()
+
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px at {width}px"
+    screenshot(page, f"dlq_at_{width}px")
+
+    # Keyboard: the skip link comes first; the job lists are tabs that arrow keys move between.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.get_by_role("tab", name=re.compile("^Dead letter queue")).focus()
+    page.keyboard.press("Home")
+    expect(page.get_by_role("tab", name=re.compile("^Pending"))).to_be_focused()
+    expect(page.get_by_role("tab", name=re.compile("^Pending"))).to_have_attribute(
+        "aria-selected", "true"
+    )
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name=re.compile("^Done"))).to_be_focused()
+    expect(page.get_by_role("tabpanel").locator("tbody tr")).to_have_count(1, timeout=SLOW)

@@ -17,7 +17,7 @@ export function LiveIndicator({ state, onReconnect }: { state: LiveState; onReco
     <div className={`live live--${state.status}`} data-testid="live-indicator" data-live-status={state.status}>
       <span className="live__dot" aria-hidden="true">
         {state.status === "live" ? "●" : "○"}
-      </span>
+      </span>{" "}
       <span role="status" className="live__label">
         {label}
       </span>
