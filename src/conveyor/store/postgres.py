@@ -244,8 +244,9 @@ class PostgresStore:
         where: list[str] = []
         params: list[object] = []
         if status is not None:
-            where.append("status = %s")
-            params.append(status.value)
+            # A literal (from the enum), not a parameter: a generic plan for `status = $1`
+            # could not use the partial index for finished jobs.
+            where.append(f"status = '{JobStatus(status).value}'")
         if tenant is not None:
             where.append("tenant = %s")
             params.append(tenant)

@@ -167,8 +167,7 @@ changed AS (
        SET status = 'running', attempts = j.attempts + 1, lease_owner = %(worker)s,
            lease_token = gen_random_uuid(), started_at = now(),
            lease_expires_at = now() + make_interval(secs => %(lease_for)s)
-      FROM picked
-     WHERE j.id = picked.id
+     WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING j.id, j.lease_token, j.task, j.payload, j.attempts, j.max_retries, j.tenant,
               j.queue, j.trace_id, j.status,
               greatest(0, extract(epoch FROM now() - j.run_at)) AS waited)""",
@@ -181,16 +180,18 @@ changed AS (
        changed.attempts, changed.max_retries, changed.tenant, changed.queue, changed.trace_id""",
 )
 
-# The fence (token and status) is checked while locking each row through its primary key, in
-# id order (callers sort), and the UPDATE then joins on the key alone. Written as one
-# UPDATE … FROM unnest(…) WHERE token AND status, the planner may pick the `jobs_running`
-# partial index, whose dead entries between vacuums make that a scan of thousands of rows.
+# Each row is locked through its primary key, in id order (callers sort), and the fence (token
+# and status) is checked on the locked row. OFFSET 0 keeps the planner from pushing
+# `status = 'running'` into the locking scan, where it would pick the `jobs_running` partial
+# index and walk all of it once per row (its statistics often say it is nearly empty). The
+# UPDATE then finds the rows by `id = ANY(ARRAY(…))`, an index condition whatever the planner
+# thinks of the join, so a 10,000-row table is not scanned whole to update 100 rows.
 _HELD = """held AS MATERIALIZED (
     SELECT o.* FROM o
      CROSS JOIN LATERAL (
-           SELECT 1 FROM jobs
-            WHERE jobs.id = o.id AND jobs.lease_token = o.token AND jobs.status = 'running'
-              FOR UPDATE) AS fenced)"""
+           SELECT jobs.status, jobs.lease_token FROM jobs WHERE jobs.id = o.id
+           OFFSET 0 FOR UPDATE) AS locked_row
+     WHERE locked_row.lease_token = o.token AND locked_row.status = 'running')"""
 
 FINISH = logged(
     f"""o AS (
@@ -211,7 +212,7 @@ changed AS (
            last_error = CASE WHEN o.ok THEN j.last_error ELSE o.error END,
            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
       FROM held AS o
-     WHERE j.id = o.id
+     WHERE j.id = o.id AND j.id = ANY(ARRAY(SELECT id FROM held))
     RETURNING j.id, o.token, j.status, j.attempts, j.tenant, j.task, o.ok, o.error, o.retry_in,
               greatest(0, extract(epoch FROM now() - coalesce(j.started_at, now()))) AS runtime)""",
     events="""
@@ -241,8 +242,7 @@ changed AS (
     UPDATE jobs AS j
        SET status = 'pending', attempts = greatest(0, j.attempts - 1),
            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
-      FROM held
-     WHERE j.id = held.id
+     WHERE j.id = ANY(ARRAY(SELECT id FROM held))
     RETURNING j.id, j.status, j.attempts, j.tenant, j.task)""",
     events="""
     SELECT id, 'job_released', status, attempts, tenant, task, NULL::text, NULL::text,
@@ -270,7 +270,7 @@ changed AS (
                         || ' stopped renewing it',
            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
       FROM expired AS e
-     WHERE j.id = e.id
+     WHERE j.id = e.id AND j.id = ANY(ARRAY(SELECT id FROM expired))
     RETURNING j.id, j.status, j.attempts, j.tenant, j.task, j.last_error, e.lease_owner)""",
     events="""
     SELECT id, CASE WHEN status = 'failed' THEN 'job_failed' ELSE 'job_lease_expired' END,
@@ -286,8 +286,7 @@ HEARTBEAT = f"""
 WITH o AS (SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS o(id, token)),
 {_HELD}
 UPDATE jobs AS j SET lease_expires_at = now() + make_interval(secs => %(lease_for)s)
-  FROM held
- WHERE j.id = held.id
+ WHERE j.id = ANY(ARRAY(SELECT id FROM held))
 RETURNING j.id
 """
 
