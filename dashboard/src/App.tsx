@@ -274,6 +274,21 @@ export function App({ config, createSocket }: AppProps) {
     setFocusKey((count) => count + 1);
   };
 
+  // Coming back from a job's page, put keyboard focus on the lists rather than lose it.
+  const previousRoute = useRef(route.name);
+  useEffect(() => {
+    if (previousRoute.current === "job" && route.name === "list") document.getElementById("jobs-title")?.focus();
+    previousRoute.current = route.name;
+  }, [route.name]);
+
+  // The tab's title carries the counts, for operators who keep it in the background.
+  const counts = metricsState.data?.data;
+  useEffect(() => {
+    document.title = counts
+      ? `conveyor · ${counts.pending} pending · ${counts.running} running · ${counts.dlqCount} in DLQ`
+      : "conveyor";
+  }, [counts]);
+
   const goToList = (view: JobListView, page: number) => navigate({ name: "list", view, page });
   const metricsData = metricsState.data?.data ?? null;
 

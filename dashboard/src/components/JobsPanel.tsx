@@ -100,7 +100,7 @@ export function JobsPanel({ view, page, list, metrics, onNavigate, onReload, ret
   return (
     <section className="panel jobs" aria-labelledby="jobs-title">
       <div className="jobs__head">
-        <h2 id="jobs-title" className="panel__title">
+        <h2 id="jobs-title" className="panel__title" tabIndex={-1}>
           Jobs
         </h2>
         {list.data !== null && list.error && (
