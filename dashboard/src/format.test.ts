@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { readConfig } from "./config";
-import { describePayload, eventLabel, formatDuration, formatRelative, shortId } from "./format";
+import { describePayload, eventLabel, formatAgo, formatDuration, formatRelative, shortId } from "./format";
 import { parseRoute, routeHref } from "./routing";
 
 describe("format", () => {
@@ -25,6 +25,7 @@ describe("format", () => {
     expect(formatRelative(new Date(now - 12_000), now)).toBe("12 s ago");
     expect(formatRelative(new Date(now + 3000), now)).toBe("in 3 s");
     expect(formatRelative(new Date(now - 3 * 3600_000), now)).toBe("3 h ago");
+    expect(formatAgo(new Date(now + 3000), now)).toBe("just now"); // a clock behind the event
   });
 
   it("names events", () => {

@@ -50,6 +50,12 @@ export function formatRelative(date: Date, now: number): string {
   return ahead ? `in ${amount}` : `${amount} ago`;
 }
 
+/** For moments already past (created, started, finished): a clock that ticks coarsely may
+ *  be behind them, and "in 2 s" for something that happened would be wrong. */
+export function formatAgo(date: Date, now: number): string {
+  return formatRelative(date, Math.max(now, date.getTime()));
+}
+
 function pad(value: number): string {
   return String(value).padStart(2, "0");
 }

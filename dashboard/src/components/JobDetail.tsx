@@ -1,7 +1,7 @@
 import { type ReactNode, useEffect, useRef } from "react";
 
 import type { ResourceState } from "../data/resource";
-import { eventLabel, formatDateTime, formatDuration, formatRelative, shortId } from "../format";
+import { eventLabel, formatAgo, formatDateTime, formatDuration, formatRelative, shortId } from "../format";
 import { useNow } from "../hooks";
 import { routeHref } from "../routing";
 import type { Job, JobEvent } from "../services/jobs";
@@ -25,11 +25,11 @@ function Field({ label, children }: { label: string; children: ReactNode }) {
   );
 }
 
-function Timestamp({ date, now }: { date: Date | null; now: number }) {
+function Timestamp({ date, now, future = false }: { date: Date | null; now: number; future?: boolean }) {
   if (date === null) return <span className="muted">–</span>;
   return (
     <time dateTime={date.toISOString()}>
-      {formatDateTime(date)} <span className="muted">({formatRelative(date, now)})</span>
+      {formatDateTime(date)} <span className="muted">({future ? formatRelative(date, now) : formatAgo(date, now)})</span>
     </time>
   );
 }
@@ -130,7 +130,7 @@ export function JobDetail({ id, state, onRetry, retrying, onReload, backHref, ba
   } else {
     const duration =
       job.startedAt && (job.finishedAt || job.status === "running")
-        ? formatDuration((job.finishedAt?.getTime() ?? now) - job.startedAt.getTime())
+        ? formatDuration(Math.max(0, (job.finishedAt?.getTime() ?? now) - job.startedAt.getTime()))
         : null;
     body = (
       <>
@@ -188,7 +188,7 @@ export function JobDetail({ id, state, onRetry, retrying, onReload, backHref, ba
             <Timestamp date={job.createdAt} now={now} />
           </Field>
           <Field label="Run at">
-            <Timestamp date={job.runAt} now={now} />
+            <Timestamp date={job.runAt} now={now} future />
           </Field>
           <Field label="Started">
             <Timestamp date={job.startedAt} now={now} />

@@ -1,6 +1,6 @@
 import { memo, type ReactNode } from "react";
 
-import { describePayload, formatDateTime, formatDuration, formatRelative, shortId } from "../format";
+import { describePayload, formatAgo, formatDateTime, formatDuration, formatRelative, shortId } from "../format";
 import { routeHref } from "../routing";
 import type { Job, JobListView } from "../services/jobs";
 import { StatusBadge } from "./StatusBadge";
@@ -17,11 +17,12 @@ interface Column {
   cell: (job: Job, now: number, retry: RetryAction) => ReactNode;
 }
 
-function When({ date, now }: { date: Date | null; now: number }) {
+/** A moment, relative to now; `future` for one that may be ahead (run at). */
+function When({ date, now, future = false }: { date: Date | null; now: number; future?: boolean }) {
   if (date === null) return <span className="muted">–</span>;
   return (
     <time dateTime={date.toISOString()} title={formatDateTime(date)}>
-      {formatRelative(date, now)}
+      {future ? formatRelative(date, now) : formatAgo(date, now)}
     </time>
   );
 }
@@ -105,7 +106,7 @@ const COLUMNS: Record<JobListView, Column[]> = {
     {
       header: "Runs",
       cell: (job, now) =>
-        job.runAt.getTime() > now + 1000 ? <When date={job.runAt} now={now} /> : <span className="muted">when a worker is free</span>,
+        job.runAt.getTime() > now + 1000 ? <When date={job.runAt} now={now} future /> : <span className="muted">when a worker is free</span>,
     },
   ],
   running: [
@@ -118,7 +119,8 @@ const COLUMNS: Record<JobListView, Column[]> = {
     {
       header: "Running for",
       className: "cell-num",
-      cell: (job, now) => (job.startedAt && job.status === "running" ? formatDuration(now - job.startedAt.getTime()) : "–"),
+      cell: (job, now) =>
+        job.startedAt && job.status === "running" ? formatDuration(Math.max(0, now - job.startedAt.getTime())) : "–",
     },
   ],
   done: [

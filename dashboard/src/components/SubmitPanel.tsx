@@ -1,6 +1,6 @@
 import { type FormEvent, useId, useRef, useState } from "react";
 
-import { describePayload, formatRelative, shortId } from "../format";
+import { describePayload, formatAgo, shortId } from "../format";
 import { useNow } from "../hooks";
 import { routeHref } from "../routing";
 import type { Job, Submission } from "../services/jobs";
@@ -152,7 +152,7 @@ export function SubmitPanel({ onSubmit, feedback, recent }: SubmitPanelProps) {
                 </a>
                 <span className="recent__what">{describePayload(job, 32)}</span>
                 <time className="muted recent__when" dateTime={job.createdAt.toISOString()}>
-                  {formatRelative(job.createdAt, now)}
+                  {formatAgo(job.createdAt, now)}
                 </time>
               </li>
             ))}

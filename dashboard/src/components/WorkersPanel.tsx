@@ -1,6 +1,6 @@
 import { useId } from "react";
 
-import { formatRelative } from "../format";
+import { formatAgo } from "../format";
 import type { ApiError } from "../services/api";
 import type { WorkerInfo } from "../services/jobs";
 
@@ -38,7 +38,7 @@ export function WorkersPanel({ workers, error, now }: { workers: readonly Worker
               </span>
               <span className="muted workers__meta">
                 {worker.queues.join(", ")}
-                {worker.lastSeenAt && ` · seen ${formatRelative(worker.lastSeenAt, now)}`}
+                {worker.lastSeenAt && ` · seen ${formatAgo(worker.lastSeenAt, now)}`}
               </span>
             </li>
           ))}
