@@ -43,8 +43,10 @@ export function JobsPanel({ view, page, list, metrics, onNavigate, onReload, ret
   const tabs = useRef<Map<JobListView, HTMLButtonElement>>(new Map());
   const now = useNow(view === "running" ? 1000 : 5000);
 
-  const onTabKey = (event: KeyboardEvent<HTMLButtonElement>) => {
-    const index = JOB_LIST_VIEWS.indexOf(view);
+  // From the tab that has focus, not the selected one: keys pressed quickly arrive before the
+  // route has changed.
+  const onTabKey = (event: KeyboardEvent<HTMLButtonElement>, from: JobListView) => {
+    const index = JOB_LIST_VIEWS.indexOf(from);
     const last = JOB_LIST_VIEWS.length - 1;
     const target =
       event.key === "ArrowRight"
@@ -128,7 +130,7 @@ export function JobsPanel({ view, page, list, metrics, onNavigate, onReload, ret
               aria-controls="jobs-tabpanel"
               tabIndex={selected ? 0 : -1}
               onClick={() => onNavigate(tab, 0)}
-              onKeyDown={onTabKey}
+              onKeyDown={(event) => onTabKey(event, tab)}
             >
               {VIEW_LABELS[tab]}
               {count !== null && <span className="tab__count">{formatCount(count)}</span>}
