@@ -28,7 +28,7 @@ from pathlib import Path
 import psycopg
 
 from bench.environment import cpu_between, cpu_snapshot
-from bench.processes import start_workers, stop_all
+from bench.processes import WorkerTweaks, start_workers, stop_all
 from bench.results import Measurement
 from conveyor.models import NewJob
 from conveyor.store import connect_store
@@ -79,6 +79,56 @@ def job_times(kind: str, url: str) -> list[tuple[float, float]]:
     return [(float(a), float(b)) for a, b in rows]
 
 
+def postgres_transactions(kind: str, url: str) -> int | None:
+    """Transactions committed or rolled back in the database so far: with autocommit
+    statements, about one per round trip. None for SQLite."""
+    if kind != "postgres":
+        return None
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else None
+
+
+class WaitSampler:
+    """Samples what the database's active backends wait on, every 50 ms during a drain:
+    `Lock:advisory` is the event-order lock, `IO:WALSync` the commit's fsync, `CPU` a
+    backend running. Shares of all samples say where the server's time goes."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.counts: dict[str, int] = {}
+        self.samples = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+            while True:
+                cur = await conn.execute(
+                    "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU')"
+                    " FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND state = 'active' AND pid <> pg_backend_pid()"
+                )
+                self.samples += 1
+                for (name,) in await cur.fetchall():
+                    self.counts[name] = self.counts.get(name, 0) + 1
+                await asyncio.sleep(0.05)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> dict[str, float]:
+        """Average number of active backends in each state (top 6)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, psycopg.Error):
+                await self._task
+        top = sorted(self.counts.items(), key=lambda item: -item[1])[:6]
+        return {name: round(count / max(1, self.samples), 3) for name, count in top}
+
+
 def rates(times: list[tuple[float, float]]) -> dict[str, float]:
     """Steady (p10-p90 of completions) and whole-window rates."""
     n = len(times)
@@ -114,13 +164,19 @@ async def fill(url: str, task: str, jobs: int) -> float:
 async def run_drain(
     kind: str, case: DrainCase, new_database: Callable[[], str],
     drop: Callable[[str], None], log_level: str, logs: Path, tag: str,
+    tweaks: WorkerTweaks | None = None,
 ) -> Measurement:
     url = new_database()
     try:
         fill_sec = await fill(url, case.task, case.jobs)
         store = await connect_store(url)
-        workers = start_workers(case.processes, case.concurrency, url, log_level, logs, tag)
+        transactions_before = postgres_transactions(kind, url)
+        workers = start_workers(case.processes, case.concurrency, url, log_level, logs, tag,
+                                tweaks)
         try:
+            sampler = WaitSampler(url) if kind == "postgres" else None
+            if sampler is not None:
+                sampler.start()
             before = cpu_snapshot([w.pid for w in workers])
             started = time.monotonic()
             done = failed = 0
@@ -139,17 +195,26 @@ async def run_drain(
                     break
             cpu = cpu_between(before, cpu_snapshot([w.pid for w in workers]))
             wall = time.monotonic() - started
+            waits = await sampler.stop() if sampler is not None else None
         finally:
             stop_all(workers)
             await store.close()
         times = job_times(kind, url)
         measured = rates(times)
+        transactions_after = postgres_transactions(kind, url)
         details = {
             "jobs": case.jobs, "done": len(times), "failed": failed, "timed_out": timed_out,
             "fill_sec": round(fill_sec, 3), "wall_sec_incl_startup": round(wall, 3),
             **{k: round(v, 1) if k.endswith("rate") else v for k, v in measured.items()},
             "cpu_seconds": cpu,
         }
+        if waits is not None:
+            details["postgres_active_backends"] = waits
+        if transactions_before is not None and transactions_after is not None and times:
+            # Every process's statements, the bench's progress polls included (5 a second).
+            details["transactions_per_job"] = round(
+                (transactions_after - transactions_before) / len(times), 3
+            )
         if times:
             details["cpu_ms_per_job"] = {
                 part: round(seconds * 1000 / len(times), 4)

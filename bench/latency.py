@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.processes import start_workers, stop_all
+from bench.processes import WorkerTweaks, start_workers, stop_all
 from bench.results import Measurement, percentile
 from conveyor.models import EventType, JobStatus, NewJob
 from conveyor.store import Store, connect_store
@@ -42,13 +42,14 @@ async def _wait_done(store: Store, job_id: object, first_check: float) -> None:
 async def run_latency(
     kind: str, samples: int, concurrency: int, new_database: Callable[[], str],
     drop: Callable[[str], None], log_level: str, logs: Path, tag: str,
+    tweaks: WorkerTweaks | None = None,
 ) -> list[Measurement]:
     url = new_database()
     rng = random.Random(1)
     first_check = 0.005 if kind == "postgres" else 0.06
     try:
         store = await connect_store(url)
-        workers = start_workers(1, concurrency, url, log_level, logs, tag)
+        workers = start_workers(1, concurrency, url, log_level, logs, tag, tweaks)
         try:
             deadline = time.monotonic() + 30
             while not await store.list_workers(60):

@@ -15,7 +15,9 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 from bench.environment import REPO
 
@@ -45,15 +47,40 @@ def conveyor_env(database_url: str, log_level: str) -> dict[str, str]:
     }
 
 
+_UVLOOP_LAUNCHER = (
+    "import sys, uvloop; uvloop.install(); from conveyor.cli import main;"
+    " sys.argv[0] = 'conveyor'; main()"
+)
+"""`conveyor …` on uvloop instead of the default asyncio loop (an experiment's knob)."""
+
+
+@dataclass(frozen=True)
+class WorkerTweaks:
+    """What-if knobs for experiments, off by default: the figures in bench/README.md are
+    measured without them unless said otherwise."""
+
+    uvloop: bool = False
+    postgres_options: str = ""  # e.g. "-c synchronous_commit=off", for the workers only
+
+    def url(self, database_url: str) -> str:
+        if not self.postgres_options or not database_url.startswith("postgres"):
+            return database_url
+        joiner = "&" if "?" in database_url else "?"
+        return f"{database_url}{joiner}{urlencode({'options': self.postgres_options})}"
+
+
 class Process:
     """One `python -m conveyor …` child; stop() sends SIGTERM to this pid only."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], log_path: Path, uvloop: bool = False
+    ) -> None:
         self.args = args
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115  (closed in stop)
+        launcher = ["-c", _UVLOOP_LAUNCHER] if uvloop else ["-m", "conveyor"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "conveyor", *args], env=env, cwd=REPO,
+            [sys.executable, *launcher, *args], env=env, cwd=REPO,
             stdout=self._log, stderr=subprocess.STDOUT,
         )
 
@@ -82,13 +109,15 @@ class Process:
 
 
 def start_workers(
-    count: int, concurrency: int, database_url: str, log_level: str, logs: Path, tag: str
+    count: int, concurrency: int, database_url: str, log_level: str, logs: Path, tag: str,
+    tweaks: WorkerTweaks | None = None,
 ) -> list[Process]:
-    env = conveyor_env(database_url, log_level)
+    tweaks = tweaks or WorkerTweaks()
+    env = conveyor_env(tweaks.url(database_url), log_level)
     return [
         Process(
             ["worker", "--concurrency", str(concurrency), "--import", "bench.tasks"],
-            env, logs / f"{tag}-worker-{index}.log",
+            env, logs / f"{tag}-worker-{index}.log", uvloop=tweaks.uvloop,
         )
         for index in range(count)
     ]

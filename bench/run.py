@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from bench.environment import (
     postgres_available,
 )
 from bench.latency import run_latency
+from bench.processes import WorkerTweaks
 from bench.results import Collector
 
 PARTS = ("enqueue", "drain", "latency")
@@ -59,6 +63,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--wait-idle", type=float, default=60.0,
                         help="before each store's run, wait up to this many seconds for the "
                              "machine to be idle (default 60; 0: do not wait)")
+    parser.add_argument("--worker-uvloop", action="store_true",
+                        help="experiment: run the workers on uvloop")
+    parser.add_argument("--worker-postgres-options", default="",
+                        help='experiment: libpq options for the workers, e.g. '
+                             '"-csynchronous_commit=off" (no space after -c: conveyor '
+                             'turns spaces in URL options into "+")')
     parser.add_argument("--logs", type=Path, default=None,
                         help="keep the processes' logs in this directory (default: a "
                              "temporary one, removed at the end)")
@@ -103,25 +113,47 @@ async def run_store(
 ) -> None:
     databases = Databases(kind, args.postgres_url)
     tag = f"{kind}-r{run}"
+    tweaks = WorkerTweaks(uvloop=args.worker_uvloop,
+                          postgres_options=args.worker_postgres_options)
+
+    async def attempt(what: str, body: Callable[[], Awaitable[None]]) -> None:
+        """One case; a failure (say, the server restarted under us) is reported and the
+        run goes on with the next case."""
+        try:
+            await body()
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            print(f"  {kind:8} {what}: FAILED ({type(exc).__name__}: {first})", flush=True)
+            collector.notes.append(f"{kind} {what}, run {run}: failed: {first}")
+
+    async def enqueue() -> None:
+        for m in await run_enqueue(kind, databases.new, databases.drop, plan["enqueue"],
+                                   args.log_level, logs, tag):
+            collector.add(m)
+
+    async def drain(case: DrainCase) -> None:
+        m = await run_drain(kind, case, databases.new, databases.drop, args.log_level,
+                            logs, f"{tag}-{case.key}", tweaks)
+        collector.add(m)
+        if m.details.get("timed_out"):
+            collector.notes.append(f"{kind} {case.label}: timed out (run {run})")
+        if case.ceiling:
+            collector.add(ceiling_measurement(m, case))
+
+    async def latency() -> None:
+        for m in await run_latency(kind, plan["latency_samples"], args.concurrency,
+                                   databases.new, databases.drop, args.log_level, logs,
+                                   tag, tweaks):
+            collector.add(m)
+
     try:
         if "enqueue" in args.only:
-            for m in await run_enqueue(kind, databases.new, databases.drop, plan["enqueue"],
-                                       args.log_level, logs, tag):
-                collector.add(m)
+            await attempt("enqueue", enqueue)
         if "drain" in args.only:
             for case in plan["drain"]:
-                m = await run_drain(kind, case, databases.new, databases.drop, args.log_level,
-                                    logs, f"{tag}-{case.key}")
-                collector.add(m)
-                if m.details.get("timed_out"):
-                    collector.notes.append(f"{kind} {case.label}: timed out (run {run})")
-                if case.ceiling:
-                    collector.add(ceiling_measurement(m, case))
+                await attempt(case.label, functools.partial(drain, case))
         if "latency" in args.only:
-            for m in await run_latency(kind, plan["latency_samples"], args.concurrency,
-                                       databases.new, databases.drop, args.log_level, logs,
-                                       tag):
-                collector.add(m)
+            await attempt("pickup latency", latency)
     finally:
         databases.close()
 
@@ -186,11 +218,10 @@ async def main_async(args: argparse.Namespace) -> int:
             "argv": sys.argv[1:], "stores": stores, "runs": args.runs, "quick": args.quick,
             "concurrency": args.concurrency, "processes": args.processes,
             "log_level": args.log_level, "elapsed_sec": round(elapsed, 1),
-            "plan": {"enqueue": vars(plan["enqueue"]).copy() if hasattr(plan["enqueue"],
-                                                                        "__dict__") else
-                     str(plan["enqueue"]),
-                     "drain": [vars(c) if hasattr(c, "__dict__") else str(c)
-                               for c in plan["drain"]],
+            "worker_uvloop": args.worker_uvloop,
+            "worker_postgres_options": args.worker_postgres_options,
+            "plan": {"enqueue": asdict(plan["enqueue"]),
+                     "drain": [asdict(case) for case in plan["drain"]],
                      "latency_samples": plan["latency_samples"]},
         }
         path = collector.write_json(config, machine)
