@@ -33,6 +33,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from conveyor.aio import wait_event
 from conveyor.errors import IdempotencyConflict, JobNotFound, StoreError, StoreUnavailable
 from conveyor.models import (
     Ack,
@@ -294,23 +295,28 @@ class PostgresStore:
         return int(rows[0]["seq"])
 
     async def wait_for_change(self, since_seq: int, timeout: float) -> int:
-        """Pushed by NOTIFY; polls only as a safety net (slowly while LISTEN is up)."""
+        """Pushed by NOTIFY. While LISTEN is up the listener's seq is current (it read max(seq)
+        when it started listening, and every commit since has notified it), so waiting costs
+        no query; the database is read while LISTEN is down, and every few seconds of a long
+        wait as a safety net."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        seq = await self.last_event_seq()
+        listener = self._listener
+        seq = listener.newest_seq if listener.connected else await self.last_event_seq()
+        read_at = loop.time()
         while True:
-            changed = self._listener.changed  # taken before reading, so no wake-up is lost
-            seq = max(seq, self._listener.newest_seq)
+            changed = listener.changed  # taken before reading, so no wake-up is lost
+            seq = max(seq, listener.newest_seq)
             remaining = deadline - loop.time()
             if seq > since_seq or remaining <= 0:
                 return seq
-            poll = _POLL_CONNECTED_SEC if self._listener.connected else _POLL_DISCONNECTED_SEC
-            try:
-                await asyncio.wait_for(changed.wait(), min(remaining, poll))
-                if not self._listener.connected:
-                    seq = max(seq, await self.last_event_seq())
-            except TimeoutError:
+            poll = _POLL_CONNECTED_SEC if listener.connected else _POLL_DISCONNECTED_SEC
+            # Not asyncio.wait_for: on Python 3.11 it can swallow the cancellation of a stopping
+            # worker (see conveyor.aio), which then waits here forever.
+            await wait_event(changed, min(remaining, poll))
+            if not listener.connected or loop.time() - read_at >= poll:
                 seq = max(seq, await self.last_event_seq())
+                read_at = loop.time()
 
     # -- workers ---------------------------------------------------------------------------
     async def lease(

@@ -15,6 +15,7 @@ import logging
 
 import psycopg
 
+from conveyor.aio import wait_event
 from conveyor.store.postgres_sql import NOTIFY_CHANNEL
 
 log = logging.getLogger("conveyor.store.postgres")
@@ -48,8 +49,7 @@ class Listener:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), min(remaining, 0.05))
+            await wait_event(self.changed, min(remaining, 0.05))
         return True
 
     async def stop(self) -> None:

@@ -173,7 +173,7 @@ changed AS (
               greatest(0, extract(epoch FROM now() - j.run_at)) AS waited)""",
     events="""
     SELECT id, 'job_leased', status, attempts, tenant, task, %(worker)s::text, NULL::text,
-           jsonb_build_object('wait', round(waited, 6))
+           jsonb_build_object('wait', round(waited::numeric, 6))
       FROM changed""",
     counters=None,
     returning="""changed.id, changed.lease_token, changed.task, changed.payload,
@@ -223,9 +223,9 @@ changed AS (
            status, attempts, tenant, task, %(worker)s::text,
            CASE WHEN ok THEN NULL ELSE error END,
            CASE WHEN status = 'pending'
-                THEN jsonb_build_object('runtime', round(runtime, 6),
+                THEN jsonb_build_object('runtime', round(runtime::numeric, 6),
                                         'retry_in', round(retry_in::numeric, 3))
-                ELSE jsonb_build_object('runtime', round(runtime, 6)) END
+                ELSE jsonb_build_object('runtime', round(runtime::numeric, 6)) END
       FROM changed""",
     counters="""
     SELECT 'done', count(*) FILTER (WHERE status = 'done') FROM changed
