@@ -66,3 +66,11 @@ def test_websocket_needs_the_key_when_one_is_set(make_client: AppFactory) -> Non
         ws.receive_text()
     with client.websocket_connect("/ws?api_key=s3cret") as ws:
         assert receive(ws)["type"] == "hello"
+
+
+def test_since_ahead_of_the_store_asks_for_a_refresh(client: TestClient) -> None:
+    with client.websocket_connect("/ws?since=999999") as ws:
+        hello = receive(ws)
+        assert receive(ws) == {"type": "refresh", "seq": hello["seq"]}
+        job = client.post("/jobs", json={"text": "Hi"}).json()
+        assert receive(ws)["jobId"] == job["id"]

@@ -146,7 +146,12 @@ async def _stream(websocket: WebSocket, feed: EventFeed, subscriber: Subscriber,
     latest = max(feed.seq, await feed.store.last_event_seq())
     await websocket.send_text(json.dumps({"type": "hello", "seq": latest}))
     last_sent = latest if since is None or since < 0 else since
-    if since is not None and 0 <= since < latest:
+    if since is not None and since > latest:
+        # The client saw a sequence this store never reached (the database was reset):
+        # its view is stale, so it must refetch, then follow from here.
+        await websocket.send_text(json.dumps({"type": "refresh", "seq": latest}))
+        last_sent = latest
+    elif since is not None and 0 <= since < latest:
         backlog = await feed.store.events_after(since, REPLAY_LIMIT + 1)
         if len(backlog) > REPLAY_LIMIT:
             await websocket.send_text(json.dumps({"type": "refresh", "seq": latest}))
