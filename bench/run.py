@@ -66,9 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--worker-uvloop", action="store_true",
                         help="experiment: run the workers on uvloop")
     parser.add_argument("--worker-postgres-options", default="",
-                        help='experiment: libpq options for the workers, e.g. '
-                             '"-csynchronous_commit=off" (no space after -c: conveyor '
-                             'turns spaces in URL options into "+")')
+                        help="experiment: libpq options for the workers, given as "
+                             "--worker-postgres-options='-c synchronous_commit=off'")
     parser.add_argument("--logs", type=Path, default=None,
                         help="keep the processes' logs in this directory (default: a "
                              "temporary one, removed at the end)")
@@ -89,8 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def sizes(quick: bool, concurrency: int, processes: list[int]) -> dict[str, Any]:
     """Counts and time bounds of every case. Chosen so a full run (3 runs, both stores)
     stays under ~10 minutes and a quick one under 2 on a 2-core machine."""
-    noop_jobs = 6_000 if quick else 20_000
-    sleep_jobs = 1_500 if quick else 4_000
+    noop_jobs = 6_000 if quick else 15_000
+    sleep_jobs = 1_500 if quick else 3_000
     cases = [
         DrainCase("bench_noop", p, concurrency, noop_jobs, timeout=60)
         for p in processes
@@ -103,7 +102,7 @@ def sizes(quick: bool, concurrency: int, processes: list[int]) -> dict[str, Any]
                                  max_jobs=50_000 if quick else 200_000,
                                  concurrency=concurrency),
         "drain": cases,
-        "latency_samples": 40 if quick else 150,
+        "latency_samples": 40 if quick else 120,
     }
 
 
