@@ -64,7 +64,7 @@ async def submit_plain(conn: Conn, jobs: Sequence[NewJob]) -> list[SubmitResult]
     """One statement in autocommit. Only for one job, or for jobs without keys: a replay
     found afterwards is read back, and a conflict raised then has nothing to undo."""
     ids, columns = _job_columns(jobs)
-    cur = await conn.execute(SUBMIT, columns)
+    cur = await conn.execute(SUBMIT, columns, prepare=True)
     inserted = {row["id"]: row for row in await cur.fetchall()}
     results: list[SubmitResult] = []
     for job, job_id in zip(jobs, ids, strict=True):

@@ -66,20 +66,24 @@ def logged(changes: str, *, events: str, counters: str | None, returning: str) -
     `changed`; `counters` selects (name, delta) rows. Each later CTE reads the whole of the
     one before it, which is what orders the locks; data-modifying CTEs always run to the end.
     """
-    bump = counters or "SELECT NULL::text, 0::bigint WHERE false"
-    return f"""
-WITH {changes},
+    bumped = ""
+    after_bumped = ""
+    if counters is not None:
+        bumped = f"""
 bumped AS (
     INSERT INTO counters AS c (name, shard, value)
     SELECT name, pg_backend_pid() %% {COUNTER_SHARDS}, delta
-      FROM ({bump}) AS d(name, delta)
+      FROM ({counters}) AS d(name, delta)
      WHERE delta > 0
      ORDER BY name
         ON CONFLICT (name, shard) DO UPDATE SET value = c.value + excluded.value
-    RETURNING 1),
+    RETURNING 1),"""
+        after_bumped = ", (SELECT count(*) FROM bumped) AS b"
+    return f"""
+WITH {changes},{bumped}
 locked AS (
     SELECT pg_advisory_xact_lock({EVENT_LOCK_KEY}) AS held
-      FROM (SELECT count(*) AS n FROM changed) AS c, (SELECT count(*) FROM bumped) AS b
+      FROM (SELECT count(*) AS n FROM changed) AS c{after_bumped}
      WHERE c.n > 0),
 appended AS (
     INSERT INTO job_events (job_id, type, status, attempt, tenant, task, worker, error, data)
