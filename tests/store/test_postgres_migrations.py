@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from conveyor.models import Ack, NewJob
 from conveyor.store.migrate import load_migrations
 from conveyor.store.postgres import open_postgres
 from conveyor.store.postgres_migrate import migrate_postgres
@@ -78,3 +79,25 @@ async def test_open_migrates_an_empty_database_like_the_test_template(empty_url:
 async def test_migration_files_are_numbered_without_gaps() -> None:
     versions = [m.version for m in load_migrations("postgres")]
     assert versions == list(range(1, len(versions) + 1))
+
+
+async def test_running_processes_survive_a_migration_that_adds_columns() -> None:
+    """Prepared statements name their columns: after `ALTER TABLE … ADD COLUMN` (a newer
+    version's migration during a rolling deploy) the old process keeps working."""
+    with fresh_postgres_database() as url:
+        store = await open_postgres(url)
+        try:
+            job = (await store.submit(NewJob("text", {"text": "x"}))).job
+            for _ in range(3):  # prepared on first use
+                await store.get(job.id)
+                await store.events_after(0)
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                await conn.execute("ALTER TABLE jobs ADD COLUMN added_later integer")
+                await conn.execute("ALTER TABLE job_events ADD COLUMN added_later integer")
+            assert (await store.get(job.id)).id == job.id
+            [lease] = await store.lease("w", ["default"], 1, 60)
+            assert await store.finish([Ack(lease)], "w") == [True]
+            assert [e.type.value for e in await store.events_after(0)][-1] == "job_succeeded"
+            assert (await store.submit(NewJob("text", {"text": "y"}))).created
+        finally:
+            await store.close()

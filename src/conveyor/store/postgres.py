@@ -57,6 +57,8 @@ from conveyor.store.postgres_conninfo import PostgresOptions, describe, parse_po
 from conveyor.store.postgres_listener import Listener
 from conveyor.store.postgres_migrate import migrate
 from conveyor.store.postgres_rows import (
+    EVENT_COLUMNS,
+    JOB_COLUMNS,
     Row,
     dumps,
     event_from_row,
@@ -241,7 +243,9 @@ class PostgresStore:
         return await self._call(body)
 
     async def get(self, job_id: JobId) -> Job:
-        rows = await self._fetch("SELECT * FROM jobs WHERE id = %s", (job_id,), prepare=True)
+        rows = await self._fetch(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = %s", (job_id,), prepare=True
+        )
         if not rows:
             raise JobNotFound()
         return job_from_row(rows[0])
@@ -264,7 +268,7 @@ class PostgresStore:
             params.append(tenant)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         rows = await self._fetch(
-            f"SELECT * FROM jobs{clause} ORDER BY id DESC LIMIT %s OFFSET %s",
+            f"SELECT {JOB_COLUMNS} FROM jobs{clause} ORDER BY id DESC LIMIT %s OFFSET %s",
             (*params, max(0, limit), max(0, offset)),
         )
         if tenant is None and status not in (JobStatus.PENDING, JobStatus.RUNNING):
@@ -283,7 +287,7 @@ class PostgresStore:
 
     async def job_events(self, job_id: JobId) -> list[JobEvent]:
         rows = await self._fetch(
-            "SELECT * FROM job_events WHERE job_id = %s ORDER BY seq", (job_id,)
+            f"SELECT {EVENT_COLUMNS} FROM job_events WHERE job_id = %s ORDER BY seq", (job_id,)
         )
         return [event_from_row(row) for row in rows]
 
@@ -297,7 +301,7 @@ class PostgresStore:
 
     async def events_after(self, seq: int, limit: int = 1000) -> list[JobEvent]:
         rows = await self._fetch(
-            "SELECT * FROM job_events WHERE seq > %s ORDER BY seq LIMIT %s",
+            f"SELECT {EVENT_COLUMNS} FROM job_events WHERE seq > %s ORDER BY seq LIMIT %s",
             (seq, limit),
             prepare=True,
         )

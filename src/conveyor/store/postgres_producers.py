@@ -23,7 +23,7 @@ from conveyor.models import (
     SubmitResult,
     new_job_id,
 )
-from conveyor.store.postgres_rows import Row, dumps, job_from_row
+from conveyor.store.postgres_rows import JOB_COLUMNS, Row, dumps, job_from_row
 from conveyor.store.postgres_sql import (
     INSERT_JOBS,
     SUBMIT,
@@ -78,7 +78,7 @@ async def submit_plain(conn: Conn, jobs: Sequence[NewJob]) -> list[SubmitResult]
 
 async def _replay(conn: Conn, job: NewJob) -> SubmitResult:
     cur = await conn.execute(
-        "SELECT * FROM jobs WHERE tenant = %s AND idempotency_key = %s",
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = %s AND idempotency_key = %s",
         (job.tenant, job.idempotency_key),
     )
     row = await cur.fetchone()
@@ -173,7 +173,7 @@ async def _take_tokens(conn: Conn, wanted: Mapping[str, int], rate: RateLimit) -
 
 async def retry(conn: Conn, job_id: JobId, trace_id: str | None) -> Job:
     """Copy a failed job into a new pending one, linked both ways (in one transaction)."""
-    cur = await conn.execute("SELECT * FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
+    cur = await conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
     old = await cur.fetchone()
     if old is None:
         raise JobNotFound()
@@ -186,7 +186,8 @@ async def retry(conn: Conn, job_id: JobId, trace_id: str | None) -> Job:
         "INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, max_retries,"
         " run_at, created_at, retry_of, trace_id)"
         " SELECT %s, tenant, queue, task, payload, 'pending', priority, max_retries, now(),"
-        " now(), id, coalesce(%s, trace_id) FROM jobs WHERE id = %s RETURNING *",
+        " now(), id, coalesce(%s, trace_id) FROM jobs WHERE id = %s"
+        f" RETURNING {JOB_COLUMNS}",
         (new_id, trace_id, job_id),
     )
     new = await cur.fetchone()

@@ -15,6 +15,16 @@ from conveyor.store.base import WorkerInfo
 
 Row: TypeAlias = dict[str, Any]
 
+JOB_COLUMNS = (
+    "id, tenant, queue, task, payload, status, priority, attempts, max_retries, run_at,"
+    " created_at, started_at, finished_at, lease_owner, lease_expires_at, last_error, result,"
+    " idempotency_key, request_hash, retry_of, retried_by, trace_id"
+)
+"""Named, never `*`: a prepared `SELECT *` fails ("cached plan must not change result type")
+once a later migration adds a column, in every process still running the old code."""
+
+EVENT_COLUMNS = "seq, job_id, type, status, at, attempt, tenant, task, worker, error, data"
+
 
 def dumps(value: Any) -> str:
     """JSON text for a `jsonb` parameter (sent as text, cast in SQL, so arrays of it work)."""

@@ -34,7 +34,7 @@ from typing import Any, TypeAlias
 import psycopg
 
 from conveyor.models import EventType, JobId
-from conveyor.store.postgres_rows import Row, dumps
+from conveyor.store.postgres_rows import JOB_COLUMNS, Row, dumps
 
 Conn: TypeAlias = psycopg.AsyncConnection[Row]
 
@@ -111,7 +111,7 @@ INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, max_retrie
                   created_at, idempotency_key, request_hash, trace_id)
 {_JOB_VALUES}
     ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING *
+RETURNING {JOB_COLUMNS}
 """
 """Insert jobs without events (the transaction path adds them with `append_tail`)."""
 
