@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import ClassVar, Concatenate, ParamSpec, TypeVar
 
@@ -36,9 +35,7 @@ from psycopg_pool import AsyncConnectionPool
 from conveyor.aio import wait_event
 from conveyor.errors import IdempotencyConflict, JobNotFound, StoreError, StoreUnavailable
 from conveyor.models import (
-    Ack,
     Counts,
-    Fail,
     Job,
     JobEvent,
     JobId,
@@ -52,6 +49,7 @@ from conveyor.models import (
 )
 from conveyor.store import postgres_producers as producers
 from conveyor.store import postgres_sql as sql
+from conveyor.store import postgres_workers as workers
 from conveyor.store.base import ThroughputBucket, WorkerInfo
 from conveyor.store.postgres_conninfo import PostgresOptions, describe, parse_postgres_url
 from conveyor.store.postgres_listener import Listener
@@ -60,11 +58,8 @@ from conveyor.store.postgres_rows import (
     EVENT_COLUMNS,
     JOB_COLUMNS,
     Row,
-    dumps,
     event_from_row,
     job_from_row,
-    lease_from_row,
-    worker_from_row,
 )
 
 P = ParamSpec("P")
@@ -343,113 +338,36 @@ class PostgresStore:
     ) -> list[Lease]:
         if limit <= 0 or not queues:
             return []
-        rows = await self._fetch(
-            sql.LEASE,
-            {
-                "queues": sorted(set(queues)),
-                "limit": limit,
-                "worker": worker,
-                "lease_for": float(lease_for_sec),
-            },
-            prepare=True,
-        )
-        return sorted((lease_from_row(row) for row in rows), key=lambda lease: lease.job_id)
+        return await self._call(workers.lease, worker, queues, limit, lease_for_sec)
 
     async def heartbeat(self, leases: Sequence[Lease], lease_for_sec: float) -> set[JobId]:
         if not leases:
             return set()
-        ordered = sorted(leases, key=lambda lease: lease.job_id)
-        rows = await self._fetch(
-            sql.HEARTBEAT,
-            {
-                "lease_for": float(lease_for_sec),
-                "ids": [lease.job_id for lease in ordered],
-                "tokens": [lease.token for lease in ordered],
-            },
-            prepare=True,
-        )
-        return {row["id"] for row in rows}
+        return await self._call(workers.heartbeat, leases, lease_for_sec)
 
     async def finish(self, outcomes: Sequence[Outcome], worker: str) -> list[bool]:
         if not outcomes:
             return []
-        batch: dict[tuple[JobId, uuid.UUID], Outcome] = {}
-        for outcome in outcomes:  # a lease listed twice is applied once, like two calls would
-            batch.setdefault((outcome.lease.job_id, outcome.lease.token), outcome)
-        ordered = sorted(batch.values(), key=lambda outcome: outcome.lease.job_id)
-        acks = [isinstance(outcome, Ack) for outcome in ordered]
-        rows = await self._fetch(
-            sql.FINISH,
-            {
-                "ids": [outcome.lease.job_id for outcome in ordered],
-                "tokens": [outcome.lease.token for outcome in ordered],
-                "ok": acks,
-                "results": [
-                    dumps(outcome.result) if isinstance(outcome, Ack) else None
-                    for outcome in ordered
-                ],
-                "errors": [
-                    outcome.error if isinstance(outcome, Fail) else None for outcome in ordered
-                ],
-                "retry_in": [
-                    max(0.0, float(outcome.retry_in_sec)) if isinstance(outcome, Fail) else 0.0
-                    for outcome in ordered
-                ],
-                "permanent": [
-                    outcome.permanent if isinstance(outcome, Fail) else False for outcome in ordered
-                ],
-                "worker": worker,
-            },
-            prepare=True,
-        )
-        applied = {(row["id"], row["token"]) for row in rows}
-        answers: list[bool] = []
-        for outcome in outcomes:
-            key = (outcome.lease.job_id, outcome.lease.token)
-            answers.append(key in applied)
-            applied.discard(key)  # the second listing of one lease was not applied again
-        return answers
+        return await self._call(workers.finish, outcomes, worker)
 
     async def release(self, leases: Sequence[Lease]) -> None:
         if leases:
-            ordered = sorted(leases, key=lambda lease: lease.job_id)
-            await self._fetch(
-                sql.RELEASE,
-                {
-                    "ids": [lease.job_id for lease in ordered],
-                    "tokens": [lease.token for lease in ordered],
-                },
-                prepare=True,
-            )
+            await self._call(workers.release, leases)
 
     async def rescue(self) -> list[JobId]:
-        return sorted(row["id"] for row in await self._fetch(sql.RESCUE, prepare=True))
+        return await self._call(workers.rescue)
 
     async def register_worker(self, info: WorkerInfo) -> None:
-        await self._fetch(
-            "INSERT INTO workers (id, host, pid, queues, concurrency, started_at, last_seen_at,"
-            " running) VALUES (%s, %s, %s, %s, %s, now(), now(), 0)"
-            " ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at"
-            " RETURNING id",
-            (info.id, info.host, info.pid, list(info.queues), info.concurrency),
-        )
+        await self._call(workers.register_worker, info)
 
     async def worker_seen(self, worker_id: str, running: int) -> None:
-        await self._fetch(
-            "UPDATE workers SET last_seen_at = now(), running = %s WHERE id = %s RETURNING id",
-            (running, worker_id),
-        )
+        await self._call(workers.worker_seen, worker_id, running)
 
     async def unregister_worker(self, worker_id: str) -> None:
-        await self._fetch("DELETE FROM workers WHERE id = %s RETURNING id", (worker_id,))
+        await self._call(workers.unregister_worker, worker_id)
 
     async def list_workers(self, seen_within_sec: float) -> list[WorkerInfo]:
-        rows = await self._fetch(
-            "SELECT * FROM workers WHERE last_seen_at >= now() - make_interval(secs => %s)"
-            " ORDER BY started_at",
-            (float(seen_within_sec),),
-        )
-        return [worker_from_row(row) for row in rows]
+        return await self._call(workers.list_workers, seen_within_sec)
 
 
 async def open_postgres(url: str) -> PostgresStore:
@@ -462,6 +380,8 @@ async def open_postgres(url: str) -> PostgresStore:
             await migrate(conn)
     except psycopg.OperationalError as exc:
         raise StoreUnavailable(f"postgres at {where}: {exc}") from exc
+    except psycopg.Error as exc:  # a migration failed: its transaction was rolled back
+        raise StoreError(f"postgres at {where}: migrating the schema failed: {exc}") from exc
     pool: AsyncConnectionPool[psycopg.AsyncConnection[Row]] = AsyncConnectionPool(
         conninfo,
         connection_class=psycopg.AsyncConnection[Row],
