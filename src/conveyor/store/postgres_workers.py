@@ -99,7 +99,8 @@ async def release(conn: sql.Conn, leases: Sequence[Lease]) -> None:
 
 
 async def rescue(conn: sql.Conn) -> list[JobId]:
-    return sorted(row["id"] for row in await _rows(conn, sql.RESCUE, None))
+    # Empty parameters, not None: psycopg then turns the "%%" in the statement into "%".
+    return sorted(row["id"] for row in await _rows(conn, sql.RESCUE, ()))
 
 
 async def register_worker(conn: sql.Conn, info: WorkerInfo) -> None:
