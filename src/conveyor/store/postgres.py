@@ -8,8 +8,9 @@ docstring explains the lock order and how event seq order is made equal to commi
 Limits and promises:
 
 - The database clock decides leases, retries and rescue (`now()`), never a host's clock.
-- Leasing is one `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED)` statement: concurrent
-  workers take disjoint batches without waiting on each other.
+- Leasing is one statement, a `MATERIALIZED` CTE of `SELECT … FOR UPDATE SKIP LOCKED`
+  feeding `UPDATE … RETURNING`: concurrent workers take disjoint batches without waiting on
+  each other.
 - Connection trouble (server down, restarted, pool exhausted, statement timeout) raises
   `StoreUnavailable`; the pool replaces broken connections on its own, so calls succeed
   again once the server is back. A deadlock is retried twice before it is reported.

@@ -11,8 +11,8 @@ with rate limits, DLQ retry) run as a transaction and end with `append_tail`.
 Lock order, the same everywhere so that writers cannot deadlock one another:
 jobs rows → rate_limits rows → counters rows → the event lock. `logged()` enforces it inside
 one statement by making each step aggregate over the previous one (`count(*)` cannot return
-before the CTE it counts has finished). A deadlock that still happens (a heartbeat and a
-finish racing over the same leases in different orders) is retried by the store.
+before the CTE it counts has finished). Batches lock their jobs rows in id order. A deadlock
+that still happens (with a statement run by hand, say) is retried by the store.
 
 Ordering events: `seq` comes from a sequence, and sequence values are handed out when a row is
 inserted, not when its transaction commits. Without care, a transaction could take seq 10,
