@@ -12,16 +12,17 @@ __all__ = ["Store", "ThroughputBucket", "WorkerInfo", "connect_store", "open_sto
 
 async def connect_store(url: str) -> Store:
     """Open (and migrate) the store at `url`; the caller must `await store.close()`."""
-    if url.startswith("sqlite:"):
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()  # postgresql+psycopg:// too
+    if scheme == "sqlite":
         from conveyor.store.sqlite import SqliteStore, sqlite_path_from_url
 
         return await SqliteStore.open(sqlite_path_from_url(url))
-    if url.startswith(("postgresql:", "postgres:")):
+    if scheme in ("postgresql", "postgres"):
         from conveyor.store.postgres import open_postgres
 
         postgres_store: Store = await open_postgres(url)
         return postgres_store
-    raise ValueError(f"unsupported DATABASE_URL scheme: {url.split(':', 1)[0]!r}")
+    raise ValueError(f"unsupported DATABASE_URL scheme: {scheme!r} (use sqlite or postgresql)")
 
 
 @asynccontextmanager
