@@ -102,7 +102,7 @@ async def _run_worker(settings: Settings, queues: list[str]) -> None:
     from conveyor.store import open_store
     from conveyor.worker import Worker
 
-    async with open_store(settings.database_url) as store:
+    async with open_store(settings.database_url, patient=True) as store:
         worker = Worker(store, settings, queues=queues)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -19,7 +19,7 @@ from conveyor.api.metrics import ApiMetrics
 from conveyor.api.middleware import RequestContextMiddleware
 from conveyor.config import Settings
 from conveyor.logging import get_logger
-from conveyor.store import connect_store
+from conveyor.store import connect_store_patiently
 from conveyor.store.base import Store
 from conveyor.worker import Worker
 
@@ -38,7 +38,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_store = store is None
-        app.state.store = await connect_store(settings.database_url) if own_store else store
+        app.state.store = (
+            await connect_store_patiently(settings.database_url) if own_store else store
+        )
         app.state.feed = live.EventFeed(app.state.store, app.state.metrics)
         await app.state.feed.start()
         worker: Worker | None = None

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from conveyor.errors import StoreUnavailable
+from conveyor.logging import get_logger
 from conveyor.store.base import Store, ThroughputBucket, WorkerInfo
 
-__all__ = ["Store", "ThroughputBucket", "WorkerInfo", "connect_store", "open_store"]
+log = get_logger("conveyor.store")
+
+__all__ = [
+    "Store",
+    "ThroughputBucket",
+    "WorkerInfo",
+    "connect_store",
+    "connect_store_patiently",
+    "open_store",
+]
 
 
 async def connect_store(url: str) -> Store:
@@ -25,9 +37,27 @@ async def connect_store(url: str) -> Store:
     raise ValueError(f"unsupported DATABASE_URL scheme: {scheme!r} (use sqlite or postgresql)")
 
 
+async def connect_store_patiently(url: str, give_up_after_sec: float = 300.0) -> Store:
+    """`connect_store`, retried with backoff while the database is unreachable, so processes
+    started before their database (or during its restart) wait for it instead of crashing."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + give_up_after_sec
+    delay = 0.2
+    while True:
+        try:
+            return await connect_store(url)
+        except StoreUnavailable as exc:
+            if loop.time() + delay > deadline:
+                raise
+            log.warning("store_unavailable", error=str(exc), retry_in=delay,
+                        message="waiting for the database")
+            await asyncio.sleep(delay)
+            delay = min(5.0, delay * 2)
+
+
 @asynccontextmanager
-async def open_store(url: str) -> AsyncIterator[Store]:
-    store = await connect_store(url)
+async def open_store(url: str, *, patient: bool = False) -> AsyncIterator[Store]:
+    store = await (connect_store_patiently(url) if patient else connect_store(url))
     try:
         yield store
     finally:
