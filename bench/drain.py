@@ -93,7 +93,7 @@ def postgres_transactions(kind: str, url: str) -> int | None:
 
 
 class WaitSampler:
-    """Samples what the database's active backends wait on, every 50 ms during a drain:
+    """Samples what the database's active backends wait on, every 100 ms during a drain:
     `Lock:advisory` is the event-order lock, `IO:WALSync` the commit's fsync, `CPU` a
     backend running. Shares of all samples say where the server's time goes."""
 
@@ -114,7 +114,7 @@ class WaitSampler:
                 self.samples += 1
                 for (name,) in await cur.fetchall():
                     self.counts[name] = self.counts.get(name, 0) + 1
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.1)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -182,7 +182,7 @@ async def run_drain(
             done = failed = 0
             timed_out = False
             while True:
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.25)
                 counts = await store.counts()
                 done, failed = counts.done, counts.failed
                 if done + failed >= case.jobs:

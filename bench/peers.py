@@ -176,9 +176,19 @@ async def _pgqueuer_case(case: DrainCase, databases: Databases, logs: Path) -> M
         outs = [logs / f"pgqueuer-{case.key}-{i}.json" for i in range(case.processes)]
         processes = [_start("pgqueuer", url, case.concurrency, out,
                             logs / f"pgqueuer-{i}.log") for i, out in enumerate(outs)]
-        before = cpu_snapshot([p.pid for p in processes])
-        await _until(lambda: all(p.poll() is not None for p in processes), case.timeout)
-        cpu = cpu_between(before, cpu_snapshot([p.pid for p in processes]))
+        pids = [p.pid for p in processes]
+        before = last = cpu_snapshot(pids)
+
+        def exited() -> bool:
+            # Drain mode: the consumers exit by themselves. Read their CPU while they live.
+            nonlocal last
+            if any(p.poll() is None for p in processes):
+                last = cpu_snapshot(pids)
+                return False
+            return True
+
+        await _until(exited, case.timeout)
+        cpu = cpu_between(before, last)
         _stop(processes)
         return _measurement("pgqueuer", case, _collect(outs), fill_sec, cpu)
     finally:
