@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import functools
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -228,8 +229,18 @@ async def main_async(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    return asyncio.run(main_async(parse_args(argv)))
+    # SIGTERM as Ctrl-C: the `finally` blocks stop the workers and drop the databases.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return asyncio.run(main_async(parse_args(argv)))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
