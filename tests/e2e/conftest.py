@@ -108,8 +108,11 @@ class ConveyorServer:
         return httpx.post(f"{self.url}{path}", json=body, headers=headers, timeout=5.0)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for the e2e package. Package scope, not session: Playwright's sync API
+    keeps an event loop running in the main thread, which would break the asyncio tests that
+    run after this package."""
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is missing: install Debian's chromium package for browser tests")
     try:
