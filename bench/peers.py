@@ -237,21 +237,21 @@ def _measurement(
 
 async def run_peers(
     args: argparse.Namespace, plan: dict[str, Any], collector: Collector, logs: Path,
-    stores: list[str],
+    stores: list[str], run: int,
 ) -> None:
+    """Run `run` of the peers' no-op drains (the same cases as conveyor's)."""
     cases = [case for case in plan["drain"] if case.task == "bench_noop"]
-    for run in range(1, args.runs + 1):
-        if "postgres" in stores:
-            ensure_installed("pgqueuer")
-            print(f"run {run}/{args.runs}, pgqueuer (PostgreSQL):", flush=True)
-            databases = Databases("postgres", args.postgres_url)
-            try:
-                for case in cases:
-                    collector.add(await _pgqueuer_case(case, databases, logs))
-            finally:
-                databases.close()
-        ensure_installed("huey")
-        print(f"run {run}/{args.runs}, huey (Redis at {REDIS_HOST}:{REDIS_PORT}):", flush=True)
-        for case in cases:
-            collector.add(await _huey_case(case, logs))
+    if "postgres" in stores:
+        ensure_installed("pgqueuer")
+        print(f"run {run}/{args.runs}, pgqueuer (PostgreSQL):", flush=True)
+        databases = Databases("postgres", args.postgres_url)
+        try:
+            for case in cases:
+                collector.add(await _pgqueuer_case(case, databases, logs))
+        finally:
+            databases.close()
+    ensure_installed("huey")
+    print(f"run {run}/{args.runs}, huey (Redis at {REDIS_HOST}:{REDIS_PORT}):", flush=True)
+    for case in cases:
+        collector.add(await _huey_case(case, logs))
 

@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"comma-separated parts to run, of {', '.join(PARTS)} (and peers)")
     parser.add_argument("--processes", default="1,2",
                         help="worker process counts for the drains (default 1,2)")
+    parser.add_argument("--drain-tasks", default="noop,sleep10",
+                        help="which drains to run: noop, sleep10 or both (default)")
     parser.add_argument("--concurrency", type=int, default=10,
                         help="slots per worker process, and requests in flight (default 10)")
     parser.add_argument("--postgres-url", default=os.environ.get(
@@ -185,6 +187,8 @@ async def main_async(args: argparse.Namespace) -> int:
             print(f"skipping PostgreSQL (not reachable: {why})", file=sys.stderr)
             stores.remove("postgres")
     plan = sizes(args.quick, args.concurrency, args.processes)
+    wanted = {f"bench_{name.strip()}" for name in args.drain_tasks.split(",")}
+    plan["drain"] = [case for case in plan["drain"] if case.task in wanted]
     machine = machine_info(args.postgres_url if "postgres" in stores else None)
     print(f"conveyor bench: {machine['cpu']}, {machine['cores']} cores, Python "
           f"{machine['python']}, PostgreSQL {machine.get('postgres', '-')}, SQLite "
@@ -201,10 +205,11 @@ async def main_async(args: argparse.Namespace) -> int:
                 print(f"run {run}/{args.runs}, {kind} (machine {busy:.0%} busy before):",
                       flush=True)
                 await run_store(kind, args, plan, collector, logs, run)
-        if args.peers:
-            from bench.peers import run_peers
+            if args.peers:  # in the same run, so the comparison sees the same machine
+                from bench.peers import run_peers
 
-            await run_peers(args, plan, collector, logs, stores)
+                wait_for_quiet(args.wait_idle)
+                await run_peers(args, plan, collector, logs, stores, run)
     elapsed = time.monotonic() - started
     table_stores = stores + (["pgqueuer", "huey"] if args.peers else [])
     print()
