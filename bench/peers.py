@@ -180,10 +180,15 @@ async def _pgqueuer_case(case: DrainCase, databases: Databases, logs: Path) -> M
         before = last = cpu_snapshot(pids)
 
         def exited() -> bool:
-            # Drain mode: the consumers exit by themselves. Read their CPU while they live.
+            # Drain mode: the consumers exit by themselves, and their database backends a
+            # moment before them. Read everyone's CPU while they live, keeping the last
+            # reading of each process (one that has gone would otherwise count as 0).
             nonlocal last
             if any(p.poll() is None for p in processes):
-                last = cpu_snapshot(pids)
+                now = cpu_snapshot(pids)
+                now.children = {**last.children, **{k: v for k, v in now.children.items() if v}}
+                now.database = {**last.database, **now.database}
+                last = now
                 return False
             return True
 
