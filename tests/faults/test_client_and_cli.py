@@ -33,7 +33,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
     # The trace id of the submitting request follows the job into the worker's log lines.
     worker_lines = [line for line in lines if line.get("traceId") == "client-trace-1"]
-    assert {"job_started", "job_succeeded"} <= {line["event"] for line in worker_lines}, logs
+    assert "job_succeeded" in {line["event"] for line in worker_lines}, logs
     assert all(line.get("jobId") for line in worker_lines if line["event"] == "job_succeeded")
     assert "k3y" not in logs, "the API key must never be logged"
 

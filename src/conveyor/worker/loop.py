@@ -138,7 +138,7 @@ class Worker:
         with bind_context(jobId=str(lease.job_id), traceId=lease.trace_id, worker=self.id,
                           tenant=lease.tenant):
             started = time.monotonic()
-            log.info("job_started", task=lease.task, attempt=lease.attempt)
+            log.debug("job_started", task=lease.task, attempt=lease.attempt)
             outcome: Outcome
             try:
                 definition = get_task(lease.task)
