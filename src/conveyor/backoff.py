@@ -17,6 +17,6 @@ def retry_delay(
     """
     if base <= 0:
         return 0.0
-    step = min(cap, base * 2.0 ** max(0, attempt - 1))
+    step = min(cap, base * 2.0 ** min(max(0, attempt - 1), 62))  # no float overflow
     jitter = (rng or _RNG).uniform(0.0, step / 2)
     return step / 2 + jitter

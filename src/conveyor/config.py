@@ -34,7 +34,8 @@ class Settings(BaseSettings):
         300, gt=0, description="A lease not renewed for this long is rescued. Defaults to 300."
     )
     max_retries: int = Field(
-        3, ge=0, description="Retries after the first attempt before the DLQ. Defaults to 3."
+        3, ge=0, le=100,
+        description="Retries after the first attempt before the DLQ. Defaults to 3.",
     )
     worker_poll_ms: int = Field(
         2000, gt=0, description="Fallback poll interval of an idle worker. Defaults to 2000."

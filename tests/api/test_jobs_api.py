@@ -108,8 +108,6 @@ def test_metrics_json_and_prometheus(client: TestClient) -> None:
     assert 'conveyor_jobs{status="pending"} 1.0' in prometheus.text
     assert "conveyor_queue_depth 1.0" in prometheus.text
     assert "conveyor_job_queue_wait_seconds_bucket" in prometheus.text
-    assert "conveyor_job_run_seconds_bucket" in prometheus.text or (
-        "conveyor_job_run_seconds" in prometheus.text)
 
 
 def test_bad_input_gets_clear_4xx_json(client: TestClient) -> None:
@@ -222,3 +220,33 @@ def _wait_for_status(client: TestClient, job_id: str, status: str,
             return job
         assert time.monotonic() < deadline, f"job still {job['status']}, wanted {status}"
         time.sleep(0.02)
+
+
+def test_histograms_observe_worker_events(make_client: AppFactory) -> None:
+    client = make_client(run_worker=True)
+    job = client.post("/jobs", json={"text": "Hi"}).json()
+    _wait_for_status(client, job["id"], "done")
+    deadline = time.monotonic() + 10
+    while True:
+        text = client.get("/metrics", params={"format": "prometheus"}).text
+        if 'conveyor_job_run_seconds_count{outcome="succeeded"} 1.0' in text:
+            break
+        assert time.monotonic() < deadline, text
+        time.sleep(0.02)
+    assert "conveyor_job_queue_wait_seconds_count 1.0" in text
+
+
+def test_batch_submit_and_its_limits(make_client: AppFactory) -> None:
+    client = make_client(rate_limit_per_minute=10)
+    created = client.post("/jobs/batch", json={"jobs": [{"text": "a"}, {"text": "b"}]})
+    assert created.status_code == 201 and len(created.json()["jobs"]) == 2
+    too_big = client.post("/jobs/batch", json={"jobs": [{"text": "a"}] * 11})
+    assert too_big.status_code == 422 and "exceeds" in too_big.json()["error"]["message"]
+    assert client.get("/jobs").json()["total"] == 2
+
+
+def test_text_that_is_not_valid_unicode_is_refused(client: TestClient) -> None:
+    body = b'{"task": "anything", "payload": {"k": "\\udfff"}}'
+    response = client.post("/jobs", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.headers["x-trace-id"] == response.json()["error"]["trace_id"]

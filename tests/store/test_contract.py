@@ -90,7 +90,7 @@ async def test_lease_takes_priority_then_age_and_spends_an_attempt(store: Store)
     other_queue = (await store.submit(text_job("q", queue="other"))).job
     later = (await store.submit(text_job("later", delay_sec=3600))).job
     leases = await store.lease("w1", ["default"], 10, LONG)
-    assert [lease.job_id for lease in leases] == sorted([low.id, high.id])
+    assert {lease.job_id for lease in leases} == {low.id, high.id}
     assert {lease.attempt for lease in leases} == {1}
     assert len({lease.token for lease in leases}) == 2
     assert (await store.get(high.id)).status is JobStatus.RUNNING
@@ -206,10 +206,17 @@ async def test_rescue_dead_letters_when_attempts_are_spent(store: Store) -> None
 
 
 async def test_heartbeat_extends_only_held_leases(store: Store) -> None:
-    await store.submit_many([text_job("a"), text_job("b")])
-    leases = await store.lease("w", ["default"], 2, 0.5)
-    assert await store.heartbeat(leases, LONG) == {lease.job_id for lease in leases}
-    assert await store.rescue() == []
+    await store.submit_many([text_job("a"), text_job("b"), text_job("c", queue="other")])
+    [stale] = await store.lease("w-old", ["other"], 1, 0.0)
+    await _until_rescued(store, stale.job_id)
+    held = await store.lease("w", ["default"], 2, 1.0)
+    before = [(await store.get(lease.job_id)).lease_expires_at for lease in held]
+    assert await store.heartbeat([*held, stale], LONG) == {lease.job_id for lease in held}
+    after = [(await store.get(lease.job_id)).lease_expires_at for lease in held]
+    for renewed, original in zip(after, before, strict=True):
+        assert renewed is not None and original is not None
+        assert (renewed - original).total_seconds() > LONG / 2
+    assert (await store.get(stale.job_id)).status is JobStatus.PENDING
 
 
 async def test_release_hands_back_without_spending_an_attempt(store: Store) -> None:
@@ -304,3 +311,22 @@ async def test_workers_register_and_expire(store: Store) -> None:
 
 async def test_ping(store: Store) -> None:
     await store.ping()
+
+
+async def test_lease_takes_the_oldest_first_at_equal_priority(store: Store) -> None:
+    ids = [(await store.submit(text_job(str(i)))).job.id for i in range(4)]
+    first = await store.lease("w", ["default"], 2, LONG)
+    assert {lease.job_id for lease in first} == set(ids[:2])
+
+
+async def test_stale_fail_and_release_change_nothing(store: Store) -> None:
+    job = (await store.submit(text_job())).job
+    [stale] = await store.lease("w-old", ["default"], 1, 0.0)
+    await _until_rescued(store, job.id)
+    [fresh] = await store.lease("w-new", ["default"], 1, LONG)
+    assert await store.finish([Fail(stale, "late", permanent=True)], "w-old") == [False]
+    await store.release([stale])
+    current = await store.get(job.id)
+    assert (current.status, current.lease_owner, current.attempts) == (JobStatus.RUNNING,
+                                                                       "w-new", 2)
+    assert await store.heartbeat([fresh], LONG) == {fresh.job_id}

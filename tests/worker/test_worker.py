@@ -132,8 +132,14 @@ async def test_permanent_error_and_unknown_task_skip_retries(
 async def test_idle_worker_is_woken_by_a_new_job(
     store: Store, run_worker: Callable[..., Worker]
 ) -> None:
-    run_worker(worker_poll_ms=60_000)  # without a wake-up, the job would wait a minute
-    await asyncio.sleep(0)
+    worker = run_worker(worker_poll_ms=60_000)  # without a wake-up, the job would wait a minute
+
+    async def registered_and_idle() -> bool:
+        # Registered, then its first (empty) lease and the store watcher's first read.
+        return bool(await store.list_workers(60)) and worker._wakeup.is_set() is False
+
+    await until(registered_and_idle, timeout=5, message="worker idle")
+    await asyncio.sleep(0.3)  # let the first poll settle; the job must not ride on it
     job = (await store.submit(NewJob("text", {"text": "a"}))).job
     assert (await settle(store, job.id, timeout=5)).status is JobStatus.DONE
 
@@ -146,3 +152,21 @@ async def test_worker_registers_and_heartbeats_its_leases(
     done = await settle(store, job.id)
     assert done.status is JobStatus.DONE and done.attempts == 1, "heartbeats kept the lease"
     assert [w.id for w in await store.list_workers(60)] == [worker.id]
+
+
+@task("test_not_json")
+async def not_json(payload: dict[str, Any]) -> object:
+    return {1, 2}  # a set: JSON cannot hold it
+
+
+async def test_a_result_json_cannot_hold_fails_only_its_own_job(
+    store: Store, run_worker: Callable[..., Worker]
+) -> None:
+    run_worker()
+    results = await store.submit_many(
+        [NewJob("text", {"text": "a"}), NewJob("test_not_json", {}, max_retries=3),
+         NewJob("text", {"text": "b"})]
+    )
+    jobs = [await settle(store, r.job.id) for r in results]
+    assert [j.status for j in jobs] == [JobStatus.DONE, JobStatus.FAILED, JobStatus.DONE]
+    assert jobs[1].attempts == 1 and "not JSON-serializable" in (jobs[1].last_error or "")

@@ -4,6 +4,8 @@ and, for `conveyor up`, a worker in the same process."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -24,6 +26,16 @@ from conveyor.store.base import Store
 from conveyor.worker import Worker
 
 log = get_logger("conveyor.api")
+
+
+def _report_worker_exit(task: asyncio.Task[None]) -> None:
+    """A worker that dies inside `conveyor up` must not go unnoticed while the API still
+    accepts jobs: log it loudly and stop the process so a supervisor restarts it."""
+    if task.cancelled() or task.exception() is None:
+        return
+    log.error("worker_crashed", exc_info=task.exception(),
+              message="the in-process worker died; stopping")
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def create_app(
@@ -48,6 +60,7 @@ def create_app(
         if run_worker:
             worker = Worker(app.state.store, settings, queues=worker_queues)
             worker_task = asyncio.create_task(worker.run(), name="conveyor-worker")
+            worker_task.add_done_callback(_report_worker_exit)
         app.state.worker = worker
         log.info("api_start", message=f"API running at http://{settings.host}:{settings.port}"
                  " (WebSocket: /ws)", worker=worker.id if worker else None)
@@ -56,7 +69,10 @@ def create_app(
         finally:
             if worker is not None and worker_task is not None:
                 worker.stop()
-                await worker_task
+                try:
+                    await worker_task
+                except Exception as exc:  # logged; the API's own cleanup must still run
+                    log.error("worker_crashed", exc_info=exc)
             await app.state.feed.stop()
             if own_store:
                 await app.state.store.close()

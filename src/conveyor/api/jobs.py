@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from conveyor.api.deps import IdempotencyKeyDep, SettingsDep, StoreDep, TenantDep
 from conveyor.api.middleware import trace_id_var
@@ -75,7 +75,12 @@ async def submit_batch(
                    idempotency_key=None if idempotency_key is None else f"{idempotency_key}:{i}")
         for i, item in enumerate(body.jobs)
     ]
-    results = await store.submit_many(new_jobs, _rate(settings))
+    rate = _rate(settings)
+    if rate is not None and len(new_jobs) > rate.per_minute:
+        # A bucket never holds more tokens than the limit: this batch could never pass.
+        raise HTTPException(422, f"a batch of {len(new_jobs)} jobs exceeds the per-tenant "
+                                 f"limit of {rate.per_minute} jobs per minute")
+    results = await store.submit_many(new_jobs, rate)
     log.info("jobs_created", count=sum(r.created for r in results), tenant=tenant)
     return BatchOut(jobs=[JobOut.from_job(r.job) for r in results])
 

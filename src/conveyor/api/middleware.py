@@ -99,16 +99,28 @@ class RequestContextMiddleware:
                         raise HTTPException(413, f"request body exceeds {limit} bytes")
                 return message
 
-            await self.app(scope, capped_receive, send_with_headers)
+            try:
+                await self.app(scope, capped_receive, send_with_headers)
+            except Exception as exc:
+                # Inside the trace context, so the 500 and its log line carry the trace id.
+                log.error("unhandled_error", path=scope["path"], exc_info=exc)
+                if status:
+                    raise  # the response had started: nothing sane can be sent now
+                await _send_json(send_with_headers, 500, {"error": {
+                    "code": "internal", "message": "internal error", "trace_id": trace_id}})
         log.info("http_request", method=scope["method"], path=scope["path"], status=status,
                  duration_ms=round((time.perf_counter() - started) * 1000, 3))
 
 
 async def _send_413(send: Send, trace_id: str, limit: int) -> None:
-    body = json.dumps({"error": {"code": "payload_too_large",
-                                 "message": f"request body exceeds {limit} bytes",
-                                 "trace_id": trace_id}}).encode()
-    await send({"type": "http.response.start", "status": 413,
+    await _send_json(send, 413, {"error": {"code": "payload_too_large",
+                                           "message": f"request body exceeds {limit} bytes",
+                                           "trace_id": trace_id}})
+
+
+async def _send_json(send: Send, status: int, content: object) -> None:
+    body = json.dumps(content).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -46,6 +46,10 @@ def to_new_job(
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
             raise HTTPException(422, f"payload.{where}: {first['msg']}") from None
+    try:  # lone surrogates survive JSON parsing but no database can store them
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise HTTPException(422, "payload contains text that is not valid Unicode") from None
     max_retries = settings.max_retries if body.max_retries is None else body.max_retries
     canonical = json.dumps(
         [task_name, payload, body.queue, body.priority, max_retries, body.delay_sec],

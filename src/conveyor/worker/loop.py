@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import os
 import socket
 import time
@@ -43,6 +44,7 @@ class _Running:
     task: asyncio.Task[None]
     lost: bool = False
     finishing: bool = False  # its outcome is queued: never hand it back
+    sync: bool = False  # runs on a thread, which cancelling cannot stop
 
 
 @dataclass
@@ -141,18 +143,11 @@ class Worker:
             log.debug("job_started", task=lease.task, attempt=lease.attempt)
             outcome: Outcome
             try:
-                definition = get_task(lease.task)
-                result = await definition.run(lease.payload)
-                outcome = Ack(lease, result)
-            except asyncio.CancelledError:
+                outcome = await self._run_handler(lease)
+            except BaseException:
                 self._running.pop(lease.job_id, None)
+                self._wakeup.set()
                 raise
-            except PermanentError as exc:
-                outcome = Fail(lease, exc.message or type(exc).__name__, permanent=True)
-            except Exception as exc:
-                delay = retry_delay(lease.attempt, self.settings.retry_backoff_base_sec,
-                                    self.settings.retry_backoff_max_sec)
-                outcome = Fail(lease, str(exc) or type(exc).__name__, retry_in_sec=delay)
             elapsed = round(time.monotonic() - started, 6)
             entry = self._running.get(lease.job_id)
             if entry is not None and entry.lost:
@@ -173,6 +168,34 @@ class Worker:
                 self._running.pop(lease.job_id, None)
                 self._wakeup.set()
             _log_outcome(outcome, applied, elapsed)
+
+    async def _run_handler(self, lease: Lease) -> Outcome:
+        """Run the task and turn what happened into an outcome the store can always write."""
+        entry = self._running.get(lease.job_id)
+        try:
+            definition = get_task(lease.task)
+            if entry is not None:
+                entry.sync = not definition.is_async
+            result = await definition.run(lease.payload)
+            check_json(result)
+            return Ack(lease, result)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we were cancelled (shutdown): the lease is handed back
+            return Fail(lease, "the handler raised CancelledError",
+                        retry_in_sec=self._retry_delay(lease))
+        except PermanentError as exc:
+            return Fail(lease, safe_text(exc.message or type(exc).__name__), permanent=True)
+        except ResultNotJSON as exc:
+            return Fail(lease, str(exc), permanent=True)
+        except Exception as exc:
+            return Fail(lease, safe_text(str(exc) or type(exc).__name__),
+                        retry_in_sec=self._retry_delay(lease))
+
+    def _retry_delay(self, lease: Lease) -> float:
+        return retry_delay(lease.attempt, self.settings.retry_backoff_base_sec,
+                           self.settings.retry_backoff_max_sec)
 
     async def _flusher(self) -> None:
         while True:
@@ -203,7 +226,8 @@ class Worker:
                 log.warning("heartbeat_failed", worker=self.id, error=str(exc))
                 continue
             for entry in entries:
-                if entry.lease.job_id not in held and not entry.task.done():
+                if (entry.lease.job_id not in held and not entry.task.done()
+                        and not entry.finishing):
                     entry.lost = True
                     with bind_context(jobId=str(entry.lease.job_id),
                                       traceId=entry.lease.trace_id):
@@ -249,8 +273,14 @@ class Worker:
         for entry in leftovers:
             entry.task.cancel()
         if leftovers:
-            await asyncio.wait([entry.task for entry in leftovers])
-            released = [entry.lease for entry in leftovers]
+            await asyncio.wait([entry.task for entry in leftovers], timeout=5.0)
+            # A sync handler's thread runs on after the cancel: handing its job back would let
+            # another worker run it alongside. Its lease expires instead and rescue retries it.
+            still_running = [entry.lease.job_id for entry in leftovers if entry.sync]
+            if still_running:
+                log.warning("jobs_left_to_expire", worker=self.id, count=len(still_running),
+                            message="sync handlers cannot be interrupted; their leases expire")
+            released = [entry.lease for entry in leftovers if not entry.sync]
             try:
                 await self.store.release(released)
                 for lease in released:
@@ -259,10 +289,32 @@ class Worker:
             except StoreUnavailable as exc:
                 log.warning("release_failed", worker=self.id, error=str(exc),
                             message="leases will expire and be rescued")
-        # Jobs that finished are waiting for the flusher to write their outcomes.
+        # Jobs that finished are waiting for the flusher to write their outcomes; bounded, so
+        # a stop during a store outage ends (the leases expire and rescue covers them).
         finishing = [entry.task for entry in self._running.values() if not entry.task.done()]
         if finishing:
-            await asyncio.wait(finishing)
+            _, pending = await asyncio.wait(finishing, timeout=max(5.0, grace))
+            if pending:
+                log.warning("outcomes_abandoned", worker=self.id, count=len(pending),
+                            message="store unreachable at shutdown; leases will expire")
+
+
+class ResultNotJSON(Exception):
+    """The handler returned something JSON cannot hold."""
+
+
+def check_json(result: object) -> None:
+    """Reject results the store cannot write before they reach the batched flush, where one
+    bad result would fail every outcome written with it."""
+    try:
+        json.dumps(result, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise ResultNotJSON(f"the handler's result is not JSON-serializable: {exc}") from exc
+
+
+def safe_text(text: str) -> str:
+    """Error messages go into the store: drop what UTF-8 cannot encode (lone surrogates)."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _log_outcome(outcome: Outcome, applied: bool, elapsed: float) -> None:
