@@ -74,3 +74,20 @@ def test_since_ahead_of_the_store_asks_for_a_refresh(client: TestClient) -> None
         assert receive(ws) == {"type": "refresh", "seq": hello["seq"]}
         job = client.post("/jobs", json={"text": "Hi"}).json()
         assert receive(ws)["jobId"] == job["id"]
+
+
+def test_a_backlog_too_large_to_replay_asks_for_a_refresh(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conveyor.api import live
+
+    monkeypatch.setattr(live, "REPLAY_LIMIT", 2)
+    with client.websocket_connect("/ws") as ws:
+        start = receive(ws)["seq"]
+    for i in range(3):
+        client.post("/jobs", json={"text": f"b{i}"})
+    with client.websocket_connect(f"/ws?since={start}") as ws:
+        hello = receive(ws)
+        assert receive(ws) == {"type": "refresh", "seq": hello["seq"]}
+        live_job = client.post("/jobs", json={"text": "next"}).json()
+        assert receive(ws)["jobId"] == live_job["id"]

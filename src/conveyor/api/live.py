@@ -31,6 +31,7 @@ REPLAY_LIMIT = 5_000
 KEEPALIVE_SEC = 15.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_SLOW = 1013
+CLOSE_SERVICE_RESTART = 1012
 
 
 def event_message(event: JobEvent) -> dict[str, Any]:
@@ -55,6 +56,7 @@ class Subscriber:
         default_factory=lambda: asyncio.Queue(CLIENT_QUEUE_SIZE)
     )
     overflowed: asyncio.Event = field(default_factory=asyncio.Event)
+    shutting_down: bool = False
 
 
 class EventFeed:
@@ -69,7 +71,7 @@ class EventFeed:
         try:
             self.seq = await self.store.last_event_seq()
         except StoreUnavailable:
-            self.seq = 0
+            self.seq = -1  # unknown: learnt on the first successful read, never replayed
         self._task = asyncio.create_task(self._follow(), name="conveyor-event-feed")
 
     async def stop(self) -> None:
@@ -78,6 +80,7 @@ class EventFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         for subscriber in self._subscribers:
+            subscriber.shutting_down = True
             subscriber.overflowed.set()
 
     def subscribe(self) -> Subscriber:
@@ -91,6 +94,8 @@ class EventFeed:
     async def _follow(self) -> None:
         while True:
             try:
+                if self.seq < 0:
+                    self.seq = await self.store.last_event_seq()
                 latest = await self.store.wait_for_change(self.seq, KEEPALIVE_SEC)
                 while latest > self.seq:
                     events = await self.store.events_after(self.seq, 1000)
@@ -143,7 +148,7 @@ async def live_events(websocket: WebSocket, since: int | None = None,
 
 async def _stream(websocket: WebSocket, feed: EventFeed, subscriber: Subscriber,
                   since: int | None, reader: asyncio.Task[None]) -> None:
-    latest = max(feed.seq, await feed.store.last_event_seq())
+    latest = max(feed.seq, await feed.store.last_event_seq())  # 1011 if the store is down
     await websocket.send_text(json.dumps({"type": "hello", "seq": latest}))
     last_sent = latest if since is None or since < 0 else since
     if since is not None and since > latest:
@@ -172,7 +177,11 @@ async def _stream(websocket: WebSocket, feed: EventFeed, subscriber: Subscriber,
             if reader in done:
                 return
             if overflow in done:
-                await websocket.close(code=CLOSE_TOO_SLOW, reason="too slow; reconnect with since")
+                if subscriber.shutting_down:
+                    await websocket.close(code=CLOSE_SERVICE_RESTART, reason="server stopping")
+                else:
+                    await websocket.close(code=CLOSE_TOO_SLOW,
+                                          reason="too slow; reconnect with since")
                 return
             if not done:
                 await websocket.send_text('{"type":"ping"}')
