@@ -4,42 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import psycopg
 import pytest
 
 from conveyor.models import Ack, NewJob
+from conveyor.store.base import Store
 from conveyor.store.postgres import PostgresStore, open_postgres
 from conveyor.store.postgres_sql import EVENT_LOCK_KEY
-from tests.pgsupport import fresh_postgres_database, until
+from tests.pgsupport import until
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_postgres_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def pg_store(pg_url: str) -> AsyncIterator[PostgresStore]:
-    store = await open_postgres(pg_url)
-    try:
-        yield store
-    finally:
-        await store.close()
+def pg_store(postgres_store: Store) -> PostgresStore:
+    """The shared `postgres_store` fixture, typed as the driver these tests look inside."""
+    assert isinstance(postgres_store, PostgresStore)
+    return postgres_store
 
 
 def job(text: str = "x") -> NewJob:
     return NewJob("text", {"text": text})
 
 
-async def test_notify_wakes_a_waiter_in_another_process_promptly(pg_url: str) -> None:
+async def test_notify_wakes_a_waiter_in_another_process_promptly(postgres_url: str) -> None:
     """The waiter's fallback poll is 5 s while LISTEN is up: waking well before that proves the
     NOTIFY from the other store's commit did it."""
-    producer, consumer = await open_postgres(pg_url), await open_postgres(pg_url)
+    producer, consumer = await open_postgres(postgres_url), await open_postgres(postgres_url)
     try:
         await until(lambda: consumer._listener.connected, message="listener never connected")
         seq = await consumer.last_event_seq()
@@ -107,11 +100,13 @@ def _advisory_waiters(url: str) -> Callable[[], Awaitable[bool]]:
     return check
 
 
-async def test_a_following_reader_sees_every_event_under_concurrent_writers(pg_url: str) -> None:
+async def test_a_following_reader_sees_every_event_under_concurrent_writers(
+    postgres_url: str,
+) -> None:
     """Readers that move their cursor to the last seq they saw (as /ws catch-up does) end up
     with every event, while several connections write at once."""
-    writers = [await open_postgres(pg_url) for _ in range(4)]
-    reader = await open_postgres(pg_url)
+    writers = [await open_postgres(postgres_url) for _ in range(4)]
+    reader = await open_postgres(postgres_url)
     seen: list[int] = []
     done = asyncio.Event()
 

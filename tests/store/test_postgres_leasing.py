@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Iterator
 
 import psycopg
 import pytest
 
 from conveyor.models import Ack, Fail, JobStatus, NewJob
+from conveyor.store.base import Store
 from conveyor.store.postgres import PostgresStore, open_postgres
-from tests.pgsupport import fresh_postgres_database
 
 pytestmark = pytest.mark.postgres
 
@@ -20,27 +19,19 @@ LONG = 300.0
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    with fresh_postgres_database() as url:
-        yield url
-
-
-@pytest.fixture
-async def pg_store(pg_url: str) -> AsyncIterator[PostgresStore]:
-    store = await open_postgres(pg_url)
-    try:
-        yield store
-    finally:
-        await store.close()
+def pg_store(postgres_store: Store) -> PostgresStore:
+    """The shared `postgres_store` fixture, typed as the driver these tests look inside."""
+    assert isinstance(postgres_store, PostgresStore)
+    return postgres_store
 
 
 def job(text: str, **kwargs: object) -> NewJob:
     return NewJob("text", {"text": text}, **kwargs)  # type: ignore[arg-type]
 
 
-async def test_many_processes_leasing_at_once_never_share_a_job(pg_url: str) -> None:
+async def test_many_processes_leasing_at_once_never_share_a_job(postgres_url: str) -> None:
     """Six stores (six pools, as six worker processes would have) drain 600 jobs together."""
-    stores = [await open_postgres(pg_url) for _ in range(6)]
+    stores = [await open_postgres(postgres_url) for _ in range(6)]
     try:
         await stores[0].submit_many([job(str(i)) for i in range(600)])
 
@@ -112,10 +103,10 @@ async def test_finish_fences_every_outcome_of_a_batch(pg_store: PostgresStore) -
     assert (counts.done, counts.failed, counts.running, counts.retries) == (1, 2, 1, 0)
 
 
-async def test_counters_agree_with_the_rows(pg_url: str) -> None:
+async def test_counters_agree_with_the_rows(postgres_url: str) -> None:
     """Counts come from sharded counters; after a mixed workload on several connections they
     must equal what counting the rows says."""
-    stores = [await open_postgres(pg_url) for _ in range(3)]
+    stores = [await open_postgres(postgres_url) for _ in range(3)]
     try:
 
         async def work(store: PostgresStore, worker: str) -> None:
@@ -134,7 +125,7 @@ async def test_counters_agree_with_the_rows(pg_url: str) -> None:
 
         await asyncio.gather(*[work(store, f"w{i}") for i, store in enumerate(stores)])
         counts = await stores[0].counts()
-        async with await psycopg.AsyncConnection.connect(pg_url) as conn:
+        async with await psycopg.AsyncConnection.connect(postgres_url) as conn:
             cur = await conn.execute(
                 "SELECT count(*) FILTER (WHERE status = 'done'),"
                 " count(*) FILTER (WHERE status = 'failed'), count(*),"
