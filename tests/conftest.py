@@ -18,15 +18,12 @@ DRIVERS = ["sqlite", "postgres"]
 
 
 @pytest.fixture(params=DRIVERS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database URL for each test, per driver."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/conveyor.db"
-        return
-    from tests.pgsupport import fresh_postgres_database
-
-    with fresh_postgres_database() as url:
-        yield url
+        return f"sqlite:///{tmp_path}/conveyor.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture

@@ -77,11 +77,6 @@ def find_task(name: str) -> TaskDefinition | None:
     return _registry.get(name)
 
 
-def registered_tasks() -> list[str]:
-    ensure_builtin_tasks()
-    return sorted(_registry)
-
-
 def import_task_modules(modules: list[str] | tuple[str, ...]) -> None:
     """Import user modules so their `@task` decorators run."""
     for module in modules:

@@ -51,10 +51,13 @@ def to_new_job(
     except UnicodeEncodeError:
         raise HTTPException(422, "payload contains text that is not valid Unicode") from None
     max_retries = settings.max_retries if body.max_retries is None else body.max_retries
-    canonical = json.dumps(
-        [task_name, payload, body.queue, body.priority, max_retries, body.delay_sec],
-        sort_keys=True, separators=(",", ":"),
-    )
+    request_hash = None
+    if idempotency_key is not None:  # only a keyed submission is ever compared
+        canonical = json.dumps(
+            [task_name, payload, body.queue, body.priority, max_retries, body.delay_sec],
+            sort_keys=True, separators=(",", ":"),
+        )
+        request_hash = hashlib.sha256(canonical.encode()).hexdigest()
     return NewJob(
         task=task_name,
         payload=payload,
@@ -64,6 +67,6 @@ def to_new_job(
         max_retries=max_retries,
         delay_sec=body.delay_sec,
         idempotency_key=idempotency_key,
-        request_hash=hashlib.sha256(canonical.encode()).hexdigest(),
+        request_hash=request_hash,
         trace_id=trace_id,
     )

@@ -7,7 +7,6 @@ driver. Timestamps that decide leases and retries come from the store's clock.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -142,6 +141,3 @@ class Store(Protocol):
 
     async def list_workers(self, seen_within_sec: float) -> list[WorkerInfo]: ...
 
-
-def new_token() -> uuid.UUID:
-    return uuid.uuid4()

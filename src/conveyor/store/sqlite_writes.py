@@ -164,9 +164,7 @@ def lease(
          row["task"], worker, None, dumps({"wait": round(max(0.0, now - row["run_at"]), 6)}))
         for row in rows
     ])
-    leases = [lease_from_row(row) for row in rows]
-    leases.sort(key=lambda lease: lease.job_id)
-    return leases
+    return [lease_from_row(row) for row in rows]
 
 
 def finish(

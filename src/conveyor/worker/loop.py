@@ -84,10 +84,6 @@ class Worker:
     def free_slots(self) -> int:
         return self.concurrency - len(self._running)
 
-    @property
-    def running_jobs(self) -> list[JobId]:
-        return list(self._running)
-
     def stop(self) -> None:
         """Stop leasing; running jobs get SHUTDOWN_GRACE_SEC to finish, then are handed back."""
         self._stopping.set()
