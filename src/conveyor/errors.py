@@ -7,6 +7,7 @@
   x JobNotFound             no job with that id (404)
   x InvalidTransition       e.g. retrying a job that is not failed (409)
   x RateLimited             carries retry_after (429)
+  x InvalidPayload          a payload or result outside what the stores can hold (422)
   x PermanentError          raised by a handler: straight to the DLQ, no retries
   x UnknownTask             no handler registered under that name
 
@@ -53,6 +54,10 @@ class RateLimited(ConveyorError):
     def __init__(self, retry_after: float, message: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class InvalidPayload(ConveyorError):
+    """The payload is not JSON that conveyor can store (see `conveyor.payloads`)."""
 
 
 class PermanentError(ConveyorError):

@@ -33,3 +33,20 @@ def store_url(store: Store) -> str:
     if not isinstance(url, str):
         raise TypeError(f"{type(store).__name__} exposes no .url for raw test SQL")
     return url
+
+
+def overwrite_payload_sync(database_url: str, job_id: str, payload_json: str) -> None:
+    """Store `payload_json` as a job's payload behind the API's back: how rows written before
+    the payload limits existed look (`tests/api/test_payload_limits.py`)."""
+    if database_url.startswith("sqlite"):
+        path = database_url.removeprefix("sqlite:///")
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE jobs SET payload = ? WHERE id = ?", (payload_json, job_id))
+        return
+    import psycopg
+
+    from conveyor.store.postgres_conninfo import parse_postgres_url
+
+    conninfo, _ = parse_postgres_url(database_url)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("UPDATE jobs SET payload = %s::jsonb WHERE id = %s", (payload_json, job_id))

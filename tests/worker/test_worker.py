@@ -154,19 +154,49 @@ async def test_worker_registers_and_heartbeats_its_leases(
     assert [w.id for w in await store.list_workers(60)] == [worker.id]
 
 
+def _deep(levels: int) -> object:
+    value: object = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+UNSTORABLE_RESULTS: dict[str, object] = {
+    "set": {1, 2},  # JSON cannot hold it
+    "nan": {"score": float("nan")},  # PostgreSQL's jsonb has no NaN
+    "nul": {"text": "a\x00b"},  # nor the NUL character
+    "deep": _deep(100),  # the API could not show it
+}
+
+
 @task("test_not_json")
 async def not_json(payload: dict[str, Any]) -> object:
-    return {1, 2}  # a set: JSON cannot hold it
+    return UNSTORABLE_RESULTS[payload["kind"]]
 
 
-async def test_a_result_json_cannot_hold_fails_only_its_own_job(
-    store: Store, run_worker: Callable[..., Worker]
+@pytest.mark.parametrize("kind", sorted(UNSTORABLE_RESULTS))
+async def test_a_result_the_store_cannot_hold_fails_only_its_own_job(
+    store: Store, run_worker: Callable[..., Worker], kind: str
 ) -> None:
     run_worker()
     results = await store.submit_many(
-        [NewJob("text", {"text": "a"}), NewJob("test_not_json", {}, max_retries=3),
+        [NewJob("text", {"text": "a"}), NewJob("test_not_json", {"kind": kind}, max_retries=3),
          NewJob("text", {"text": "b"})]
     )
     jobs = [await settle(store, r.job.id) for r in results]
     assert [j.status for j in jobs] == [JobStatus.DONE, JobStatus.FAILED, JobStatus.DONE]
-    assert jobs[1].attempts == 1 and "not JSON-serializable" in (jobs[1].last_error or "")
+    assert jobs[1].attempts == 1 and "not storable JSON" in (jobs[1].last_error or "")
+
+
+@task("test_nul_error")
+async def nul_error(payload: dict[str, Any]) -> None:
+    raise ValueError("bad\x00news \udcff")  # neither survives a PostgreSQL text column as is
+
+
+async def test_an_error_message_the_store_cannot_hold_is_cleaned(
+    store: Store, run_worker: Callable[..., Worker]
+) -> None:
+    run_worker()
+    job = (await store.submit(NewJob("test_nul_error", {}, max_retries=0))).job
+    failed = await settle(store, job.id)
+    assert failed.status is JobStatus.FAILED and failed.last_error == "badnews ?"

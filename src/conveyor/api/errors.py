@@ -18,6 +18,7 @@ from conveyor.api.middleware import trace_id_var
 from conveyor.errors import (
     ConveyorError,
     IdempotencyConflict,
+    InvalidPayload,
     InvalidTransition,
     JobNotFound,
     RateLimited,
@@ -70,6 +71,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(404, "not_found", exc.message)
         if isinstance(exc, IdempotencyConflict):
             return error_response(409, "idempotency_conflict", exc.message)
+        if isinstance(exc, InvalidPayload):
+            return error_response(422, "invalid_payload", exc.message)
         if isinstance(exc, InvalidTransition):
             return error_response(409, "invalid_transition", exc.message)
         if isinstance(exc, StoreUnavailable):

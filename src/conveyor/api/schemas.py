@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.models import Job, JobEvent, JobStatus
+from conveyor.payloads import readable
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
@@ -55,7 +56,7 @@ class EventOut(BaseModel):
     def from_event(cls, event: JobEvent) -> EventOut:
         return cls(seq=event.seq, type=event.type.value, status=event.status, at=event.at,
                    attempt=event.attempt, worker=event.worker, error=event.error,
-                   data=dict(event.data))
+                   data=readable(dict(event.data)))
 
 
 class JobOut(BaseModel):
@@ -89,11 +90,12 @@ class JobOut(BaseModel):
             extra["events"] = [EventOut.from_event(e) for e in events]
         return cls(
             id=job.id, tenant=job.tenant, queue=job.queue, task=job.task,
-            payload=dict(job.payload), status=job.status, priority=job.priority,
+            payload=readable(dict(job.payload)), status=job.status, priority=job.priority,
             attempts=job.attempts, max_retries=job.max_retries, run_at=job.run_at,
             created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
             lease_owner=job.lease_owner, lease_expires_at=job.lease_expires_at,
-            last_error=job.last_error, result=job.result, idempotency_key=job.idempotency_key,
+            last_error=job.last_error, result=readable(job.result),
+            idempotency_key=job.idempotency_key,
             retry_of=job.retry_of, retried_by=job.retried_by, trace_id=job.trace_id,
             **extra,
         )

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from conveyor.api.schemas import SubmitJob
 from conveyor.config import Settings
 from conveyor.models import NewJob
+from conveyor.payloads import check_json
 from conveyor.tasks import find_task
 
 DEFAULT_TASK = "text"
@@ -46,10 +47,7 @@ def to_new_job(
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
             raise HTTPException(422, f"payload.{where}: {first['msg']}") from None
-    try:  # lone surrogates survive JSON parsing but no database can store them
-        json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise HTTPException(422, "payload contains text that is not valid Unicode") from None
+    check_json(payload)  # InvalidPayload: 422 before anything is written
     max_retries = settings.max_retries if body.max_retries is None else body.max_retries
     request_hash = None
     if idempotency_key is not None:  # only a keyed submission is ever compared

@@ -48,6 +48,7 @@ from conveyor.models import (
     RateLimit,
     SubmitResult,
 )
+from conveyor.payloads import check_json
 from conveyor.store import postgres_producers as producers
 from conveyor.store import postgres_sql as sql
 from conveyor.store import postgres_workers as workers
@@ -208,6 +209,8 @@ class PostgresStore:
     ) -> list[SubmitResult]:
         if not jobs:
             return []
+        for job in jobs:
+            check_json(job.payload)
         if producers.needs_transaction(jobs, rate):
             return await self._write(producers.submit_in_transaction, list(jobs), rate)
         return await self._call(producers.submit_plain, list(jobs))

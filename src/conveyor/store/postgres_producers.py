@@ -23,6 +23,7 @@ from conveyor.models import (
     SubmitResult,
     new_job_id,
 )
+from conveyor.payloads import check_json
 from conveyor.store.postgres_rows import JOB_COLUMNS, Row, dumps, job_from_row
 from conveyor.store.postgres_sql import (
     INSERT_JOBS,
@@ -181,6 +182,7 @@ async def retry(conn: Conn, job_id: JobId, trace_id: str | None) -> Job:
         raise InvalidTransition(f"only failed jobs can be retried; this one is {old['status']}")
     if old["retried_by"] is not None:
         raise InvalidTransition(f"this job was already retried as {old['retried_by']}")
+    check_json(old["payload"], "the stored payload")  # a row from before the limits
     new_id = new_job_id()
     cur = await conn.execute(
         "INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, max_retries,"

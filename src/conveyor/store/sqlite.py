@@ -39,6 +39,7 @@ from conveyor.models import (
     RateLimit,
     SubmitResult,
 )
+from conveyor.payloads import check_json
 from conveyor.store import sqlite_reads as reads
 from conveyor.store import sqlite_writes as writes
 from conveyor.store.base import ThroughputBucket, WorkerInfo
@@ -167,6 +168,7 @@ class SqliteStore:
 
     # -- producers -------------------------------------------------------------------------
     async def submit(self, job: NewJob, rate: RateLimit | None = None) -> SubmitResult:
+        check_json(job.payload)
         return (await self._write(writes.submit_all, [job], rate))[0]
 
     async def submit_many(
@@ -174,6 +176,8 @@ class SqliteStore:
     ) -> list[SubmitResult]:
         if not jobs:
             return []
+        for job in jobs:
+            check_json(job.payload)
         return await self._write(writes.submit_all, list(jobs), rate)
 
     async def retry(self, job_id: JobId, trace_id: str | None = None) -> Job:

@@ -3,6 +3,7 @@ on the store's writer thread and receives the store's clock as `now` (epoch seco
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 
@@ -20,6 +21,7 @@ from conveyor.models import (
     SubmitResult,
     new_job_id,
 )
+from conveyor.payloads import check_json
 from conveyor.store.sqlite_rows import EventRow, dumps, job_from_row, lease_from_row
 
 
@@ -123,6 +125,7 @@ def retry(conn: sqlite3.Connection, now: float, job_id: JobId, trace_id: str | N
         raise InvalidTransition(f"only failed jobs can be retried; this one is {row['status']}")
     if row["retried_by"] is not None:
         raise InvalidTransition(f"this job was already retried as {row['retried_by']}")
+    check_json(json.loads(row["payload"]), "the stored payload")  # a row from before the limits
     new_id = str(new_job_id())
     new_row = conn.execute(
         "INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, attempts,"

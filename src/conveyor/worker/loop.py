@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import os
 import socket
 import time
@@ -27,6 +26,7 @@ from conveyor.config import Settings
 from conveyor.errors import PermanentError, StoreUnavailable
 from conveyor.logging import bind_context, get_logger
 from conveyor.models import Ack, Fail, JobId, Lease, Outcome
+from conveyor.payloads import find_problem, safe_text
 from conveyor.store.base import Store, WorkerInfo
 from conveyor.tasks import get_task
 from conveyor.worker.supervise import StoreRetry, supervised
@@ -173,7 +173,7 @@ class Worker:
             if entry is not None:
                 entry.sync = not definition.is_async
             result = await definition.run(lease.payload)
-            check_json(result)
+            check_result(result)
             return Ack(lease, result)
         except asyncio.CancelledError:
             task = asyncio.current_task()
@@ -184,7 +184,7 @@ class Worker:
         except PermanentError as exc:
             return Fail(lease, safe_text(exc.message or type(exc).__name__), permanent=True)
         except ResultNotJSON as exc:
-            return Fail(lease, str(exc), permanent=True)
+            return Fail(lease, safe_text(str(exc)), permanent=True)
         except Exception as exc:
             return Fail(lease, safe_text(str(exc) or type(exc).__name__),
                         retry_in_sec=self._retry_delay(lease))
@@ -296,21 +296,15 @@ class Worker:
 
 
 class ResultNotJSON(Exception):
-    """The handler returned something JSON cannot hold."""
+    """The handler returned something the store cannot hold (see `conveyor.payloads`)."""
 
 
-def check_json(result: object) -> None:
+def check_result(result: object) -> None:
     """Reject results the store cannot write before they reach the batched flush, where one
     bad result would fail every outcome written with it."""
-    try:
-        json.dumps(result, ensure_ascii=False).encode("utf-8")
-    except (TypeError, ValueError, UnicodeEncodeError) as exc:
-        raise ResultNotJSON(f"the handler's result is not JSON-serializable: {exc}") from exc
-
-
-def safe_text(text: str) -> str:
-    """Error messages go into the store: drop what UTF-8 cannot encode (lone surrogates)."""
-    return text.encode("utf-8", "replace").decode("utf-8")
+    problem = find_problem(result)
+    if problem is not None:
+        raise ResultNotJSON(f"the handler's result is not storable JSON: result{problem}")
 
 
 def _log_outcome(outcome: Outcome, applied: bool, elapsed: float) -> None:
