@@ -108,7 +108,7 @@ def _alive(pid: int) -> bool:
 def _migrate(url: str) -> None:
     """Run the driver's async migration on a thread of its own, so this works whether or not
     the caller's thread already runs an event loop."""
-    from conveyor.store.postgres_migrate import migrate_postgres
+    from conveyor.store.postgres.migrate import migrate_postgres
 
     errors: list[BaseException] = []
 

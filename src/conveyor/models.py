@@ -1,12 +1,11 @@
 """Domain types shared by the store drivers, the worker and the API.
 
-One name per concept everywhere (SQL, Python, JSON, TypeScript): the statuses are
-`pending running done failed`; a `failed` job is in the dead-letter queue (DLQ).
+The statuses and event types come from `conveyor.lifecycle` (re-exported here); one name per
+concept everywhere (SQL, Python, JSON, TypeScript). A `failed` job is in the DLQ.
 """
 
 from __future__ import annotations
 
-import enum
 import os
 import threading
 import time
@@ -16,30 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeAlias
 
+from conveyor.lifecycle import EventType as EventType
+from conveyor.lifecycle import JobStatus as JobStatus
+
 JSONValue: TypeAlias = Any
 """Anything `json.dumps` accepts; kept loose on purpose, payloads belong to their task."""
 
 JobId: TypeAlias = uuid.UUID
-
-
-class JobStatus(enum.StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-
-
-class EventType(enum.StrEnum):
-    """A row in `job_events`: one per state change, written in the same transaction."""
-
-    CREATED = "job_created"
-    LEASED = "job_leased"
-    SUCCEEDED = "job_succeeded"
-    RETRY_SCHEDULED = "job_retry_scheduled"
-    FAILED = "job_failed"  # moved to the DLQ
-    LEASE_EXPIRED = "job_lease_expired"
-    RELEASED = "job_released"  # handed back by a stopping worker, attempt refunded
-    RETRIED = "job_retried"  # a failed job was retried as a new job (data.retried_by)
 
 
 _last_ms = 0

@@ -61,7 +61,8 @@ def test_unstorable_payloads_get_422_and_write_nothing(client: TestClient, case:
     batch = raw_post(client, "/jobs/batch",
                      f'{{"jobs": [{{"text": "fine"}}, {BAD_PAYLOADS[case]}]}}')
     assert batch.status_code == 422, batch.text
-    keyed = raw_post(client, "/jobs", BAD_PAYLOADS[case], **{"Idempotency-Key": "k-" + case.replace(" ", "-")})
+    key = "k-" + case.replace(" ", "-")
+    keyed = raw_post(client, "/jobs", BAD_PAYLOADS[case], **{"Idempotency-Key": key})
     assert keyed.status_code == 422
     assert stored_counts(client) == before, "nothing was committed"
     assert client.get("/dlq").status_code == 200

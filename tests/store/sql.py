@@ -45,8 +45,24 @@ def overwrite_payload_sync(database_url: str, job_id: str, payload_json: str) ->
         return
     import psycopg
 
-    from conveyor.store.postgres_conninfo import parse_postgres_url
+    from conveyor.store.postgres.conninfo import parse_postgres_url
 
     conninfo, _ = parse_postgres_url(database_url)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("UPDATE jobs SET payload = %s::jsonb WHERE id = %s", (payload_json, job_id))
+
+
+async def run_raw(store: Store, statement: str) -> list[tuple[object, ...]]:
+    """Run one statement (the same text on both drivers) beside the store, as an operator or
+    a later retention job would; its rows."""
+    path = getattr(store, "path", None)
+    if path is not None:
+        def run() -> list[tuple[object, ...]]:
+            with sqlite3.connect(path) as conn:
+                return [tuple(row) for row in conn.execute(statement)]
+        return await asyncio.to_thread(run)
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(store_url(store), autocommit=True) as conn:
+        cur = await conn.execute(statement)
+        return [tuple(row) for row in await cur.fetchall()] if cur.description else []

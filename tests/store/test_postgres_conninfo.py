@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from conveyor.store.postgres_conninfo import PostgresOptions, describe, parse_postgres_url
+from conveyor.store.postgres.conninfo import PostgresOptions, describe, parse_postgres_url
 
 
 def test_defaults_and_session_settings() -> None:

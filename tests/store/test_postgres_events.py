@@ -12,7 +12,7 @@ import pytest
 from conveyor.models import Ack, NewJob
 from conveyor.store.base import Store
 from conveyor.store.postgres import PostgresStore, open_postgres
-from conveyor.store.postgres_sql import EVENT_LOCK_KEY
+from conveyor.store.postgres.events import EVENT_LOCK_KEY
 from tests.pgsupport import until
 
 pytestmark = pytest.mark.postgres

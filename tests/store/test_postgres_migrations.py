@@ -14,14 +14,14 @@ import pytest
 from conveyor.models import Ack, NewJob
 from conveyor.store.migrate import load_migrations
 from conveyor.store.postgres import open_postgres
-from conveyor.store.postgres_migrate import migrate_postgres
+from conveyor.store.postgres.migrate import migrate_postgres
 from tests.pgsupport import empty_postgres_database, fresh_postgres_database
 
 pytestmark = pytest.mark.postgres
 
 _MIGRATE = (
     "import asyncio, json, sys\n"
-    "from conveyor.store.postgres_migrate import migrate_postgres\n"
+    "from conveyor.store.postgres.migrate import migrate_postgres\n"
     "print(json.dumps(asyncio.run(migrate_postgres(sys.argv[1]))))\n"
 )
 

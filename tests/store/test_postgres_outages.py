@@ -164,7 +164,7 @@ async def test_statement_timeout_from_the_url_cancels_slow_statements(pg_url: st
     store = await open_postgres(pg_url + "?statement_timeout_ms=100")
     try:
         with pytest.raises(StoreUnavailable) as raised:
-            await store._fetch("SELECT pg_sleep(2)")
+            await store.run_sql("SELECT pg_sleep(2)")
         assert isinstance(raised.value.__cause__, psycopg.errors.QueryCanceled)
         await store.ping()  # the connection survives a cancelled statement
     finally:
@@ -180,10 +180,10 @@ async def test_unique_violations_map_by_constraint_name(pg_url: str) -> None:
     try:
         first = (await store.submit(NewJob("text", {}, tenant="t", idempotency_key="k"))).job
         with pytest.raises(IdempotencyConflict) as conflict:
-            await store._fetch(insert, (uuid.uuid4(), "k"))
+            await store.run_sql(insert, (uuid.uuid4(), "k"))
         assert isinstance(conflict.value.__cause__, psycopg.errors.UniqueViolation)
         with pytest.raises(StoreError) as other:
-            await store._fetch(insert, (first.id, "another"))
+            await store.run_sql(insert, (first.id, "another"))
         assert not isinstance(other.value, IdempotencyConflict)
         assert isinstance(other.value.__cause__, psycopg.errors.UniqueViolation)
     finally:

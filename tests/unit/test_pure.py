@@ -14,7 +14,8 @@ from conveyor.builtin_tasks import SimulatedFailure, check_text_payload
 from conveyor.config import Settings
 from conveyor.errors import PermanentError
 from conveyor.models import new_job_id
-from conveyor.store.migrate import load_migrations, split_sqlite_statements
+from conveyor.store.migrate import load_migrations
+from conveyor.store.sqlite.migrate import split_sqlite_statements
 
 
 def test_backoff_grows_exponentially_with_bounded_jitter() -> None:

@@ -28,6 +28,7 @@ from conveyor.logging import bind_context, get_logger
 from conveyor.models import Ack, Fail, JobId, Lease, Outcome
 from conveyor.payloads import find_problem, safe_text
 from conveyor.store.base import Store, WorkerInfo
+from conveyor.store.rules import is_last_attempt
 from conveyor.tasks import get_task
 from conveyor.worker.supervise import StoreRetry, supervised
 
@@ -313,7 +314,7 @@ def _log_outcome(outcome: Outcome, applied: bool, elapsed: float) -> None:
                     message="lease was lost before the outcome was written")
     elif isinstance(outcome, Ack):
         log.info("job_succeeded", elapsed=elapsed)
-    elif outcome.permanent or outcome.lease.attempt > outcome.lease.max_retries:
+    elif is_last_attempt(outcome.lease.attempt, outcome.lease.max_retries, outcome.permanent):
         log.warning("job_failed", elapsed=elapsed, error=outcome.error,
                     attempt=outcome.lease.attempt, message="moved to the DLQ")
     else:

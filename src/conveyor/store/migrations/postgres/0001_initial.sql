@@ -51,7 +51,7 @@ CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
 
 CREATE TABLE job_events (
     -- Global order of state changes. Writers take a transaction-level advisory lock before
-    -- allocating seq values, so seq order is commit order (see store/postgres_sql.py).
+    -- allocating seq values, so seq order is commit order (see store/postgres/events.py).
     seq     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     job_id  uuid NOT NULL,
     type    text NOT NULL,

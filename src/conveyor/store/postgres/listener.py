@@ -16,7 +16,7 @@ import logging
 import psycopg
 
 from conveyor.aio import wait_event
-from conveyor.store.postgres_sql import NOTIFY_CHANNEL
+from conveyor.store.postgres.events import NOTIFY_CHANNEL
 
 log = logging.getLogger("conveyor.store.postgres")
 

@@ -1,100 +1,23 @@
-"""The PostgreSQL driver's statements, and how each one writes its events.
+"""Every statement the PostgreSQL driver runs, one constant each, by operation.
 
-Hot paths (lease, finish, release, rescue, plain submit) are each ONE statement, run in
-autocommit: a data-modifying CTE named `changed` does the work, and `logged()` appends CTEs
-that bump the counters, take the event lock, insert the `job_events` rows (built in SQL from
-`changed`, so no event data crosses the wire) and send one NOTIFY. One statement means one
-round trip and no BEGIN/COMMIT; on two cores the client's CPU per round trip is what limits
-throughput. Paths that need a decision in Python between statements (idempotency replays
-with rate limits, DLQ retry) run as a transaction and end with `append_tail`.
-
-Lock order, the same everywhere so that writers cannot deadlock one another:
-jobs rows → rate_limits rows → counters rows → the event lock. `logged()` enforces it inside
-one statement by making each step aggregate over the previous one (`count(*)` cannot return
-before the CTE it counts has finished). Batches lock their jobs rows in id order. A deadlock
-that still happens (with a statement run by hand, say) is retried by the store.
-
-Ordering events: `seq` comes from a sequence, and sequence values are handed out when a row is
-inserted, not when its transaction commits. Without care, a transaction could take seq 10,
-another take 11 and commit first; a reader of `events_after(9)` would see 11, move its cursor
-there and never see 10. Every event-writing transaction therefore takes
-`pg_advisory_xact_lock(EVENT_LOCK_KEY)` right before inserting its events, as its last step,
-and holds it until its commit is visible, so seq order is commit order and a reader never
-sees a gap that is later filled (gaps left by rolled-back transactions stay gaps). The price:
-the event inserts and commits of writers are serialized; the jobs updates, the SKIP LOCKED
-leasing and the counters run in parallel, and batches (lease n, finish n) amortize the rest.
-PostgreSQL serializes the commits of notifying transactions anyway (the NOTIFY queue lock).
+The event-writing ones are assembled by `events.logged()` (which adds the events, their
+counters, the event lock and the NOTIFY; see `events.py` for the lock order). To read any of
+them whole, open `sql/<name>.sql`: those files are rendered from these constants by
+`python -m conveyor.store.postgres.render` and a test fails when they are stale.
+Placeholders are psycopg's (`%s`, `%(name)s`; `%%` is a literal `%`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias
-
-import psycopg
-
-from conveyor.models import EventType, JobId
-from conveyor.store.postgres_rows import JOB_COLUMNS, Row, dumps
-
-Conn: TypeAlias = psycopg.AsyncConnection[Row]
-
-EVENT_LOCK_KEY = 7165066986957399414
-"""pg_advisory_xact_lock key that orders event inserts ("conveyev")."""
-
-NOTIFY_CHANNEL = "conveyor_events"
-"""Every event-writing transaction sends one NOTIFY here; the payload is its highest seq."""
-
-COUNTER_SHARDS = 32
-"""Counter rows per name. A transaction bumps the shard of its backend (pid % shards), so
-concurrent producers on different connections do not queue on one hot row."""
+from conveyor.lifecycle import JobStatus
+from conveyor.store import rules
+from conveyor.store.postgres.events import logged
+from conveyor.store.rows import EVENT_COLUMNS, JOB_COLUMNS, WORKER_COLUMNS
 
 RESCUE_BATCH = 10_000
 """Most expired leases one `rescue()` call handles; the rescuer calls it again."""
 
-EventRow: TypeAlias = tuple[
-    JobId, str, str, int, str, str, "str | None", "str | None", "str | None"
-]
-"""(job_id, type, status, attempt, tenant, task, worker, error, data JSON); `at` is now()."""
-
-
-def logged(changes: str, *, events: str, counters: str | None, returning: str) -> str:
-    """One statement: `changes` (CTEs, the last named `changed`), then counters, the event
-    lock, the events and one NOTIFY, in that order; it returns `returning` (columns of
-    `changed`).
-
-    `events` selects (job_id, type, status, attempt, tenant, task, worker, error, data) from
-    `changed`; `counters` selects (name, delta) rows. Each later CTE reads the whole of the
-    one before it, which is what orders the locks; data-modifying CTEs always run to the end.
-    """
-    bumped = ""
-    after_bumped = ""
-    if counters is not None:
-        bumped = f"""
-bumped AS (
-    INSERT INTO counters AS c (name, shard, value)
-    SELECT name, pg_backend_pid() %% {COUNTER_SHARDS}, delta
-      FROM ({counters}) AS d(name, delta)
-     WHERE delta > 0
-     ORDER BY name
-        ON CONFLICT (name, shard) DO UPDATE SET value = c.value + excluded.value
-    RETURNING 1),"""
-        after_bumped = ", (SELECT count(*) FROM bumped) AS b"
-    return f"""
-WITH {changes},{bumped}
-locked AS (
-    SELECT pg_advisory_xact_lock({EVENT_LOCK_KEY}) AS held
-      FROM (SELECT count(*) AS n FROM changed) AS c{after_bumped}
-     WHERE c.n > 0),
-appended AS (
-    INSERT INTO job_events (job_id, type, status, attempt, tenant, task, worker, error, data)
-    SELECT e.* FROM ({events}) AS e, locked ORDER BY 1
-    RETURNING seq),
-notified AS (
-    SELECT pg_notify('{NOTIFY_CHANNEL}', max(seq)::text) AS sent FROM appended
-    HAVING count(*) > 0)
-SELECT {returning} FROM changed LEFT JOIN notified ON true
-"""
-
+_LAST = rules.last_attempt_sql("j.attempts", "j.max_retries")
 
 # -- producers ----------------------------------------------------------------------------------
 
@@ -121,7 +44,7 @@ SUBMIT = logged(
     SELECT id, 'job_created', status, attempts, tenant, task, NULL::text, NULL::text,
            NULL::jsonb
       FROM changed""",
-    counters="SELECT 'jobs_submitted', count(*) FROM changed",
+    source=None,
     returning="changed.*",
 )
 """Insert jobs with their events in one statement; replays of a key return no row."""
@@ -175,11 +98,11 @@ changed AS (
     RETURNING j.id, j.lease_token, j.task, j.payload, j.attempts, j.max_retries, j.tenant,
               j.queue, j.trace_id, j.status,
               greatest(0, extract(epoch FROM now() - j.run_at)) AS waited)""",
-    events="""
+    events=f"""
     SELECT id, 'job_leased', status, attempts, tenant, task, %(worker)s::text, NULL::text,
-           jsonb_build_object('wait', round(waited::numeric, 6))
+           jsonb_build_object('wait', round(waited::numeric, {rules.WAIT_DECIMALS}))
       FROM changed""",
-    counters=None,
+    source=JobStatus.PENDING,
     returning="""changed.id, changed.lease_token, changed.task, changed.payload,
        changed.attempts, changed.max_retries, changed.tenant, changed.queue, changed.trace_id""",
 )
@@ -206,12 +129,12 @@ FINISH = logged(
 changed AS (
     UPDATE jobs AS j
        SET status = CASE WHEN o.ok THEN 'done'
-                         WHEN o.permanent OR j.attempts > j.max_retries THEN 'failed'
+                         WHEN o.permanent OR {_LAST} THEN 'failed'
                          ELSE 'pending' END,
            result = CASE WHEN o.ok THEN o.result::jsonb ELSE j.result END,
-           finished_at = CASE WHEN o.ok OR o.permanent OR j.attempts > j.max_retries
+           finished_at = CASE WHEN o.ok OR o.permanent OR {_LAST}
                               THEN now() END,
-           run_at = CASE WHEN o.ok OR o.permanent OR j.attempts > j.max_retries THEN j.run_at
+           run_at = CASE WHEN o.ok OR o.permanent OR {_LAST} THEN j.run_at
                          ELSE now() + make_interval(secs => o.retry_in) END,
            last_error = CASE WHEN o.ok THEN j.last_error ELSE o.error END,
            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
@@ -219,7 +142,7 @@ changed AS (
      WHERE j.id = o.id AND j.id = ANY(ARRAY(SELECT id FROM held))
     RETURNING j.id, o.token, j.status, j.attempts, j.tenant, j.task, o.ok, o.error, o.retry_in,
               greatest(0, extract(epoch FROM now() - coalesce(j.started_at, now()))) AS runtime)""",
-    events="""
+    events=f"""
     SELECT id,
            CASE status WHEN 'done' THEN 'job_succeeded'
                        WHEN 'pending' THEN 'job_retry_scheduled'
@@ -227,14 +150,13 @@ changed AS (
            status, attempts, tenant, task, %(worker)s::text,
            CASE WHEN ok THEN NULL ELSE error END,
            CASE WHEN status = 'pending'
-                THEN jsonb_build_object('runtime', round(runtime::numeric, 6),
-                                        'retry_in', round(retry_in::numeric, 3))
-                ELSE jsonb_build_object('runtime', round(runtime::numeric, 6)) END
+                THEN jsonb_build_object(
+                    'runtime', round(runtime::numeric, {rules.WAIT_DECIMALS}),
+                    'retry_in', round(retry_in::numeric, {rules.RETRY_IN_DECIMALS}))
+                ELSE jsonb_build_object(
+                    'runtime', round(runtime::numeric, {rules.WAIT_DECIMALS})) END
       FROM changed""",
-    counters="""
-    SELECT 'done', count(*) FILTER (WHERE status = 'done') FROM changed
-    UNION ALL SELECT 'failed', count(*) FILTER (WHERE status = 'failed') FROM changed
-    UNION ALL SELECT 'retries', count(*) FILTER (WHERE status = 'pending') FROM changed""",
+    source=JobStatus.RUNNING,
     returning="changed.id, changed.token",
 )
 """All outcomes of a batch in one UPDATE … FROM unnest(…)."""
@@ -252,7 +174,7 @@ changed AS (
     SELECT id, 'job_released', status, attempts, tenant, task, NULL::text, NULL::text,
            NULL::jsonb
       FROM changed""",
-    counters=None,
+    source=JobStatus.RUNNING,
     returning="changed.id",
 )
 
@@ -267,11 +189,10 @@ RESCUE = logged(
        FOR UPDATE SKIP LOCKED),
 changed AS (
     UPDATE jobs AS j
-       SET status = CASE WHEN j.attempts > j.max_retries THEN 'failed' ELSE 'pending' END,
-           finished_at = CASE WHEN j.attempts > j.max_retries THEN now() END,
-           run_at = CASE WHEN j.attempts > j.max_retries THEN j.run_at ELSE now() END,
-           last_error = 'lease expired: worker ' || coalesce(e.lease_owner, 'None')
-                        || ' stopped renewing it',
+       SET status = CASE WHEN {_LAST} THEN 'failed' ELSE 'pending' END,
+           finished_at = CASE WHEN {_LAST} THEN now() END,
+           run_at = CASE WHEN {_LAST} THEN j.run_at ELSE now() END,
+           last_error = {rules.rescue_error_sql("e.lease_owner")},
            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
       FROM expired AS e
      WHERE j.id = e.id AND j.id = ANY(ARRAY(SELECT id FROM expired))
@@ -280,9 +201,7 @@ changed AS (
     SELECT id, CASE WHEN status = 'failed' THEN 'job_failed' ELSE 'job_lease_expired' END,
            status, attempts, tenant, task, lease_owner, last_error, NULL::jsonb
       FROM changed""",
-    counters="""
-    SELECT 'failed', count(*) FILTER (WHERE status = 'failed') FROM changed
-    UNION ALL SELECT 'retries', count(*) FILTER (WHERE status = 'pending') FROM changed""",
+    source=JobStatus.RUNNING,
     returning="changed.id",
 )
 
@@ -294,58 +213,71 @@ UPDATE jobs AS j SET lease_expires_at = now() + make_interval(secs => %(lease_fo
 RETURNING j.id
 """
 
-# -- the end of a multi-statement transaction ---------------------------------------------------
 
-_BUMP = f"""
-INSERT INTO counters AS c (name, shard, value)
-SELECT name, pg_backend_pid() %% {COUNTER_SHARDS}, delta
-  FROM unnest(%s::text[], %s::bigint[]) AS t(name, delta)
- ORDER BY name
-    ON CONFLICT (name, shard) DO UPDATE SET value = c.value + excluded.value
+# -- reads --------------------------------------------------------------------------------------
+
+GET = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = %s"
+
+GET_FOR_UPDATE = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = %s FOR UPDATE"
+
+REPLAY = f"SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = %s AND idempotency_key = %s"
+
+JOB_EVENTS = f"SELECT {EVENT_COLUMNS} FROM job_events WHERE job_id = %s ORDER BY seq"
+
+EVENTS_AFTER = f"SELECT {EVENT_COLUMNS} FROM job_events WHERE seq > %s ORDER BY seq LIMIT %s"
+
+LAST_EVENT_SEQ = "SELECT coalesce(max(seq), 0) AS seq FROM job_events"
+
+COUNTERS = "SELECT name, sum(value) AS value FROM counters GROUP BY name"
+
+THROUGHPUT = """
+SELECT date_trunc('minute', finished_at) AS minute,
+       count(*) FILTER (WHERE status = 'done') AS done,
+       count(*) FILTER (WHERE status = 'failed') AS failed
+  FROM jobs
+ WHERE finished_at >= date_trunc('minute', now()) - make_interval(mins => %s - 1)
+ GROUP BY 1 ORDER BY 1
 """
 
-_APPEND_EVENTS = f"""
-WITH appended AS (
-    INSERT INTO job_events (job_id, type, status, attempt, tenant, task, worker, error, data)
-    SELECT job_id, type, status, attempt, tenant, task, worker, error, data::jsonb
-      FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[],
-                  %s::text[], %s::text[], %s::text[])
-           AS e(job_id, type, status, attempt, tenant, task, worker, error, data)
-    RETURNING seq)
-SELECT pg_notify('{NOTIFY_CHANNEL}', max(seq)::text) FROM appended HAVING count(*) > 0
+
+def list_jobs(status: JobStatus | None, by_tenant: bool) -> tuple[str, str]:
+    """The page and its count, for a filter. The status is a literal (from the enum), not a
+    parameter: a generic plan for `status = $1` could not use the partial index for finished
+    jobs."""
+    where = [f"status = '{JobStatus(status).value}'"] if status is not None else []
+    if by_tenant:
+        where.append("tenant = %s")
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return (f"SELECT {JOB_COLUMNS} FROM jobs{clause} ORDER BY id DESC LIMIT %s OFFSET %s",
+            f"SELECT count(*) AS n FROM jobs{clause}")
+
+
+# -- the worker registry ------------------------------------------------------------------------
+
+REGISTER_WORKER = """
+INSERT INTO workers (id, host, pid, queues, concurrency, started_at, last_seen_at, running)
+VALUES (%s, %s, %s, %s, %s, now(), now(), 0)
+    ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at
+RETURNING id
 """
 
+WORKER_SEEN = "UPDATE workers SET last_seen_at = now(), running = %s WHERE id = %s RETURNING id"
 
-def event(
-    row: Row,
-    type: EventType,
-    *,
-    worker: str | None = None,
-    error: str | None = None,
-    data: Mapping[str, Any] | None = None,
-) -> EventRow:
-    """The event for a job row as it is after the change (id, status, attempts, tenant, task)."""
-    return (
-        row["id"],
-        type.value,
-        row["status"],
-        row["attempts"],
-        row["tenant"],
-        row["task"],
-        worker,
-        error,
-        None if data is None else dumps(data),
-    )
+UNREGISTER_WORKER = "DELETE FROM workers WHERE id = %s RETURNING id"
 
+LIST_WORKERS = f"""
+SELECT {WORKER_COLUMNS} FROM workers
+ WHERE last_seen_at >= now() - make_interval(secs => %s)
+ ORDER BY started_at
+"""
 
-async def append_tail(
-    conn: Conn, events: Sequence[EventRow], counters: Mapping[str, int] | None = None
-) -> None:
-    """The last statements of a multi-statement transaction: counters, then (under the event
-    lock) the events and one NOTIFY. Nothing may lock rows after this."""
-    bumps = sorted((name, delta) for name, delta in (counters or {}).items() if delta)
-    if bumps:
-        await conn.execute(_BUMP, ([n for n, _ in bumps], [d for _, d in bumps]))
-    if events:
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOCK_KEY,))
-        await conn.execute(_APPEND_EVENTS, [list(column) for column in zip(*events, strict=True)])
+RETRY_INSERT = f"""
+INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, max_retries, run_at,
+                  created_at, retry_of, trace_id)
+SELECT %s, tenant, queue, task, payload, 'pending', priority, max_retries, now(), now(), id,
+       coalesce(%s, trace_id)
+  FROM jobs WHERE id = %s
+RETURNING {JOB_COLUMNS}
+"""
+
+RETRY_LINK = "UPDATE jobs SET retried_by = %s WHERE id = %s"

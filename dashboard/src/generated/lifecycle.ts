@@ -1,0 +1,43 @@
+// Generated from src/conveyor/lifecycle.py by `python -m conveyor.lifecycle`.
+// Do not edit: change the lifecycle table and regenerate (a test fails when stale).
+
+export const JOB_STATUSES = ["pending", "running", "done", "failed"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const TERMINAL_STATUSES = ["done", "failed"] as const;
+
+export const EVENT_TYPES = [
+  "job_created",
+  "job_leased",
+  "job_succeeded",
+  "job_retry_scheduled",
+  "job_failed",
+  "job_lease_expired",
+  "job_released",
+  "job_retried",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** The status a job has after each event. */
+export const EVENT_TARGET: Record<EventType, JobStatus> = {
+  job_created: "pending",
+  job_leased: "running",
+  job_succeeded: "done",
+  job_retry_scheduled: "pending",
+  job_failed: "failed",
+  job_lease_expired: "pending",
+  job_released: "pending",
+  job_retried: "failed",
+};
+
+/** The lifecycle verb that writes each event. */
+export const EVENT_ACTION: Record<EventType, string> = {
+  job_created: "submit",
+  job_leased: "lease",
+  job_succeeded: "ack",
+  job_retry_scheduled: "fail",
+  job_failed: "fail",
+  job_lease_expired: "rescue",
+  job_released: "release",
+  job_retried: "retry",
+};

@@ -1,0 +1,204 @@
+"""`DriverStore`: the `Store` protocol written once, over the operations each driver supplies.
+
+Both drivers share one floor plan. Each is a package with the same modules for the same
+concerns:
+
+- `producers`: submit_many, retry
+- `workers`:   lease, heartbeat, finish, release, rescue, and the worker registry
+- `reads`:     get, list_jobs, job_events, counts, throughput, events_after, last_event_seq,
+               list_workers
+- `rows`:      conversions between rows and domain objects
+- `migrate`:   applying `migrations/<driver>/*.sql`
+- `store`:     the store class: connections, transactions, waiting for changes
+
+and one function per `Store` operation, named like the operation, in the module `OPERATIONS`
+assigns it (`tests/store/test_layout.py` holds both drivers to this table). This class holds
+what is the same for both drivers: the guards in front of each operation (empty batches,
+payload limits), which operations write and which only read, and the rules applied around
+them (`store/rules.py`). A driver supplies `_write(name, *args)`, which runs its operation
+`name` as one write transaction, `_read(name, *args)`, which runs it on one consistent
+snapshot, and what only it knows: `close`, `ping`, `wait_for_change`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any, ClassVar
+
+from conveyor.models import (
+    Counts,
+    Job,
+    JobEvent,
+    JobId,
+    JobStatus,
+    Lease,
+    NewJob,
+    Outcome,
+    Page,
+    RateLimit,
+    SubmitResult,
+)
+from conveyor.store import rules
+from conveyor.store.base import ThroughputBucket, WorkerInfo
+
+OPERATIONS: dict[str, str] = {
+    "submit_many": "producers",
+    "retry": "producers",
+    "lease": "workers",
+    "heartbeat": "workers",
+    "finish": "workers",
+    "release": "workers",
+    "rescue": "workers",
+    "register_worker": "workers",
+    "worker_seen": "workers",
+    "unregister_worker": "workers",
+    "get": "reads",
+    "list_jobs": "reads",
+    "job_events": "reads",
+    "counts": "reads",
+    "throughput": "reads",
+    "events_after": "reads",
+    "last_event_seq": "reads",
+    "list_workers": "reads",
+}
+"""Every operation a driver implements, and the module of the driver that holds it."""
+
+
+def bind_operations(*modules: ModuleType) -> dict[str, Callable[..., Any]]:
+    """A driver's operation functions by name, found in the modules `OPERATIONS` names."""
+    by_name = {module.__name__.rsplit(".", 1)[-1]: module for module in modules}
+    return {name: getattr(by_name[where], name) for name, where in OPERATIONS.items()}
+
+
+class DriverStore(abc.ABC):
+    """The `Store` operations over a driver's `_write` and `_read`."""
+
+    supports_notify: ClassVar[bool]
+
+    @abc.abstractmethod
+    async def _write(self, operation: str, *args: object) -> Any:
+        """Run the driver's `operation` as one write transaction; its result."""
+
+    @abc.abstractmethod
+    async def _read(self, operation: str, *args: object) -> Any:
+        """Run the driver's `operation` on one consistent snapshot; its result."""
+
+    # -- producers -------------------------------------------------------------------------
+    async def submit(self, job: NewJob, rate: RateLimit | None = None) -> SubmitResult:
+        results = await self.submit_many([job], rate)
+        return results[0]
+
+    async def submit_many(
+        self, jobs: Sequence[NewJob], rate: RateLimit | None = None
+    ) -> list[SubmitResult]:
+        if not jobs:
+            return []
+        rules.check_new_jobs(jobs)
+        active = rate if rate is not None and rate.per_minute > 0 else None
+        results: list[SubmitResult] = await self._write("submit_many", list(jobs), active)
+        return results
+
+    async def retry(self, job_id: JobId, trace_id: str | None = None) -> Job:
+        job: Job = await self._write("retry", job_id, trace_id)
+        return job
+
+    # -- readers ---------------------------------------------------------------------------
+    async def get(self, job_id: JobId) -> Job:
+        job: Job = await self._read("get", job_id)
+        return job
+
+    async def list_jobs(
+        self,
+        status: JobStatus | None = None,
+        tenant: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> Page:
+        jobs: list[Job]
+        jobs, total = await self._read(
+            "list_jobs", status, tenant, max(0, limit), max(0, offset)
+        )
+        return Page(jobs=jobs, total=total)
+
+    async def job_events(self, job_id: JobId) -> list[JobEvent]:
+        events: list[JobEvent] = await self._read("job_events", job_id)
+        return events
+
+    async def counts(self) -> Counts:
+        counts: Counts = await self._read("counts")
+        return counts
+
+    async def throughput(self, minutes: int) -> list[ThroughputBucket]:
+        buckets: list[ThroughputBucket] = await self._read("throughput", int(minutes))
+        return buckets
+
+    async def events_after(self, seq: int, limit: int = 1000) -> list[JobEvent]:
+        events: list[JobEvent] = await self._read("events_after", seq, limit)
+        return events
+
+    async def last_event_seq(self) -> int:
+        seq: int = await self._read("last_event_seq")
+        return seq
+
+    async def list_workers(self, seen_within_sec: float) -> list[WorkerInfo]:
+        workers: list[WorkerInfo] = await self._read("list_workers", float(seen_within_sec))
+        return workers
+
+    # -- workers ---------------------------------------------------------------------------
+    async def lease(
+        self, worker: str, queues: Sequence[str], limit: int, lease_for_sec: float
+    ) -> list[Lease]:
+        if limit <= 0 or not queues:
+            return []
+        leases: list[Lease] = await self._write(
+            "lease", worker, sorted(set(queues)), limit, float(lease_for_sec)
+        )
+        return leases
+
+    async def heartbeat(self, leases: Sequence[Lease], lease_for_sec: float) -> set[JobId]:
+        if not leases:
+            return set()
+        held: set[JobId] = await self._write(
+            "heartbeat", sorted(leases, key=_by_job), float(lease_for_sec)
+        )
+        return held
+
+    async def finish(self, outcomes: Sequence[Outcome], worker: str) -> list[bool]:
+        """A lease listed twice is applied once, like two calls would be; rows are changed
+        in job id order, one global order for every statement that takes several."""
+        if not outcomes:
+            return []
+        unique: dict[tuple[JobId, object], Outcome] = {}
+        for outcome in outcomes:
+            unique.setdefault((outcome.lease.job_id, outcome.lease.token), outcome)
+        ordered = sorted(unique.values(), key=lambda outcome: outcome.lease.job_id)
+        applied: set[tuple[JobId, object]] = await self._write("finish", ordered, worker)
+        answers: list[bool] = []
+        for outcome in outcomes:
+            key = (outcome.lease.job_id, outcome.lease.token)
+            answers.append(key in applied)
+            applied.discard(key)  # the second listing of one lease was not applied again
+        return answers
+
+    async def release(self, leases: Sequence[Lease]) -> None:
+        if leases:
+            await self._write("release", sorted(leases, key=_by_job))
+
+    async def rescue(self) -> list[JobId]:
+        rescued: list[JobId] = await self._write("rescue")
+        return sorted(rescued)
+
+    async def register_worker(self, info: WorkerInfo) -> None:
+        await self._write("register_worker", info)
+
+    async def worker_seen(self, worker_id: str, running: int) -> None:
+        await self._write("worker_seen", worker_id, running)
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        await self._write("unregister_worker", worker_id)
+
+
+def _by_job(lease: Lease) -> JobId:
+    return lease.job_id

@@ -1,0 +1,61 @@
+"""What readers ask of the PostgreSQL store. Each function is one or two statements in
+autocommit on a pooled connection (each its own snapshot; a list and its total may be a
+commit apart, which a page cannot tell)."""
+
+from __future__ import annotations
+
+from conveyor.errors import JobNotFound
+from conveyor.lifecycle import Counter, JobStatus, status_counter
+from conveyor.models import Counts, Job, JobEvent, JobId
+from conveyor.store import rules
+from conveyor.store.base import ThroughputBucket, WorkerInfo
+from conveyor.store.postgres import statements as sql
+from conveyor.store.postgres.events import Conn
+from conveyor.store.postgres.rows import READ, fetch
+
+
+async def get(conn: Conn, job_id: JobId) -> Job:
+    rows = await fetch(conn, sql.GET, (job_id,))
+    if not rows:
+        raise JobNotFound()
+    return READ.job(rows[0])
+
+
+async def list_jobs(
+    conn: Conn, status: JobStatus | None, tenant: str | None, limit: int, offset: int
+) -> tuple[list[Job], int]:
+    page, count = sql.list_jobs(status, tenant is not None)
+    filters: tuple[object, ...] = () if tenant is None else (tenant,)
+    jobs = [READ.job(row) for row in await fetch(conn, page, (*filters, limit, offset), False)]
+    if tenant is None:
+        return jobs, rules.list_total(await counts(conn), status)
+    return jobs, int((await fetch(conn, count, filters, False))[0]["n"])
+
+
+async def job_events(conn: Conn, job_id: JobId) -> list[JobEvent]:
+    return [READ.event(row) for row in await fetch(conn, sql.JOB_EVENTS, (job_id,), False)]
+
+
+async def counts(conn: Conn) -> Counts:
+    counters = {row["name"]: int(row["value"]) for row in await fetch(conn, sql.COUNTERS, ())}
+    by_status = {status.value: counters.get(status_counter(status), 0) for status in JobStatus}
+    return Counts(**by_status, jobs_submitted=counters.get(Counter.JOBS_SUBMITTED, 0),
+                  retries=counters.get(Counter.RETRIES, 0))
+
+
+async def throughput(conn: Conn, minutes: int) -> list[ThroughputBucket]:
+    rows = await fetch(conn, sql.THROUGHPUT, (minutes,), False)
+    return [ThroughputBucket(row["minute"], row["done"], row["failed"]) for row in rows]
+
+
+async def events_after(conn: Conn, seq: int, limit: int) -> list[JobEvent]:
+    return [READ.event(row) for row in await fetch(conn, sql.EVENTS_AFTER, (seq, limit))]
+
+
+async def last_event_seq(conn: Conn) -> int:
+    return int((await fetch(conn, sql.LAST_EVENT_SEQ, ()))[0]["seq"])
+
+
+async def list_workers(conn: Conn, seen_within_sec: float) -> list[WorkerInfo]:
+    rows = await fetch(conn, sql.LIST_WORKERS, (seen_within_sec,), False)
+    return [READ.worker(row) for row in rows]

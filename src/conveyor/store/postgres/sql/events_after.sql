@@ -1,0 +1,3 @@
+-- `events_after`: generated from conveyor/store/postgres/statements.py by
+-- `python -m conveyor.store.postgres.render`; do not edit.
+SELECT seq, job_id, type, status, at, attempt, tenant, task, worker, error, data FROM job_events WHERE seq > %s ORDER BY seq LIMIT %s

@@ -1,0 +1,65 @@
+-- `rescue`: generated from conveyor/store/postgres/statements.py by
+-- `python -m conveyor.store.postgres.render`; do not edit.
+WITH expired AS MATERIALIZED (
+    SELECT id, lease_owner FROM jobs
+     WHERE status = 'running' AND lease_expires_at < now()
+     ORDER BY lease_expires_at
+     LIMIT 10000
+       FOR UPDATE SKIP LOCKED),
+changed AS (
+    UPDATE jobs AS j
+       SET status = CASE WHEN (j.attempts > j.max_retries) THEN 'failed' ELSE 'pending' END,
+           finished_at = CASE WHEN (j.attempts > j.max_retries) THEN now() END,
+           run_at = CASE WHEN (j.attempts > j.max_retries) THEN j.run_at ELSE now() END,
+           last_error = 'lease expired: worker ' || coalesce(e.lease_owner, 'None') || ' stopped renewing it',
+           lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
+      FROM expired AS e
+     WHERE j.id = e.id AND j.id = ANY(ARRAY(SELECT id FROM expired))
+    RETURNING j.id, j.status, j.attempts, j.tenant, j.task, j.last_error, e.lease_owner),
+ev AS (
+    SELECT e.*, 'running'::text AS source
+      FROM (
+    SELECT id, CASE WHEN status = 'failed' THEN 'job_failed' ELSE 'job_lease_expired' END,
+           status, attempts, tenant, task, lease_owner, last_error, NULL::jsonb
+      FROM changed) AS e(job_id, type, status, attempt, tenant, task, worker, error, data)),
+bumped AS (
+    INSERT INTO counters AS c (name, shard, value)
+    SELECT d.name, pg_backend_pid() %% 32, sum(d.delta)
+      FROM ev
+      JOIN (VALUES
+        ('job_created', NULL, 'jobs_submitted', 1),
+        ('job_created', NULL, 'status:pending', 1),
+        ('job_leased', 'pending', 'status:pending', -1),
+        ('job_leased', 'pending', 'status:running', 1),
+        ('job_succeeded', 'running', 'status:done', 1),
+        ('job_succeeded', 'running', 'status:running', -1),
+        ('job_retry_scheduled', 'running', 'retries', 1),
+        ('job_retry_scheduled', 'running', 'status:pending', 1),
+        ('job_retry_scheduled', 'running', 'status:running', -1),
+        ('job_failed', 'running', 'status:failed', 1),
+        ('job_failed', 'running', 'status:running', -1),
+        ('job_lease_expired', 'running', 'retries', 1),
+        ('job_lease_expired', 'running', 'status:pending', 1),
+        ('job_lease_expired', 'running', 'status:running', -1),
+        ('job_released', 'running', 'status:pending', 1),
+        ('job_released', 'running', 'status:running', -1)) AS d(type, source, name, delta)
+        ON d.type = ev.type AND d.source IS NOT DISTINCT FROM ev.source
+     GROUP BY d.name
+    HAVING sum(d.delta) <> 0
+     ORDER BY d.name
+        ON CONFLICT (name, shard) DO UPDATE SET value = c.value + excluded.value
+    RETURNING 1),
+locked AS (
+    SELECT pg_advisory_xact_lock(7165066986957399414) AS held
+      FROM (SELECT count(*) AS n FROM changed) AS c, (SELECT count(*) FROM bumped) AS b
+     WHERE c.n > 0),
+appended AS (
+    INSERT INTO job_events (job_id, type, status, attempt, tenant, task, worker, error, data)
+    SELECT ev.job_id, ev.type, ev.status, ev.attempt, ev.tenant, ev.task, ev.worker, ev.error,
+           ev.data
+      FROM ev, locked ORDER BY 1
+    RETURNING seq),
+notified AS (
+    SELECT pg_notify('conveyor_events', max(seq)::text) AS sent FROM appended
+    HAVING count(*) > 0)
+SELECT changed.id FROM changed LEFT JOIN notified ON true

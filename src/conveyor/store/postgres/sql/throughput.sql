@@ -1,0 +1,8 @@
+-- `throughput`: generated from conveyor/store/postgres/statements.py by
+-- `python -m conveyor.store.postgres.render`; do not edit.
+SELECT date_trunc('minute', finished_at) AS minute,
+       count(*) FILTER (WHERE status = 'done') AS done,
+       count(*) FILTER (WHERE status = 'failed') AS failed
+  FROM jobs
+ WHERE finished_at >= date_trunc('minute', now()) - make_interval(mins => %s - 1)
+ GROUP BY 1 ORDER BY 1

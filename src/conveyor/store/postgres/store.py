@@ -1,0 +1,213 @@
+"""The PostgreSQL store: any number of API and worker processes on any number of hosts.
+
+psycopg 3 (async) with a `psycopg_pool.AsyncConnectionPool` per process, plus one dedicated
+LISTEN connection (`listener.py`). Every write is one transaction that also writes its
+`job_events` rows and sends one NOTIFY; the SQL lives in `statements.py` (readable whole in
+`sql/`), and `events.py` explains the lock order and how event seq order is made equal to
+commit order.
+
+Limits and promises:
+
+- The database clock decides leases, retries and rescue (`now()`), never a host's clock.
+- Leasing is one statement, a `MATERIALIZED` CTE of `SELECT … FOR UPDATE SKIP LOCKED`
+  feeding `UPDATE … RETURNING`: concurrent workers take disjoint batches without waiting on
+  each other.
+- Connection trouble (server down, restarted, pool exhausted, statement timeout) raises
+  `StoreUnavailable`; the pool replaces broken connections on its own, so calls succeed
+  again once the server is back. A deadlock is retried twice before it is reported.
+- Pool connections run in autocommit. Lease, finish, heartbeat, release, rescue and a
+  plain submit are one statement each (one round trip, its own transaction); rate-limited
+  submits and DLQ retries are short explicit transactions.
+- Settings (pool size, timeouts) come from query parameters of the URL; see
+  `conninfo.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from conveyor.aio import wait_event
+from conveyor.errors import IdempotencyConflict, StoreError, StoreUnavailable
+from conveyor.store.driver import DriverStore, bind_operations
+from conveyor.store.postgres import producers, reads, workers
+from conveyor.store.postgres.conninfo import PostgresOptions, describe, parse_postgres_url
+from conveyor.store.postgres.events import Conn
+from conveyor.store.postgres.listener import Listener
+from conveyor.store.postgres.migrate import migrate
+
+log = logging.getLogger("conveyor.store.postgres")
+
+_DEADLOCK_ATTEMPTS = 3
+_POLL_CONNECTED_SEC = 5.0
+"""`wait_for_change` re-reads max(seq) this often while LISTEN is up (belt and braces)."""
+_POLL_DISCONNECTED_SEC = 0.25
+"""… and this often while the listener is reconnecting."""
+
+_CONSTRAINT_ERRORS: dict[str, type[StoreError]] = {
+    "jobs_idempotency": IdempotencyConflict,
+}
+"""Unique violations that mean something to the caller, by constraint (index) name."""
+
+
+def _unique_violation(exc: psycopg.errors.UniqueViolation) -> StoreError:
+    name = exc.diag.constraint_name or ""
+    error = _CONSTRAINT_ERRORS.get(name)
+    return error() if error else StoreError(f"postgres: unique violation on {name}")
+
+
+class PostgresStore(DriverStore):
+    """`Store` on PostgreSQL. Open with `await open_postgres(url)`; `await close()` after.
+
+    Operations are async functions `(conn, *args)` in `producers`, `workers` and `reads`,
+    given a pooled connection in autocommit: one statement is its own transaction, and an
+    operation that needs several opens `conn.transaction()` itself."""
+
+    supports_notify: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, Any]]],
+        url: str,
+        conninfo: str,
+        options: PostgresOptions,
+    ) -> None:
+        self.url = url
+        """The URL the store was opened with (tests and tools connect to it directly)."""
+        self._pool = pool
+        self._operations = bind_operations(producers, workers, reads)
+        self._where = describe(conninfo)
+        self.options = options
+        self._listener = Listener(conninfo)
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def close(self) -> None:
+        await self._listener.stop()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self._pool.close()
+
+    # -- plumbing --------------------------------------------------------------------------
+    async def _write(self, operation: str, *args: object) -> Any:
+        return await self._run(self._operations[operation], *args)
+
+    async def _read(self, operation: str, *args: object) -> Any:
+        return await self._run(self._operations[operation], *args)
+
+    async def _run(self, body: Any, *args: object) -> Any:
+        """Run `body(conn, *args)` on a pooled connection. Driver errors are translated at
+        this seam; domain errors from `body` pass through."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with self._pool.connection() as conn:
+                    return await body(conn, *args)
+            except psycopg.errors.DeadlockDetected as exc:
+                if attempt < _DEADLOCK_ATTEMPTS:
+                    log.info("postgres deadlock, retrying (attempt %d)", attempt)
+                    continue
+                raise StoreUnavailable(f"postgres: {exc}") from exc
+            except psycopg.errors.UniqueViolation as exc:
+                raise _unique_violation(exc) from exc
+            except psycopg.OperationalError as exc:  # includes pool timeouts, cancellations
+                self._sweep_pool()
+                raise StoreUnavailable(f"postgres at {self._where}: {exc}") from exc
+            except psycopg.Error as exc:
+                raise StoreError(f"postgres: {exc}") from exc
+
+    def _sweep_pool(self) -> None:
+        """After a connection failure, test every idle connection at once, so a server
+        restart costs one failed call rather than one per pooled connection."""
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._check_pool())
+
+    async def _check_pool(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._pool.check()
+
+    async def ping(self) -> None:
+        await self.run_sql("SELECT 1")
+
+    async def run_sql(
+        self, query: str, params: Sequence[object] | Mapping[str, object] = ()
+    ) -> list[dict[str, Any]]:
+        """One statement through the pool and the error translation above, unprepared
+        (for `ping`, tools and tests): its rows, or [] when it returns none."""
+        async def body(conn: Conn) -> list[dict[str, Any]]:
+            cur = await conn.execute(query, params)
+            return await cur.fetchall() if cur.description else []
+
+        result: list[dict[str, Any]] = await self._run(body)
+        return result
+
+    async def wait_for_change(self, since_seq: int, timeout: float) -> int:
+        """Pushed by NOTIFY. While LISTEN is up the listener's seq is current (it read max(seq)
+        when it started listening, and every commit since has notified it), so waiting costs
+        no query; the database is read while LISTEN is down, and every few seconds of a long
+        wait as a safety net."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        listener = self._listener
+        seq = listener.newest_seq if listener.connected else await self.last_event_seq()
+        read_at = loop.time()
+        while True:
+            changed = listener.changed  # taken before reading, so no wake-up is lost
+            seq = max(seq, listener.newest_seq)
+            remaining = deadline - loop.time()
+            if seq > since_seq or remaining <= 0:
+                return seq
+            poll = _POLL_CONNECTED_SEC if listener.connected else _POLL_DISCONNECTED_SEC
+            # Not asyncio.wait_for: on Python 3.11 it can swallow the cancellation of a stopping
+            # worker (see conveyor.aio), which then waits here forever.
+            await wait_event(changed, min(remaining, poll))
+            if not listener.connected or loop.time() - read_at >= poll:
+                seq = max(seq, await self.last_event_seq())
+                read_at = loop.time()
+
+
+async def open_postgres(url: str) -> PostgresStore:
+    """Connect, migrate the schema (safe when many processes start at once), open the pool
+    and start listening. Raises `StoreUnavailable` when the server cannot be reached."""
+    conninfo, options = parse_postgres_url(url)
+    where = describe(conninfo)
+    try:
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            await migrate(conn)
+    except psycopg.OperationalError as exc:
+        raise StoreUnavailable(f"postgres at {where}: {exc}") from exc
+    except psycopg.Error as exc:  # a migration failed: its transaction was rolled back
+        raise StoreError(f"postgres at {where}: migrating the schema failed: {exc}") from exc
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, Any]]] = AsyncConnectionPool(
+        conninfo,
+        connection_class=psycopg.AsyncConnection[dict[str, Any]],
+        # Statements are prepared only when asked (see `rows.fetch`), never by count. (None
+        # would switch preparing off altogether, `prepare=True` included.)
+        kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": 2**31},
+        min_size=options.pool_min_size,
+        max_size=options.pool_max_size,
+        timeout=options.pool_timeout,
+        name="conveyor",
+        open=False,
+    )
+    try:
+        await pool.open(wait=True, timeout=max(options.pool_timeout, options.connect_timeout))
+    except psycopg.OperationalError as exc:
+        await pool.close()
+        raise StoreUnavailable(f"postgres at {where}: {exc}") from exc
+    store = PostgresStore(pool, url, conninfo, options)
+    store._listener.start()
+    await store._listener.wait_connected(options.connect_timeout)
+    return store
+
+
+__all__ = ["PostgresStore", "open_postgres"]

@@ -1,0 +1,91 @@
+"""What workers ask of the PostgreSQL store: lease, heartbeat, finish, release, rescue, and
+the worker registry. Each is one statement (see `statements.py`), run in autocommit.
+
+Batches arrive sorted by job id (`DriverStore` sorts them): rows are then locked in one
+global order by every statement that takes several, which keeps a finish and a heartbeat of
+the same leases from deadlocking.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from conveyor.models import Ack, Fail, JobId, Lease, Outcome
+from conveyor.store.base import WorkerInfo
+from conveyor.store.postgres import statements as sql
+from conveyor.store.postgres.events import Conn
+from conveyor.store.postgres.rows import READ, dumps, fetch
+
+
+async def lease(
+    conn: Conn, worker: str, queues: list[str], limit: int, lease_for_sec: float
+) -> list[Lease]:
+    rows = await fetch(
+        conn,
+        sql.LEASE,
+        {"queues": queues, "limit": limit, "worker": worker, "lease_for": lease_for_sec},
+    )
+    return sorted((READ.lease(row) for row in rows), key=lambda lease: lease.job_id)
+
+
+async def heartbeat(conn: Conn, leases: list[Lease], lease_for_sec: float) -> set[JobId]:
+    rows = await fetch(
+        conn,
+        sql.HEARTBEAT,
+        {
+            "lease_for": lease_for_sec,
+            "ids": [lease.job_id for lease in leases],
+            "tokens": [lease.token for lease in leases],
+        },
+    )
+    return {row["id"] for row in rows}
+
+
+async def finish(
+    conn: Conn, outcomes: list[Outcome], worker: str
+) -> set[tuple[JobId, uuid.UUID]]:
+    """All outcomes in one statement; the (job id, token) pairs whose lease still held."""
+    rows = await fetch(
+        conn,
+        sql.FINISH,
+        {
+            "ids": [o.lease.job_id for o in outcomes],
+            "tokens": [o.lease.token for o in outcomes],
+            "ok": [isinstance(o, Ack) for o in outcomes],
+            "results": [dumps(o.result) if isinstance(o, Ack) else None for o in outcomes],
+            "errors": [o.error if isinstance(o, Fail) else None for o in outcomes],
+            "retry_in": [
+                max(0.0, float(o.retry_in_sec)) if isinstance(o, Fail) else 0.0
+                for o in outcomes
+            ],
+            "permanent": [o.permanent if isinstance(o, Fail) else False for o in outcomes],
+            "worker": worker,
+        },
+    )
+    return {(row["id"], row["token"]) for row in rows}
+
+
+async def release(conn: Conn, leases: list[Lease]) -> None:
+    await fetch(
+        conn,
+        sql.RELEASE,
+        {"ids": [lease.job_id for lease in leases], "tokens": [lease.token for lease in leases]},
+    )
+
+
+async def rescue(conn: Conn) -> list[JobId]:
+    # Empty parameters, not None: psycopg then turns the "%%" in the statement into "%".
+    return [row["id"] for row in await fetch(conn, sql.RESCUE, ())]
+
+
+async def register_worker(conn: Conn, info: WorkerInfo) -> None:
+    await fetch(conn, sql.REGISTER_WORKER,
+                (info.id, info.host, info.pid, list(info.queues), info.concurrency), False)
+
+
+async def worker_seen(conn: Conn, worker_id: str, running: int) -> None:
+    await fetch(conn, sql.WORKER_SEEN, (running, worker_id))
+
+
+async def unregister_worker(conn: Conn, worker_id: str) -> None:
+    await fetch(conn, sql.UNREGISTER_WORKER, (worker_id,), False)

@@ -1,0 +1,153 @@
+"""The store's rule book: every decision both drivers make, written once, without I/O.
+
+Each driver calls these rules from Python. Where a rule must also run inside a SQL statement
+(deciding a whole batch in one round trip), the SQL fragment is made here from the same
+definition (`last_attempt_sql`, `rescue_error_sql`), and `tests/store/test_rules.py` checks
+that the SQL and the Python rule agree on both sides of every edge, on both drivers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from conveyor.errors import IdempotencyConflict, InvalidTransition, RateLimited
+from conveyor.lifecycle import JobStatus
+from conveyor.models import Counts, NewJob, RateLimit
+from conveyor.payloads import check_json
+
+# -- submitting ---------------------------------------------------------------------------------
+
+
+def check_new_jobs(jobs: Sequence[NewJob]) -> None:
+    """Every payload within `conveyor.payloads`' limits; raises `InvalidPayload`."""
+    for job in jobs:
+        check_json(job.payload)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """Which jobs of a batch to insert, and which repeat an earlier one of the same batch."""
+
+    fresh: list[int]
+    """Indexes of the jobs to insert (or to find as replays of an earlier submit)."""
+    repeats: dict[int, int]
+    """index → the index of the first job in the batch with the same (tenant, key)."""
+
+
+def plan_batch(jobs: Sequence[NewJob]) -> BatchPlan:
+    """The same idempotency key twice in one batch: the first one wins, and a second with
+    another body is a conflict (as two separate submits would be)."""
+    first_by_key: dict[tuple[str, str], int] = {}
+    fresh: list[int] = []
+    repeats: dict[int, int] = {}
+    for index, job in enumerate(jobs):
+        if job.idempotency_key is not None:
+            key = (job.tenant, job.idempotency_key)
+            first = first_by_key.get(key)
+            if first is not None:
+                if jobs[first].request_hash != job.request_hash:
+                    raise IdempotencyConflict()
+                repeats[index] = first
+                continue
+            first_by_key[key] = index
+        fresh.append(index)
+    return BatchPlan(fresh, repeats)
+
+
+def check_replay(stored_hash: str | None, job: NewJob) -> None:
+    """A submit that found its (tenant, key) taken is a replay only with the same body."""
+    if stored_hash != job.request_hash:
+        raise IdempotencyConflict()
+
+
+def wanted_tokens(jobs: Sequence[NewJob]) -> dict[str, int]:
+    """Tokens each tenant needs for `jobs` (the ones that will be created)."""
+    wanted: dict[str, int] = {}
+    for job in jobs:
+        wanted[job.tenant] = wanted.get(job.tenant, 0) + 1
+    return wanted
+
+
+# -- rate limits --------------------------------------------------------------------------------
+
+
+def bucket_now(rate: RateLimit, tokens: float | None, elapsed_sec: float) -> float:
+    """Tokens in a bucket that held `tokens` (None: never used, so full) `elapsed_sec` ago:
+    refilled continuously at `per_minute / 60` a second, never above `per_minute`."""
+    capacity = float(rate.per_minute)
+    if tokens is None:
+        return capacity
+    return min(capacity, tokens + max(0.0, elapsed_sec) * capacity / 60.0)
+
+
+def rate_limited(rate: RateLimit, tenant: str, available: float, wanted: int) -> RateLimited | None:
+    """The refusal for taking `wanted` tokens from a bucket holding `available`, or None when
+    they may be taken. Retry-After is when the bucket will hold enough; a request larger than
+    the bucket can ever hold gets 60 s (the API refuses such batches up front with 422)."""
+    if wanted <= available:
+        return None
+    capacity = float(rate.per_minute)
+    retry_after = (wanted - available) * 60.0 / capacity if wanted <= capacity else 60.0
+    return RateLimited(
+        retry_after, f"tenant {tenant!r} may submit {rate.per_minute} jobs per minute"
+    )
+
+
+# -- retrying from the DLQ ----------------------------------------------------------------------
+
+
+def check_retryable(status: str, retried_by: object | None) -> None:
+    """Only a failed job that was not retried before; each other case has its own message."""
+    if status != JobStatus.FAILED.value:
+        raise InvalidTransition(f"only failed jobs can be retried; this one is {status}")
+    if retried_by is not None:
+        raise InvalidTransition(f"this job was already retried as {retried_by}")
+
+
+# -- attempts -----------------------------------------------------------------------------------
+
+
+def is_last_attempt(attempt: int, max_retries: int, permanent: bool = False) -> bool:
+    """A failed attempt sends the job to the DLQ when it was permanent or when `attempt`
+    (counting from 1) already used every retry: `max_retries` retries after the first."""
+    return permanent or attempt > max_retries
+
+
+def last_attempt_sql(attempts: str = "attempts", max_retries: str = "max_retries") -> str:
+    """`is_last_attempt` for a row in SQL (without the permanent flag, which a statement ORs
+    in itself); the same text works in SQLite and PostgreSQL."""
+    return f"({attempts} > {max_retries})"
+
+
+RESCUE_ERROR = "lease expired: worker {owner} stopped renewing it"
+
+
+def rescue_error(owner: str | None) -> str:
+    """`last_error` of a job whose lease expired (rescue)."""
+    return RESCUE_ERROR.format(owner=owner)
+
+
+def rescue_error_sql(owner: str) -> str:
+    """`rescue_error` as a SQL expression over the column `owner` (both dialects)."""
+    before, after = RESCUE_ERROR.split("{owner}")
+    return f"'{before}' || coalesce({owner}, 'None') || '{after}'"
+
+
+# -- what events record ---------------------------------------------------------------------------
+
+WAIT_DECIMALS = 6
+"""`job_leased.data.wait` and `data.runtime`: seconds, rounded to microseconds."""
+RETRY_IN_DECIMALS = 3
+"""`job_retry_scheduled.data.retry_in`: seconds, rounded to milliseconds."""
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def list_total(counts: Counts, status: JobStatus | None) -> int:
+    """The `total` of an unfiltered (all tenants) job list, from the per-status counters:
+    what a count over the table would say, without reading a million rows."""
+    if status is None:
+        return counts.pending + counts.running + counts.done + counts.failed
+    return int(getattr(counts, status.value))

@@ -1,0 +1,59 @@
+"""Schema migrations for SQLite: `migrations/sqlite/NNNN_*.sql`, each applied once.
+
+Every process that opens the file runs this; the check-and-apply holds SQLite's write lock
+(`BEGIN IMMEDIATE`), so concurrent starters wait, then find the migrations applied. All files
+run in one transaction: a failure leaves the schema as it was.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from conveyor.store.migrate import load_migrations
+
+
+def split_sqlite_statements(sql: str) -> list[str]:
+    """Split a script into statements, so they can run inside one explicit transaction
+    (`executescript` would commit first)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and not all(
+        part.strip().startswith("--") or not part.strip() for part in buffer.splitlines()
+    ):
+        raise ValueError(f"incomplete SQL statement at end of migration: {buffer[:80]!r}")
+    return statements
+
+
+def migrate(conn: sqlite3.Connection) -> list[int]:
+    """Apply pending migrations under one write lock; concurrent starters wait, then see them
+    applied. Returns the versions applied now."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+        )
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        applied: list[int] = []
+        for migration in load_migrations("sqlite"):
+            if migration.version in done:
+                continue
+            for statement in split_sqlite_statements(migration.sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at)"
+                " VALUES (?, ?, unixepoch())",
+                (migration.version, migration.name),
+            )
+            applied.append(migration.version)
+        conn.execute("COMMIT")
+        return applied
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -1,0 +1,96 @@
+"""What readers ask of the SQLite store. Each function runs in one read transaction (a
+consistent snapshot) on the store's reader thread and receives the store's clock as `now`."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+from conveyor.errors import JobNotFound
+from conveyor.lifecycle import Counter, JobStatus, status_counter
+from conveyor.models import Counts, Job, JobEvent, JobId
+from conveyor.store import rules
+from conveyor.store.base import ThroughputBucket, WorkerInfo
+from conveyor.store.sqlite.rows import EVENT_COLUMNS, JOB_COLUMNS, READ, WORKER_COLUMNS
+
+
+def get(conn: sqlite3.Connection, now: float, job_id: JobId) -> Job:
+    row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (str(job_id),)).fetchone()
+    if row is None:
+        raise JobNotFound()
+    return READ.job(row)
+
+
+def list_jobs(
+    conn: sqlite3.Connection,
+    now: float,
+    status: JobStatus | None,
+    tenant: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Job], int]:
+    where, params = [], []
+    if status is not None:
+        where.append("status = ?")
+        params.append(status.value)
+    if tenant is not None:
+        where.append("tenant = ?")
+        params.append(tenant)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = conn.execute(
+        f"SELECT {JOB_COLUMNS} FROM jobs{clause} ORDER BY id DESC LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    )
+    jobs = [READ.job(row) for row in rows]
+    if tenant is None:
+        return jobs, rules.list_total(counts(conn, now), status)
+    return jobs, int(conn.execute(f"SELECT count(*) FROM jobs{clause}", params).fetchone()[0])
+
+
+def job_events(conn: sqlite3.Connection, now: float, job_id: JobId) -> list[JobEvent]:
+    rows = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM job_events WHERE job_id = ? ORDER BY seq", (str(job_id),)
+    )
+    return [READ.event(row) for row in rows]
+
+
+def counts(conn: sqlite3.Connection, now: float) -> Counts:
+    counters = {name: int(value) for name, value in conn.execute(
+        "SELECT name, value FROM counters"
+    )}
+    by_status = {status.value: counters.get(status_counter(status), 0) for status in JobStatus}
+    return Counts(**by_status, jobs_submitted=counters.get(Counter.JOBS_SUBMITTED, 0),
+                  retries=counters.get(Counter.RETRIES, 0))
+
+
+def throughput(conn: sqlite3.Connection, now: float, minutes: int) -> list[ThroughputBucket]:
+    since = (int(now) // 60 - minutes + 1) * 60
+    rows = conn.execute(
+        "SELECT CAST(finished_at / 60 AS INTEGER) * 60 AS minute,"
+        " sum(status = 'done') AS done, sum(status = 'failed') AS failed"
+        " FROM jobs WHERE finished_at >= ? GROUP BY minute ORDER BY minute",
+        (since,),
+    )
+    return [
+        ThroughputBucket(datetime.fromtimestamp(row["minute"], UTC), row["done"], row["failed"])
+        for row in rows
+    ]
+
+
+def events_after(conn: sqlite3.Connection, now: float, seq: int, limit: int) -> list[JobEvent]:
+    rows = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM job_events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+    )
+    return [READ.event(row) for row in rows]
+
+
+def last_event_seq(conn: sqlite3.Connection, now: float) -> int:
+    return int(conn.execute("SELECT max(seq) FROM job_events").fetchone()[0] or 0)
+
+
+def list_workers(conn: sqlite3.Connection, now: float, seen_within_sec: float) -> list[WorkerInfo]:
+    rows = conn.execute(
+        f"SELECT {WORKER_COLUMNS} FROM workers WHERE last_seen_at >= ? ORDER BY started_at",
+        (now - seen_within_sec,),
+    )
+    return [READ.worker(row) for row in rows]

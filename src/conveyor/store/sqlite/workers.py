@@ -1,0 +1,166 @@
+"""What workers ask of the SQLite store: lease, heartbeat, finish, release, rescue, and the
+worker registry.
+
+Each function runs inside one `BEGIN IMMEDIATE` transaction on the store's writer thread (so
+leasing needs no SKIP LOCKED: there is one writer at a time) and receives the store's clock
+as `now`. Acks, fails, heartbeats and releases are fenced by `lease_token` and
+`status = 'running'`: a worker whose lease was lost changes nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+
+from conveyor.lifecycle import EventType, JobStatus
+from conveyor.models import Ack, JobId, Lease, Outcome
+from conveyor.store import rules
+from conveyor.store.base import WorkerInfo
+from conveyor.store.sqlite.events import Change, append
+from conveyor.store.sqlite.rows import READ, dumps
+
+_LAST = rules.last_attempt_sql()
+_FENCE = "id = ? AND lease_token = ? AND status = 'running'"
+_UNLEASE = "lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL"
+
+
+def lease(
+    conn: sqlite3.Connection,
+    now: float,
+    worker: str,
+    queues: list[str],
+    limit: int,
+    lease_for_sec: float,
+) -> list[Lease]:
+    marks = ",".join("?" * len(queues))
+    rows = conn.execute(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?,"
+        " lease_token = lower(hex(randomblob(16))), lease_expires_at = ?, started_at = ?"
+        " WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ?"
+        f" AND queue IN ({marks}) ORDER BY priority DESC, run_at, id LIMIT ?)"
+        " RETURNING id, lease_token, task, payload, attempts, max_retries, tenant, queue,"
+        " trace_id, status, run_at",
+        (worker, now + lease_for_sec, now, now, *queues, limit),
+    ).fetchall()
+    append(conn, now, [
+        Change(row["id"], EventType.LEASED, JobStatus.PENDING, row["status"], row["attempts"],
+               row["tenant"], row["task"], worker,
+               data={"wait": round(max(0.0, now - row["run_at"]), rules.WAIT_DECIMALS)})
+        for row in rows
+    ])
+    return sorted((READ.lease(row) for row in rows), key=lambda lease: lease.job_id)
+
+
+def heartbeat(
+    conn: sqlite3.Connection, now: float, leases: list[Lease], lease_for_sec: float
+) -> set[JobId]:
+    held: set[JobId] = set()
+    for lease in leases:
+        row = conn.execute(
+            f"UPDATE jobs SET lease_expires_at = ? WHERE {_FENCE} RETURNING id",
+            (now + lease_for_sec, str(lease.job_id), lease.token.hex),
+        ).fetchone()
+        if row is not None:
+            held.add(lease.job_id)
+    return held
+
+
+def finish(
+    conn: sqlite3.Connection, now: float, outcomes: list[Outcome], worker: str
+) -> set[tuple[JobId, uuid.UUID]]:
+    """Apply each outcome whose lease still holds; the (job id, token) pairs applied."""
+    applied: set[tuple[JobId, uuid.UUID]] = set()
+    changes: list[Change] = []
+    for outcome in outcomes:
+        lease = outcome.lease
+        if isinstance(outcome, Ack):
+            row = conn.execute(
+                f"UPDATE jobs SET status = 'done', result = ?, finished_at = ?, {_UNLEASE}"
+                f" WHERE {_FENCE} RETURNING status, attempts, tenant, task, started_at",
+                (dumps(outcome.result), now, str(lease.job_id), lease.token.hex),
+            ).fetchone()
+        else:
+            last = f"(? OR {_LAST})"
+            row = conn.execute(
+                "UPDATE jobs SET"
+                f" status = CASE WHEN {last} THEN 'failed' ELSE 'pending' END,"
+                f" run_at = CASE WHEN {last} THEN run_at ELSE ? END,"
+                f" finished_at = CASE WHEN {last} THEN ? ELSE NULL END,"
+                f" last_error = ?, {_UNLEASE}"
+                f" WHERE {_FENCE} RETURNING status, attempts, tenant, task, started_at",
+                (outcome.permanent, outcome.permanent, now + max(0.0, outcome.retry_in_sec),
+                 outcome.permanent, now, outcome.error, str(lease.job_id), lease.token.hex),
+            ).fetchone()
+        if row is None:
+            continue
+        applied.add((lease.job_id, lease.token))
+        data = {"runtime": round(max(0.0, now - (row["started_at"] or now)),
+                                 rules.WAIT_DECIMALS)}
+        if isinstance(outcome, Ack):
+            event_type, error = EventType.SUCCEEDED, None
+        elif row["status"] == JobStatus.PENDING.value:
+            event_type, error = EventType.RETRY_SCHEDULED, outcome.error
+            data["retry_in"] = round(max(0.0, outcome.retry_in_sec), rules.RETRY_IN_DECIMALS)
+        else:
+            event_type, error = EventType.FAILED, outcome.error
+        changes.append(Change(str(lease.job_id), event_type, JobStatus.RUNNING, row["status"],
+                              row["attempts"], row["tenant"], row["task"], worker, error, data))
+    append(conn, now, changes)
+    return applied
+
+
+def release(conn: sqlite3.Connection, now: float, leases: list[Lease]) -> None:
+    changes: list[Change] = []
+    for lease in leases:
+        row = conn.execute(
+            f"UPDATE jobs SET status = 'pending', attempts = max(0, attempts - 1), {_UNLEASE}"
+            f" WHERE {_FENCE} RETURNING status, attempts, tenant, task",
+            (str(lease.job_id), lease.token.hex),
+        ).fetchone()
+        if row is not None:
+            changes.append(Change(str(lease.job_id), EventType.RELEASED, JobStatus.RUNNING,
+                                  row["status"], row["attempts"], row["tenant"], row["task"]))
+    append(conn, now, changes)
+
+
+def rescue(conn: sqlite3.Connection, now: float) -> list[JobId]:
+    expired = "status = 'running' AND lease_expires_at < ?"
+    owners = dict(conn.execute(f"SELECT id, lease_owner FROM jobs WHERE {expired}", (now,)))
+    rows = conn.execute(
+        "UPDATE jobs SET"
+        f" status = CASE WHEN {_LAST} THEN 'failed' ELSE 'pending' END,"
+        f" finished_at = CASE WHEN {_LAST} THEN ? ELSE NULL END,"
+        f" run_at = CASE WHEN {_LAST} THEN run_at ELSE ? END,"
+        f" last_error = {rules.rescue_error_sql('lease_owner')}, {_UNLEASE}"
+        f" WHERE {expired} RETURNING id, status, attempts, tenant, task, last_error",
+        (now, now, now),
+    ).fetchall()
+    append(conn, now, [
+        Change(row["id"],
+               EventType.FAILED if row["status"] == JobStatus.FAILED.value
+               else EventType.LEASE_EXPIRED,
+               JobStatus.RUNNING, row["status"], row["attempts"], row["tenant"], row["task"],
+               owners.get(row["id"]), row["last_error"])
+        for row in rows
+    ])
+    return [uuid.UUID(row["id"]) for row in rows]
+
+
+def register_worker(conn: sqlite3.Connection, now: float, info: WorkerInfo) -> None:
+    conn.execute(
+        "INSERT INTO workers (id, host, pid, queues, concurrency, started_at,"
+        " last_seen_at, running) VALUES (?, ?, ?, ?, ?, ?, ?, 0)"
+        " ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+        (info.id, info.host, info.pid, dumps(list(info.queues)), info.concurrency, now, now),
+    )
+
+
+def worker_seen(conn: sqlite3.Connection, now: float, worker_id: str, running: int) -> None:
+    conn.execute(
+        "UPDATE workers SET last_seen_at = ?, running = ? WHERE id = ?",
+        (now, running, worker_id),
+    )
+
+
+def unregister_worker(conn: sqlite3.Connection, now: float, worker_id: str) -> None:
+    conn.execute("DELETE FROM workers WHERE id = ?", (worker_id,))

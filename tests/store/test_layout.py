@@ -1,0 +1,49 @@
+"""Both drivers keep one floor plan (`conveyor.store.driver`): the same modules for the same
+concerns, and one function per Store operation, named like it, in the module the table says."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+
+from conveyor.store import base, driver
+
+DRIVERS = ["sqlite", "postgres"]
+SHARED_MODULES = {"producers", "workers", "reads", "rows", "migrate", "store", "events"}
+
+
+def modules(name: str) -> set[str]:
+    package = importlib.import_module(f"conveyor.store.{name}")
+    return {info.name for info in pkgutil.iter_modules(package.__path__)}
+
+
+def test_the_drivers_share_their_module_names() -> None:
+    for name in DRIVERS:
+        assert modules(name) >= SHARED_MODULES, name
+    only_postgres = modules("postgres") - SHARED_MODULES
+    assert only_postgres == {"conninfo", "listener", "statements", "render"}
+    assert modules("sqlite") == SHARED_MODULES
+
+
+@pytest.mark.parametrize("name", DRIVERS)
+def test_each_operation_lives_where_the_table_says(name: str) -> None:
+    for operation, module_name in driver.OPERATIONS.items():
+        module = importlib.import_module(f"conveyor.store.{name}.{module_name}")
+        assert inspect.isfunction(getattr(module, operation, None)), (
+            f"{name}.{module_name} lacks {operation}")
+    for module_name in ("producers", "workers", "reads"):
+        module = importlib.import_module(f"conveyor.store.{name}.{module_name}")
+        public = {n for n, v in vars(module).items() if inspect.isfunction(v)
+                  and v.__module__ == module.__name__ and not n.startswith("_")}
+        assert public == {
+            op for op, where in driver.OPERATIONS.items() if where == module_name}
+
+
+def test_the_table_covers_the_store_protocol() -> None:
+    protocol = {n for n, v in vars(base.Store).items()
+                if inspect.iscoroutinefunction(v) and not n.startswith("_")}
+    own = {"close", "ping", "wait_for_change", "submit"}  # per driver, or `submit_many` of one
+    assert protocol - own == set(driver.OPERATIONS)
