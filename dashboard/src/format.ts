@@ -1,6 +1,14 @@
 // How values read on screen. Pure, so tests pin them down.
 
-import type { Job } from "./services/jobs";
+import type { Job, JobStatus } from "./services/jobs";
+
+/** Each status as a word on screen; a status added to the lifecycle needs one here. */
+export const STATUS_LABELS: Record<JobStatus, string> = {
+  pending: "Pending",
+  running: "Running",
+  done: "Done",
+  failed: "Failed",
+};
 
 /** The end of a job id. Ids are UUIDv7, whose first digits are a timestamp shared by jobs
  *  created in the same minute; the last ones are random and tell jobs apart. */

@@ -1,12 +1,13 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useEffectEvent, useState } from "react";
 
 /** Call `callback` every `ms` while `ms` is not null. */
 export function useInterval(callback: () => void, ms: number | null): void {
-  const saved = useRef(callback);
-  saved.current = callback;
+  // An Effect Event: each tick calls the latest callback, and a new callback (every render
+  // makes one) does not restart the timer.
+  const tick = useEffectEvent(callback);
   useEffect(() => {
     if (ms === null) return;
-    const id = setInterval(() => saved.current(), ms);
+    const id = setInterval(() => tick(), ms);
     return () => clearInterval(id);
   }, [ms]);
 }

@@ -6,8 +6,9 @@ import { useCallback, useEffect, useState } from "react";
 import { JOB_LIST_VIEWS, type JobListView } from "./services/jobs";
 
 export type Route = { name: "list"; view: JobListView; page: number } | { name: "job"; id: string };
+export type ListRoute = Extract<Route, { name: "list" }>;
 
-export const HOME: Route = { name: "list", view: "pending", page: 0 };
+export const HOME: ListRoute = { name: "list", view: "pending", page: 0 };
 
 export function parseRoute(hash: string): Route {
   const [path = "", search = ""] = hash.replace(/^#/, "").split("?");
@@ -25,15 +26,26 @@ export function routeHref(route: Route): string {
   return `#/${route.view}${route.page > 0 ? `?page=${route.page + 1}` : ""}`;
 }
 
-export function useRoute(): [Route, (route: Route) => void] {
-  const [route, setRoute] = useState(() => parseRoute(window.location.hash));
+interface Place {
+  route: Route;
+  /** The last list shown, where a job's page links back to (HOME before any). */
+  lastList: ListRoute;
+}
+
+function arrive(route: Route, lastList: ListRoute): Place {
+  return { route, lastList: route.name === "list" ? route : lastList };
+}
+
+/** The route in the address, a way to go elsewhere, and the last list route seen. */
+export function useRoute(): [Route, (route: Route) => void, ListRoute] {
+  const [place, setPlace] = useState(() => arrive(parseRoute(window.location.hash), HOME));
   useEffect(() => {
-    const changed = () => setRoute(parseRoute(window.location.hash));
+    const changed = () => setPlace((previous) => arrive(parseRoute(window.location.hash), previous.lastList));
     window.addEventListener("hashchange", changed);
     return () => window.removeEventListener("hashchange", changed);
   }, []);
   const navigate = useCallback((next: Route) => {
     window.location.hash = routeHref(next);
   }, []);
-  return [route, navigate];
+  return [place.route, navigate, place.lastList];
 }

@@ -4,7 +4,7 @@ import type { ResourceState } from "../data/resource";
 import { eventLabel, formatAgo, formatDateTime, formatDuration, formatRelative, shortId } from "../format";
 import { useNow } from "../hooks";
 import { routeHref } from "../routing";
-import type { Job, JobEvent } from "../services/jobs";
+import { isTerminal, type Job, type JobEvent } from "../services/jobs";
 import { StatusBadge } from "./StatusBadge";
 import { ErrorState, LoadingState } from "./States";
 
@@ -214,7 +214,7 @@ export function JobDetail({ id, state, onRetry, retrying, onReload, backHref, ba
           <div>
             <h3 className="section-title">Result</h3>
             {job.result === null || job.result === undefined ? (
-              <p className="muted">{job.status === "done" || job.status === "failed" ? "No result." : "No result yet."}</p>
+              <p className="muted">{isTerminal(job.status) ? "No result." : "No result yet."}</p>
             ) : (
               <Json value={job.result} label="Result (JSON)" />
             )}

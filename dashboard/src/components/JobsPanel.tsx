@@ -1,20 +1,14 @@
 import { type KeyboardEvent, useRef } from "react";
 
 import type { ResourceState } from "../data/resource";
-import { formatCount } from "../format";
+import { formatCount, STATUS_LABELS } from "../format";
 import { useNow } from "../hooks";
 import { JOB_LIST_VIEWS, type JobListView, type JobPage, type Metrics, PAGE_SIZE } from "../services/jobs";
 import { JobTable, type RetryAction } from "./JobTable";
 import { Pagination } from "./Pagination";
 import { EmptyState, ErrorState, LoadingState } from "./States";
 
-export const VIEW_LABELS: Record<JobListView, string> = {
-  pending: "Pending",
-  running: "Running",
-  done: "Done",
-  failed: "Failed",
-  dlq: "Dead letter queue",
-};
+export const VIEW_LABELS: Record<JobListView, string> = { ...STATUS_LABELS, dlq: "Dead letter queue" };
 
 const EMPTY: Record<JobListView, [string, string]> = {
   pending: ["No pending jobs", "Submit one above: it waits here until a worker takes it."],

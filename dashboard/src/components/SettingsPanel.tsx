@@ -20,10 +20,14 @@ export function SettingsPanel({ id, credentials, onSave, focusKey, keyRequired }
   const keyInput = useRef<HTMLInputElement>(null);
   const ids = { key: useId(), tenant: useId(), keyHint: useId(), tenantHint: useId() };
 
-  useEffect(() => {
+  // Once saved (and trimmed), the credentials replace what the fields hold, from the render
+  // that gets them: React's "adjust state when a prop changes", rather than an effect.
+  const [shown, setShown] = useState(credentials);
+  if (shown !== credentials) {
+    setShown(credentials);
     setApiKey(credentials.apiKey);
     setTenant(credentials.tenant);
-  }, [credentials]);
+  }
 
   useEffect(() => {
     if (focusKey > 0) keyInput.current?.focus();

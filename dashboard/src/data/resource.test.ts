@@ -23,7 +23,7 @@ afterEach(() => {
 
 describe("Resource", () => {
   it("fetches at most once per interval, and once more at its end however often it was asked", async () => {
-    const fetch = vi.fn(async () => "data");
+    const fetch = vi.fn(() => Promise.resolve("data"));
     const resource = new Resource({ fetch, currentSeq: () => 0, minIntervalMs: 1000 });
     resource.refetch();
     await vi.advanceTimersByTimeAsync(0);

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { useEffect, useEffectEvent, useState, useSyncExternalStore } from "react";
 
 import { Resource, type ResourceState } from "./resource";
 
@@ -19,25 +19,30 @@ export function useResource<T>(
   currentSeq: () => number,
   minIntervalMs = 1000,
 ): [ResourceState<T>, Resource<T> | null] {
-  const fetchRef = useRef(fetch);
-  fetchRef.current = fetch;
-  const seqRef = useRef(currentSeq);
-  seqRef.current = currentSeq;
+  // Effect Events: the resource lives across renders, and each of its fetches calls the latest
+  // render's function (which holds the latest credentials), without making a new resource.
+  const latestFetch = useEffectEvent(fetch);
+  const latestSeq = useEffectEvent(currentSeq);
   const [keyed, setKeyed] = useState<Keyed<T> | null>(null);
 
   useEffect(() => {
-    if (key === null) {
-      setKeyed(null);
-      return;
-    }
+    if (key === null) return;
     const resource = new Resource<T>({
-      fetch: (signal) => fetchRef.current(signal),
-      currentSeq: () => seqRef.current(),
+      fetch: (signal) => latestFetch(signal),
+      currentSeq: () => latestSeq(),
       minIntervalMs,
     });
+    // The resource holds timers and a fetch, so it is made here rather than during render
+    // (StrictMode runs effects twice; renders may be thrown away). Showing it takes this one
+    // more render, which the check below accounts for.
+    // eslint-disable-next-line react-hooks/set-state-in-effect -- publishing what the effect made
     setKeyed({ key, resource });
     resource.refetchNow();
-    return () => resource.dispose();
+    return () => {
+      resource.dispose();
+      // Let go of it, so a key that comes back later does not show it for a render.
+      setKeyed((current) => (current?.resource === resource ? null : current));
+    };
   }, [key, minIntervalMs]);
 
   // For the one render between a key change and its effect, the old resource is not shown.
@@ -46,5 +51,5 @@ export function useResource<T>(
     current?.subscribe ?? noSubscription,
     current?.getState ?? (() => (key === null ? IDLE : EMPTY)),
   );
-  return [state as ResourceState<T>, current];
+  return [state, current];
 }

@@ -17,7 +17,8 @@ import {
   viewStatus,
 } from "../services/jobs";
 
-/** Where a job was before each kind of event (null: it did not exist). */
+/** Where a job was before each kind of event (null: it did not exist); `sources` in the Python
+ *  lifecycle table, which the generated module does not carry. */
 export const PREVIOUS_STATUS: Record<EventType, JobStatus | null> = {
   job_created: null,
   job_leased: "pending",
@@ -53,13 +54,6 @@ function newer<E extends LiveEvent>(events: readonly E[], asOfSeq: number): E[] 
 
 // ---- metrics ------------------------------------------------------------------------------
 
-const METRIC_FIELD: Record<JobStatus, "pending" | "running" | "done" | "failed"> = {
-  pending: "pending",
-  running: "running",
-  done: "done",
-  failed: "failed",
-};
-
 /** Move the counts the way each event moves its job. Replayed events are left to the refetch
  *  that follows a reconnect, since a poll during the outage may have counted them already. */
 export function applyToMetrics(metrics: Metrics, events: readonly ReceivedEvent[], asOfSeq: number): Applied<Metrics> {
@@ -79,10 +73,10 @@ export function applyToMetrics(metrics: Metrics, events: readonly ReceivedEvent[
     if (from === to) continue;
     next ??= { ...metrics };
     if (from !== null) {
-      next[METRIC_FIELD[from]] = Math.max(0, next[METRIC_FIELD[from]] - 1);
+      next[from] = Math.max(0, next[from] - 1);
       if (from === "failed") next.dlqCount = Math.max(0, next.dlqCount - 1);
     }
-    next[METRIC_FIELD[to]] += 1;
+    next[to] += 1;
     if (to === "failed") next.dlqCount += 1;
     if (event.type === "job_created") next.jobsSubmitted += 1;
     if (from === "running" && to === "pending" && event.type !== "job_released") next.retries += 1;
@@ -110,7 +104,10 @@ function timelineEvent(event: LiveEvent): JobEvent {
 export function applyEventToJob(job: Job, event: LiveEvent): Job {
   if (event.jobId !== job.id) return job;
   const next: Job = { ...job, status: event.status, attempts: event.attempt };
-  switch (event.type) {
+  // Exhaustive over the lifecycle's events, so a new one makes tsc ask what it changes here.
+  // An event type this build does not know still moves the status.
+  const kind = isEventType(event.type) ? event.type : null;
+  switch (kind) {
     case "job_leased":
       next.startedAt = event.at;
       next.finishedAt = null;
@@ -139,6 +136,11 @@ export function applyEventToJob(job: Job, event: LiveEvent): Job {
       if (typeof retriedBy === "string") next.retriedBy = retriedBy;
       break;
     }
+    case "job_created":
+    case null:
+      break;
+    default:
+      kind satisfies never;
   }
   if (job.events && !job.events.some((known) => known.seq === event.seq)) {
     next.events = [...job.events, timelineEvent(event)].sort((a, b) => a.seq - b.seq);
@@ -212,6 +214,12 @@ export function minuteOf(time: number): number {
   return Math.floor(time / MINUTE_MS) * MINUTE_MS;
 }
 
+/** The throughput column each ending event counts in; the others do not count. */
+const ENDED_AS: Partial<Record<EventType, Exclude<keyof ThroughputBucket, "minute">>> = {
+  job_succeeded: "done",
+  job_failed: "failed",
+};
+
 /** Count jobs that ended (done or failed) into their minute's bucket. */
 export function applyToThroughput(
   buckets: readonly ThroughputBucket[],
@@ -222,8 +230,8 @@ export function applyToThroughput(
   let changed = false;
   let stale = false;
   for (const event of newer(events, asOfSeq)) {
-    const ended = event.type === "job_succeeded" ? "done" : event.type === "job_failed" ? "failed" : null;
-    if (ended === null) continue;
+    const ended = isEventType(event.type) ? ENDED_AS[event.type] : undefined;
+    if (ended === undefined) continue;
     if (event.replayed) {
       stale = true;
       continue;

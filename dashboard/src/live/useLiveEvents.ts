@@ -6,12 +6,16 @@ import { LiveConnection, type LiveState, type ResyncReason, type SocketLike } fr
 export interface LiveEventsOptions {
   /** Sent as `?api_key=` (browsers cannot set headers on a WebSocket); reconnects on change. */
   apiKey: string;
+  /** Tests swap the WebSocket. */
+  createSocket?: (url: string) => SocketLike;
+}
+
+/** Who the feed hands its events to. */
+export interface LiveListener {
   /** A batch of events, at most every 250 ms. */
   onEvents: (events: ReceivedEvent[]) => void;
   /** Refetch everything shown: connected, the server said `refresh`, or history was lost. */
   onResync: (reason: ResyncReason) => void;
-  /** Tests swap the WebSocket. */
-  createSocket?: (url: string) => SocketLike;
 }
 
 export interface LiveEvents {
@@ -19,6 +23,9 @@ export interface LiveEvents {
   /** The last event seq received (0 before the first hello): what fetched data is "as of". */
   seq: () => number;
   reconnectNow: () => void;
+  /** Hand every batch and resync to `listener` until the returned function is called; for an
+   *  effect. Stable, like `seq` and `reconnectNow`. */
+  subscribe: (listener: LiveListener) => () => void;
 }
 
 export function liveUrl(location: Pick<Location, "protocol" | "host">, since: number | null, apiKey: string): string {
@@ -30,11 +37,13 @@ export function liveUrl(location: Pick<Location, "protocol" | "host">, since: nu
   return `${scheme}//${location.host}/ws${search ? `?${search}` : ""}`;
 }
 
-/** The live feed: applies nothing itself, hands batches of events to the page. */
-export function useLiveEvents({ apiKey, onEvents, onResync, createSocket }: LiveEventsOptions): LiveEvents {
+/** The live feed: applies nothing itself, hands batches of events to whoever subscribed. Its
+ *  seq is needed by the data the events are applied to, so the feed comes first and the page
+ *  subscribes to it afterwards, rather than passing handlers in. */
+export function useLiveEvents({ apiKey, createSocket }: LiveEventsOptions): LiveEvents {
   const [state, setState] = useState<LiveState>({ status: "connecting", retryAt: null });
-  const handlers = useRef({ onEvents, onResync });
-  handlers.current = { onEvents, onResync };
+  // Listeners outlive connections: a new API key replaces the connection, not who listens.
+  const listeners = useRef(new Set<LiveListener>());
   const connection = useRef<LiveConnection | null>(null);
   const lastSeq = useRef(0);
 
@@ -42,8 +51,12 @@ export function useLiveEvents({ apiKey, onEvents, onResync, createSocket }: Live
     const live = new LiveConnection({
       url: (since) => liveUrl(window.location, since, apiKey),
       initialSeq: lastSeq.current > 0 ? lastSeq.current : null,
-      onEvents: (events) => handlers.current.onEvents(events),
-      onResync: (reason) => handlers.current.onResync(reason),
+      onEvents: (events) => {
+        for (const listener of listeners.current) listener.onEvents(events);
+      },
+      onResync: (reason) => {
+        for (const listener of listeners.current) listener.onResync(reason);
+      },
       onState: setState,
       ...(createSocket && { createSocket }),
     });
@@ -61,5 +74,11 @@ export function useLiveEvents({ apiKey, onEvents, onResync, createSocket }: Live
 
   const seq = useCallback(() => connection.current?.seq ?? lastSeq.current, []);
   const reconnectNow = useCallback(() => connection.current?.reconnectNow(), []);
-  return { state, seq, reconnectNow };
+  const subscribe = useCallback((listener: LiveListener) => {
+    listeners.current.add(listener);
+    return () => {
+      listeners.current.delete(listener);
+    };
+  }, []);
+  return { state, seq, reconnectNow, subscribe };
 }

@@ -4,7 +4,7 @@ import { ApiError, apiFetch } from "./api";
 
 function respond(status: number, body: unknown, headers: Record<string, string> = {}) {
   const text = typeof body === "string" ? body : JSON.stringify(body);
-  return vi.fn(async () => new Response(text, { status, headers }));
+  return vi.fn(() => Promise.resolve(new Response(text, { status, headers })));
 }
 
 afterEach(() => {
@@ -70,9 +70,7 @@ describe("apiFetch", () => {
   it("reports no answer at all as status 0", async () => {
     vi.stubGlobal(
       "fetch",
-      vi.fn(async () => {
-        throw new TypeError("Failed to fetch");
-      }),
+      vi.fn(() => Promise.reject(new TypeError("Failed to fetch"))),
     );
     await expect(apiFetch("/jobs")).rejects.toMatchObject({ status: 0, code: "network", isUnavailable: true });
   });

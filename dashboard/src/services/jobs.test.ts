@@ -65,7 +65,7 @@ describe("parseLiveMessage", () => {
 
 describe("listJobs", () => {
   it("asks /jobs with the status and /dlq for the dead letter queue, 20 a page", async () => {
-    const fetch = vi.fn(async () => new Response(JSON.stringify(buildListWire([buildJobWire()], { total: 41 }))));
+    const fetch = vi.fn(() => Promise.resolve(new Response(JSON.stringify(buildListWire([buildJobWire()], { total: 41 })))));
     vi.stubGlobal("fetch", fetch);
     const page = await listJobs({ apiKey: "", tenant: "" }, "running", 2);
     expect(page.total).toBe(41);

@@ -1,23 +1,16 @@
 // The API's vocabulary in one place: wire types exactly as the JSON arrives (snake_case, ISO
 // strings), the dashboard's types (camelCase, Dates), the converters between them, the query
 // keys that name each piece of server data, and the calls that fetch it.
+//
+// The statuses and event types are not written here: they are generated from the Python
+// lifecycle table into ../generated/lifecycle.ts and re-exported, so that a status or event
+// added there makes tsc point at every Record<JobStatus, …> or Record<EventType, …> (and every
+// comparison with a literal) that must handle it.
 
+import { EVENT_TYPES, type EventType, JOB_STATUSES, type JobStatus, TERMINAL_STATUSES } from "../generated/lifecycle";
 import { apiFetch, type Credentials } from "./api";
 
-export const JOB_STATUSES = ["pending", "running", "done", "failed"] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-
-export const EVENT_TYPES = [
-  "job_created",
-  "job_leased",
-  "job_succeeded",
-  "job_retry_scheduled",
-  "job_failed",
-  "job_lease_expired",
-  "job_released",
-  "job_retried",
-] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, type EventType, JOB_STATUSES, type JobStatus, TERMINAL_STATUSES } from "../generated/lifecycle";
 
 export function isJobStatus(value: unknown): value is JobStatus {
   return typeof value === "string" && (JOB_STATUSES as readonly string[]).includes(value);
@@ -26,6 +19,14 @@ export function isJobStatus(value: unknown): value is JobStatus {
 export function isEventType(value: unknown): value is EventType {
   return typeof value === "string" && (EVENT_TYPES as readonly string[]).includes(value);
 }
+
+/** A job in a terminal status never runs again (a retry is a new job). */
+export function isTerminal(status: JobStatus): boolean {
+  return (TERMINAL_STATUSES as readonly JobStatus[]).includes(status);
+}
+
+/** A count per status: a status added to the lifecycle is a field the API must send. */
+export type StatusCounts = Record<JobStatus, number>;
 
 // ---- wire types ---------------------------------------------------------------------------
 
@@ -72,11 +73,7 @@ export interface JobListWire {
   offset: number;
 }
 
-export interface MetricsWire {
-  pending: number;
-  running: number;
-  done: number;
-  failed: number;
+export interface MetricsWire extends StatusCounts {
   dlq_count: number;
   jobs_submitted: number;
   retries: number;
@@ -162,11 +159,7 @@ export interface JobPage {
   offset: number;
 }
 
-export interface Metrics {
-  pending: number;
-  running: number;
-  done: number;
-  failed: number;
+export interface Metrics extends StatusCounts {
   dlqCount: number;
   jobsSubmitted: number;
   retries: number;
@@ -340,9 +333,9 @@ export function parseLiveMessage(text: string): LiveMessage | null {
 
 // ---- query keys ---------------------------------------------------------------------------
 
-/** A list the dashboard shows: one of the four statuses, or the dead-letter queue. */
+/** A list the dashboard shows: one per status, in lifecycle order, then the dead-letter queue. */
 export type JobListView = JobStatus | "dlq";
-export const JOB_LIST_VIEWS: readonly JobListView[] = ["pending", "running", "done", "failed", "dlq"];
+export const JOB_LIST_VIEWS: readonly JobListView[] = [...JOB_STATUSES, "dlq"];
 
 /** The status whose jobs a view lists (the DLQ is the failed jobs). */
 export function viewStatus(view: JobListView): JobStatus {

@@ -1,0 +1,190 @@
+// The server data the page shows: the counts, the throughput, the workers, the list on screen
+// and the job on screen, each a Resource (data/) fetched through services/. Live events and
+// actions change it only through the functions returned here, which are stable and act on the
+// resources on screen when they are called: an answer that arrives after the user moved to
+// another list patches that list, not the one of the render that sent the request.
+
+import { useCallback, useEffect, useLayoutEffect, useRef } from "react";
+
+import { THROUGHPUT_MINUTES } from "../components/ThroughputChart";
+import type { Resource, ResourceState } from "../data/resource";
+import { useResource } from "../data/useResource";
+import { useInterval } from "../hooks";
+import { applyToJob, applyToMetrics, applyToPage, applyToThroughput, type ReceivedEvent } from "../live/apply";
+import type { Route } from "../routing";
+import type { Credentials } from "../services/api";
+import {
+  getJob,
+  getMetrics,
+  getThroughput,
+  getWorkers,
+  type Job,
+  type JobListView,
+  type JobPage,
+  listJobs,
+  type Metrics,
+  queryKeys,
+  type ThroughputBucket,
+  type WorkerInfo,
+} from "../services/jobs";
+
+// Workers and throughput change without events (a worker's heartbeat, a minute passing), so
+// they are polled whatever the live feed does.
+const WORKERS_POLL_MS = 10_000;
+const THROUGHPUT_POLL_MS = 60_000;
+
+export interface DashboardData {
+  metrics: ResourceState<Metrics>;
+  throughput: ResourceState<ThroughputBucket[]>;
+  workers: ResourceState<WorkerInfo[]>;
+  /** The list on screen; idle on a job's page. */
+  list: ResourceState<JobPage>;
+  /** The job on screen; idle on a list. */
+  detail: ResourceState<Job>;
+  /** Patch everything shown with a batch of live events (refetching what they make stale). */
+  applyEvents: (events: readonly ReceivedEvent[]) => void;
+  /** Refetch everything, throttled (after a resync). */
+  refetchAll: () => void;
+  /** Refetch what the page shows, throttled (polling while the live feed is down). */
+  refetchVisible: () => void;
+  /** Refetch the list or the job now: the user asked ("Try again"). */
+  reloadList: () => void;
+  reloadDetail: () => void;
+  /** Show at once that job `id` was retried as `retriedBy`, in the list and the detail. */
+  markRetried: (id: string, retriedBy: string) => void;
+  /** Refetch the list and the job, throttled (an action on them failed: see what is true). */
+  refetchJobs: () => void;
+}
+
+interface OnScreen {
+  metrics: Resource<Metrics> | null;
+  throughput: Resource<ThroughputBucket[]> | null;
+  workers: Resource<WorkerInfo[]> | null;
+  list: Resource<JobPage> | null;
+  /** The view `list` is of, which the events are applied for. */
+  listView: JobListView | null;
+  detail: Resource<Job> | null;
+}
+
+const NOTHING: OnScreen = { metrics: null, throughput: null, workers: null, list: null, listView: null, detail: null };
+
+function markRetriedInPage(page: JobPage, id: string, retriedBy: string): JobPage {
+  return { ...page, jobs: page.jobs.map((job) => (job.id === id ? { ...job, retriedBy } : job)) };
+}
+
+export interface DashboardDataOptions {
+  route: Route;
+  credentials: Credentials;
+  /** The live feed's seq, stamped on each fetch. */
+  currentSeq: () => number;
+}
+
+export function useDashboardData({ route, credentials, currentSeq }: DashboardDataOptions): DashboardData {
+  const [metricsState, metrics] = useResource(
+    queryKeys.metrics(),
+    (signal) => getMetrics(credentials, signal),
+    currentSeq,
+    1000,
+  );
+  const [throughputState, throughput] = useResource(
+    queryKeys.throughput(THROUGHPUT_MINUTES),
+    (signal) => getThroughput(credentials, THROUGHPUT_MINUTES, signal),
+    currentSeq,
+    5000,
+  );
+  const [workersState, workers] = useResource(
+    queryKeys.workers(),
+    (signal) => getWorkers(credentials, signal),
+    currentSeq,
+    2000,
+  );
+  const listRoute = route.name === "list" ? route : null;
+  const [listState, list] = useResource(
+    listRoute ? queryKeys.jobList(listRoute.view, listRoute.page) : null,
+    (signal) => listJobs(credentials, listRoute?.view ?? "pending", listRoute?.page ?? 0, signal),
+    currentSeq,
+    1000,
+  );
+  const jobId = route.name === "job" ? route.id : null;
+  const [detailState, detail] = useResource(
+    jobId ? queryKeys.job(jobId) : null,
+    (signal) => getJob(credentials, jobId ?? "", signal),
+    currentSeq,
+    1000,
+  );
+
+  // What the functions below act on: the resources of the last render React committed, set
+  // before any effect of that render runs.
+  const onScreen = useRef<OnScreen>(NOTHING);
+  const listView = listRoute?.view ?? null;
+  useLayoutEffect(() => {
+    onScreen.current = { metrics, throughput, workers, list, listView, detail };
+  }, [metrics, throughput, workers, list, listView, detail]);
+
+  const applyEvents = useCallback((events: readonly ReceivedEvent[]) => {
+    const shown = onScreen.current;
+    shown.metrics?.apply((data, asOf) => applyToMetrics(data, events, asOf));
+    shown.metrics?.refetch(); // reconcile the counts moved by events, at most once a second
+    shown.throughput?.apply((data, asOf) => applyToThroughput(data, events, asOf));
+    const view = shown.listView;
+    if (view !== null) shown.list?.apply((data, asOf) => applyToPage(data, view, events, asOf));
+    shown.detail?.apply((data, asOf) => applyToJob(data, events, asOf));
+  }, []);
+
+  const refetchAll = useCallback(() => {
+    const { metrics, throughput, workers, list, detail } = onScreen.current;
+    for (const resource of [metrics, throughput, workers, list, detail]) resource?.refetch();
+  }, []);
+
+  const refetchVisible = useCallback(() => {
+    const { metrics, list, detail } = onScreen.current;
+    for (const resource of [metrics, list, detail]) resource?.refetch();
+  }, []);
+
+  const reloadList = useCallback(() => onScreen.current.list?.refetchNow(), []);
+  const reloadDetail = useCallback(() => onScreen.current.detail?.refetchNow(), []);
+
+  const markRetried = useCallback((id: string, retriedBy: string) => {
+    const { list, detail } = onScreen.current;
+    list?.apply((page) => ({ data: markRetriedInPage(page, id, retriedBy), stale: false }));
+    // The open job: its timeline gains the retry event, which only a refetch brings.
+    detail?.apply((open) => ({
+      data: open.id === id ? { ...open, retriedBy } : open,
+      stale: open.id === id,
+    }));
+  }, []);
+
+  const refetchJobs = useCallback(() => {
+    const { list, detail } = onScreen.current;
+    list?.refetch();
+    detail?.refetch();
+  }, []);
+
+  useInterval(() => workers?.refetch(), WORKERS_POLL_MS);
+  useInterval(() => throughput?.refetch(), THROUGHPUT_POLL_MS);
+
+  // A new API key: everything is fetched again with it, at once. The key the data was fetched
+  // with is remembered rather than "skip the first run", so StrictMode's second run is a no-op.
+  const fetchedWithKey = useRef(credentials.apiKey);
+  useEffect(() => {
+    if (fetchedWithKey.current === credentials.apiKey) return;
+    fetchedWithKey.current = credentials.apiKey;
+    const { metrics, throughput, workers, list, detail } = onScreen.current;
+    for (const resource of [metrics, throughput, workers, list, detail]) resource?.refetchNow();
+  }, [credentials.apiKey]);
+
+  return {
+    metrics: metricsState,
+    throughput: throughputState,
+    workers: workersState,
+    list: listState,
+    detail: detailState,
+    applyEvents,
+    refetchAll,
+    refetchVisible,
+    reloadList,
+    reloadDetail,
+    markRetried,
+    refetchJobs,
+  };
+}
