@@ -1,26 +1,27 @@
 """The built-in `text` task: SEED.md's demo job.
 
-Processing takes 1 second per character (scaled by TEXT_SECONDS_PER_CHAR; at least one
-character's worth), at most 30 characters. Its five failure reasons and their messages are
-SEED.md's. Four of them are deterministic validation errors that no retry can fix, so they
-are permanent and go to the DLQ after one attempt; the simulated failure stands for a
-transient fault and is retried MAX_RETRIES times before it reaches the DLQ.
+Processing takes 1 second per character (scaled by TEXT_SECONDS_PER_CHAR, given when the
+task is registered: `text_task(seconds_per_char)`; at least one character's worth), at most
+30 characters. Registered by the entry points (`conveyor.runtime`), never by the engine.
+Its five failure reasons and their messages are SEED.md's. Four of them are deterministic
+validation errors that no retry can fix, so they are permanent and go to the DLQ after one
+attempt; the simulated failure stands for a transient fault and is retried MAX_RETRIES times
+before it reaches the DLQ.
 """
 
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from conveyor.errors import PermanentError
-from conveyor.tasks import task
+from conveyor.tasks import TaskDefinition
 
 MAX_CHARS = 30
 FORBIDDEN_WORD = "reject"
-
-_seconds_per_char = 1.0
 
 
 class TextPayload(BaseModel):
@@ -35,12 +36,6 @@ class TextPayload(BaseModel):
 
 class SimulatedFailure(Exception):
     """A transient failure on purpose, to show retries ending in the DLQ."""
-
-
-def configure_text_task(seconds_per_char: float) -> None:
-    """Set the run time per character (TEXT_SECONDS_PER_CHAR); tests make it small."""
-    global _seconds_per_char
-    _seconds_per_char = seconds_per_char
 
 
 def check_text_payload(payload: dict[str, Any]) -> str:
@@ -63,9 +58,14 @@ def check_text_payload(payload: dict[str, Any]) -> str:
     return text
 
 
-@task("text", payload_model=TextPayload)
-async def process_text(payload: dict[str, Any]) -> dict[str, Any]:
+async def process_text(payload: dict[str, Any], *, seconds_per_char: float) -> dict[str, Any]:
     text = check_text_payload(payload)
-    seconds = max(1, len(text)) * _seconds_per_char
+    seconds = max(1, len(text)) * seconds_per_char
     await asyncio.sleep(seconds)
     return {"length": len(text), "seconds": seconds}
+
+
+def text_task(seconds_per_char: float = 1.0) -> TaskDefinition:
+    """SEED.md's `text` task, taking `seconds_per_char` per character."""
+    handler = partial(process_text, seconds_per_char=seconds_per_char)
+    return TaskDefinition("text", handler, TextPayload)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from typing import Any
 
 import click
@@ -11,7 +10,6 @@ import click
 from conveyor import __version__
 from conveyor.config import Settings
 from conveyor.logging import configure_logging, get_logger
-from conveyor.tasks import import_task_modules
 
 log = get_logger("conveyor.cli")
 
@@ -41,18 +39,6 @@ def main() -> None:
     """conveyor: a distributed task queue and job processor."""
 
 
-def _serve(settings: Settings, run_worker: bool, queues: list[str]) -> None:
-    import uvicorn
-
-    from conveyor.api.app import create_app
-
-    app = create_app(settings, run_worker=run_worker, worker_queues=queues)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
-                            access_log=False, lifespan="on", ws_ping_interval=20,
-                            timeout_graceful_shutdown=max(5, int(settings.shutdown_grace_sec) + 5))
-    uvicorn.Server(config).run()
-
-
 @main.command()
 @click.option("--host", default=None, help="Overrides HOST.")
 @click.option("--port", type=int, default=None, help="Overrides PORT.")
@@ -66,8 +52,10 @@ def up(host: str | None, port: int | None, concurrency: int | None, database_url
     settings = _settings(host=host, port=port, worker_concurrency=concurrency,
                          database_url=database_url)
     configure_logging(settings.log_level)
-    import_task_modules(imports)
-    _serve(settings, run_worker=True, queues=_queues(queues))
+    from conveyor import runtime
+
+    runtime.serve(settings, runtime.build_registry(settings, imports), run_worker=True,
+                  queues=_queues(queues))
 
 
 @main.command()
@@ -80,8 +68,10 @@ def api(host: str | None, port: int | None, database_url: str | None,
     """The REST + WebSocket API alone (stateless: run as many as you like)."""
     settings = _settings(host=host, port=port, database_url=database_url)
     configure_logging(settings.log_level)
-    import_task_modules(imports)
-    _serve(settings, run_worker=False, queues=["default"])
+    from conveyor import runtime
+
+    runtime.serve(settings, runtime.build_registry(settings, imports), run_worker=False,
+                  queues=["default"])
 
 
 @main.command()
@@ -94,20 +84,10 @@ def worker(concurrency: int | None, database_url: str | None, imports: tuple[str
     """A worker process. SIGTERM: stop leasing, finish or hand back running jobs."""
     settings = _settings(worker_concurrency=concurrency, database_url=database_url)
     configure_logging(settings.log_level)
-    import_task_modules(imports)
-    asyncio.run(_run_worker(settings, _queues(queues)))
+    from conveyor import runtime
 
-
-async def _run_worker(settings: Settings, queues: list[str]) -> None:
-    from conveyor.store import open_store
-    from conveyor.worker import Worker
-
-    async with open_store(settings.database_url, patient=True) as store:
-        worker = Worker(store, settings, queues=queues)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, worker.stop)
-        await worker.run()
+    tasks = runtime.build_registry(settings, imports)
+    asyncio.run(runtime.run_worker(settings, tasks, _queues(queues)))
 
 
 @main.command()

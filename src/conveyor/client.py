@@ -17,11 +17,10 @@ from uuid import UUID
 
 import httpx
 
-from conveyor.api.schemas import JobList, JobOut, MetricsOut
 from conveyor.errors import ConveyorError
-from conveyor.models import JobStatus
-
-_TERMINAL = {JobStatus.DONE, JobStatus.FAILED}
+from conveyor.lifecycle import TERMINAL_STATUSES as _TERMINAL
+from conveyor.lifecycle import JobStatus
+from conveyor.wire import JobList, JobOut, MetricsOut
 
 
 class ClientError(ConveyorError):

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from conveyor.api.app import create_app
 from conveyor.config import Settings
+from conveyor.runtime import build_app, build_registry
 
 AppFactory = Callable[..., TestClient]
 
@@ -27,7 +27,9 @@ def make_client(database_url: str) -> Iterator[AppFactory]:
             "dashboard_dir": None,
         }
         values.update(overrides)
-        client = TestClient(create_app(Settings(**values), run_worker=run_worker))
+        settings = Settings(**values)
+        app = build_app(settings, build_registry(settings), run_worker=run_worker)
+        client = TestClient(app)
         client.__enter__()
         clients.append(client)
         return client

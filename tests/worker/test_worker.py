@@ -4,6 +4,7 @@ reasons, sync handlers off the event loop."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -13,6 +14,7 @@ import pytest
 
 from conveyor.config import Settings
 from conveyor.models import JobStatus, NewJob
+from conveyor.runtime import build_registry
 from conveyor.store.base import Store
 from conveyor.tasks import task
 from conveyor.worker import Worker
@@ -27,7 +29,8 @@ async def run_worker(store: Store) -> AsyncIterator[Callable[..., Worker]]:
     running: list[tuple[Worker, asyncio.Task[None]]] = []
 
     def start(**overrides: Any) -> Worker:
-        worker = Worker(store, Settings(**{**FAST, **overrides}))
+        settings = Settings(**{**FAST, **overrides})
+        worker = Worker(store, settings, build_registry(settings, [sys.modules[__name__]]))
         running.append((worker, asyncio.create_task(worker.run())))
         return worker
 

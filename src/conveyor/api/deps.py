@@ -10,10 +10,13 @@ import hmac
 import re
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
 
+from conveyor.api.openapi import API_KEY_HEADER, API_KEY_SCHEME
 from conveyor.config import Settings
 from conveyor.store.base import Store
+from conveyor.tasks import TaskRegistry
 
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
@@ -22,6 +25,11 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no sp
 async def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
+
+
+async def get_tasks(request: Request) -> TaskRegistry:
+    tasks: TaskRegistry = request.app.state.tasks
+    return tasks
 
 
 async def get_settings(request: Request) -> Settings:
@@ -38,9 +46,19 @@ def key_matches(expected: str | None, given: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode())
 
 
+# Declared as a security scheme so the OpenAPI document (and generated clients, fuzzers)
+# know the header exists; `auto_error=False` because whether it is needed depends on API_KEY.
+api_key_header = APIKeyHeader(
+    name=API_KEY_HEADER,
+    scheme_name=API_KEY_SCHEME,
+    description="The server's API_KEY. Needed only when the server has one set.",
+    auto_error=False,
+)
+
+
 async def require_api_key(
     settings: Annotated[Settings, Depends(get_settings)],
-    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Security(api_key_header)],
 ) -> None:
     if not key_matches(settings.api_key, x_api_key):
         raise HTTPException(401, "missing or invalid X-API-Key",
@@ -49,7 +67,10 @@ async def require_api_key(
 
 async def tenant_header(
     x_tenant_id: Annotated[
-        str | None, Header(description="Tenant for rate limits. Defaults to `default`.")
+        str | None,
+        Header(description="Tenant for rate limits. Defaults to `default` (also when empty).",
+               # Documented only: checked below, for the error message.
+               json_schema_extra={"pattern": f"^(?:{_TENANT.pattern[1:-1]})?$"}),
     ] = None,
 ) -> str:
     if x_tenant_id is None or x_tenant_id == "":
@@ -61,7 +82,9 @@ async def tenant_header(
 
 async def idempotency_header(
     idempotency_key: Annotated[
-        str | None, Header(description="Repeat a submission safely: same key, same job.")
+        str | None,
+        Header(description="Repeat a submission safely: same key, same job.",
+               json_schema_extra={"pattern": _IDEMPOTENCY_KEY.pattern}),
     ] = None,
 ) -> str | None:
     if idempotency_key is None:
@@ -73,5 +96,6 @@ async def idempotency_header(
 
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+TasksDep = Annotated[TaskRegistry, Depends(get_tasks)]
 TenantDep = Annotated[str, Depends(tenant_header)]
 IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_header)]

@@ -7,27 +7,29 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
-from conveyor.api.deps import IdempotencyKeyDep, SettingsDep, StoreDep, TenantDep
+from conveyor.api.deps import IdempotencyKeyDep, SettingsDep, StoreDep, TasksDep, TenantDep
 from conveyor.api.middleware import trace_id_var
-from conveyor.api.schemas import (
+from conveyor.api.openapi import error, errors
+from conveyor.api.submission import to_new_job
+from conveyor.logging import get_logger
+from conveyor.models import JobStatus, RateLimit
+from conveyor.wire import (
     NAME_PATTERN,
     BatchOut,
-    ErrorOut,
     JobList,
     JobOut,
     SubmitBatch,
     SubmitJob,
 )
-from conveyor.api.submission import to_new_job
-from conveyor.logging import get_logger
-from conveyor.models import JobStatus, RateLimit
 
 log = get_logger("conveyor.api")
 router = APIRouter(tags=["jobs"])
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 404, 409, 413, 422, 429, 503)
-}
+# Only what the handlers answer; openapi.py adds 400, 401, 413 and 422 from each route's
+# parameters, security and body.
+_SUBMIT_CONFLICT = "This Idempotency-Key was used with a different request."
+_REPLAY = {200: {"model": JobOut, "description": "An idempotent replay: the job this "
+                 "Idempotency-Key created before, unchanged."}}
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size. Defaults to 20.")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Rows to skip.")]
@@ -38,17 +40,20 @@ def _rate(settings: SettingsDep) -> RateLimit | None:
     return RateLimit(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
 
 
-@router.post("/jobs", status_code=201, response_model=JobOut, responses=_ERRORS)
+@router.post("/jobs", status_code=201, response_model=JobOut,
+             response_description="The job was created.",
+             responses=_REPLAY | error(409, _SUBMIT_CONFLICT) | errors(429, 503))
 async def submit_job(
     body: SubmitJob,
     response: Response,
     store: StoreDep,
     settings: SettingsDep,
+    tasks: TasksDep,
     tenant: TenantDep,
     idempotency_key: IdempotencyKeyDep,
 ) -> JobOut:
     """Submit a job. 201 with the new job; 200 with the same job for an idempotent replay."""
-    new_job = to_new_job(body, settings, tenant=tenant, idempotency_key=idempotency_key,
+    new_job = to_new_job(body, settings, tasks, tenant=tenant, idempotency_key=idempotency_key,
                          trace_id=trace_id_var.get())
     result = await store.submit(new_job, _rate(settings))
     if result.created:
@@ -59,11 +64,14 @@ async def submit_job(
     return JobOut.from_job(result.job)
 
 
-@router.post("/jobs/batch", status_code=201, response_model=BatchOut, responses=_ERRORS)
+@router.post("/jobs/batch", status_code=201, response_model=BatchOut,
+             response_description="The jobs, created or (with an Idempotency-Key) replayed.",
+             responses=error(409, _SUBMIT_CONFLICT) | errors(429, 503))
 async def submit_batch(
     body: SubmitBatch,
     store: StoreDep,
     settings: SettingsDep,
+    tasks: TasksDep,
     tenant: TenantDep,
     idempotency_key: IdempotencyKeyDep,
 ) -> BatchOut:
@@ -71,7 +79,7 @@ async def submit_batch(
     Idempotency-Key, job i uses the key `<key>:<i>`."""
     trace_id = trace_id_var.get()
     new_jobs = [
-        to_new_job(item, settings, tenant=tenant, trace_id=trace_id,
+        to_new_job(item, settings, tasks, tenant=tenant, trace_id=trace_id,
                    idempotency_key=None if idempotency_key is None else f"{idempotency_key}:{i}")
         for i, item in enumerate(body.jobs)
     ]
@@ -85,7 +93,7 @@ async def submit_batch(
     return BatchOut(jobs=[JobOut.from_job(r.job) for r in results])
 
 
-@router.get("/jobs", response_model=JobList, responses=_ERRORS)
+@router.get("/jobs", response_model=JobList, responses=errors(503))
 async def list_jobs(
     store: StoreDep,
     limit: Limit = 20,
@@ -100,7 +108,7 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, response_model_exclude_unset=True,
-            responses=_ERRORS)
+            responses=errors(404, 503))
 async def get_job(
     job_id: JobIdPath,
     store: StoreDep,
@@ -111,7 +119,12 @@ async def get_job(
     return JobOut.from_job(job, events)
 
 
-@router.post("/jobs/{job_id}/retry", status_code=201, response_model=JobOut, responses=_ERRORS)
+@router.post("/jobs/{job_id}/retry", status_code=201, response_model=JobOut,
+             response_description="The new job.",
+             responses=errors(404, 503)
+             | error(409, "The job is not failed, or was already retried.")
+             | error(422, "The job's stored payload breaks the payload limits (a row written "
+                          "before they existed), so it cannot be copied."))
 async def retry_job(job_id: JobIdPath, store: StoreDep) -> JobOut:
     """Retry a failed (DLQ) job: a new job with the same payload, linked both ways."""
     new_job = await store.retry(job_id, trace_id_var.get())
@@ -119,7 +132,7 @@ async def retry_job(job_id: JobIdPath, store: StoreDep) -> JobOut:
     return JobOut.from_job(new_job)
 
 
-@router.get("/dlq", response_model=JobList, responses=_ERRORS, tags=["dlq"])
+@router.get("/dlq", response_model=JobList, responses=errors(503), tags=["dlq"])
 async def list_dlq(store: StoreDep, limit: Limit = 20, offset: Offset = 0) -> JobList:
     """The dead-letter queue: failed jobs, newest first; `last_error` is the reason."""
     page = await store.list_jobs(status=JobStatus.FAILED, limit=limit, offset=offset)

@@ -9,11 +9,11 @@ from typing import Any
 from fastapi import HTTPException
 from pydantic import ValidationError
 
-from conveyor.api.schemas import SubmitJob
 from conveyor.config import Settings
 from conveyor.models import NewJob
 from conveyor.payloads import check_json
-from conveyor.tasks import find_task
+from conveyor.tasks import TaskRegistry
+from conveyor.wire import SubmitJob
 
 DEFAULT_TASK = "text"
 
@@ -21,6 +21,7 @@ DEFAULT_TASK = "text"
 def to_new_job(
     body: SubmitJob,
     settings: Settings,
+    tasks: TaskRegistry,
     *,
     tenant: str,
     idempotency_key: str | None,
@@ -39,7 +40,7 @@ def to_new_job(
         if task_name != DEFAULT_TASK:
             raise HTTPException(422, "`text` is a shortcut for the text task only")
         payload = {"text": body.text}
-    definition = find_task(task_name)
+    definition = tasks.find(task_name)
     if definition is not None:
         try:
             payload = definition.clean_payload(payload)

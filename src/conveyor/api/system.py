@@ -12,7 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from conveyor.api.deps import StoreDep
 from conveyor.api.errors import error_response
 from conveyor.api.metrics import ApiMetrics
-from conveyor.api.schemas import (
+from conveyor.api.openapi import RETRY_AFTER, Responses, errors
+from conveyor.errors import StoreUnavailable
+from conveyor.wire import (
     HealthOut,
     MetricsOut,
     ReadyOut,
@@ -21,7 +23,6 @@ from conveyor.api.schemas import (
     WorkerOut,
     WorkersOut,
 )
-from conveyor.errors import StoreUnavailable
 
 public_router = APIRouter(tags=["system"])
 router = APIRouter(tags=["system"])
@@ -33,7 +34,9 @@ async def health(request: Request) -> HealthOut:
     return HealthOut(status="ok", uptime=round(time.monotonic() - request.app.state.started, 3))
 
 
-@router.get("/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
+@router.get("/ready", response_model=ReadyOut, response_description="The store answers.",
+            responses={503: {"model": ReadyOut, "description": "The store does not answer.",
+                             "headers": RETRY_AFTER}})
 async def ready(store: StoreDep) -> ReadyOut | JSONResponse:
     """Readiness: 200 when the store answers, 503 when it does not."""
     try:
@@ -42,6 +45,9 @@ async def ready(store: StoreDep) -> ReadyOut | JSONResponse:
         return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503,
                             headers={"Retry-After": "5"})
     return ReadyOut(status="ok", store="reachable")
+
+
+_PROMETHEUS: Responses = {200: {"content": {"text/plain": {"schema": {"type": "string"}}}}}
 
 
 def wants_prometheus(accept: str | None, format: str | None) -> bool:
@@ -56,7 +62,8 @@ def wants_prometheus(accept: str | None, format: str | None) -> bool:
 
 
 @router.get("/metrics", response_model=MetricsOut,
-            responses={200: {"content": {"text/plain": {}}}})
+            response_description="JSON counts, or the Prometheus text format.",
+            responses=_PROMETHEUS | errors(503))
 async def metrics(
     request: Request,
     store: StoreDep,
@@ -73,7 +80,7 @@ async def metrics(
                       jobs_submitted=counts.jobs_submitted, retries=counts.retries)
 
 
-@router.get("/stats/throughput", response_model=ThroughputOut)
+@router.get("/stats/throughput", response_model=ThroughputOut, responses=errors(503))
 async def throughput(
     store: StoreDep, minutes: Annotated[int, Query(ge=1, le=1440)] = 60
 ) -> ThroughputOut:
@@ -84,7 +91,7 @@ async def throughput(
     ])
 
 
-@router.get("/workers", response_model=WorkersOut)
+@router.get("/workers", response_model=WorkersOut, responses=errors(503))
 async def workers(request: Request, store: StoreDep) -> WorkersOut:
     """Workers that reported within three heartbeat intervals."""
     within = max(5.0, request.app.state.settings.heartbeat_interval_sec * 3)

@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from conveyor.backoff import retry_delay
-from conveyor.builtin_tasks import configure_text_task
 from conveyor.config import Settings
 from conveyor.errors import PermanentError, StoreUnavailable
 from conveyor.logging import bind_context, get_logger
@@ -29,7 +28,7 @@ from conveyor.models import Ack, Fail, JobId, Lease, Outcome
 from conveyor.payloads import find_problem, safe_text
 from conveyor.store.base import Store, WorkerInfo
 from conveyor.store.rules import is_last_attempt
-from conveyor.tasks import get_task
+from conveyor.tasks import TaskRegistry
 from conveyor.worker.supervise import StoreRetry, supervised
 
 log = get_logger("conveyor.worker")
@@ -63,6 +62,7 @@ class Worker:
         self,
         store: Store,
         settings: Settings,
+        tasks: TaskRegistry,
         *,
         queues: Sequence[str] = ("default",),
         concurrency: int | None = None,
@@ -70,6 +70,7 @@ class Worker:
     ) -> None:
         self.store = store
         self.settings = settings
+        self.tasks = tasks
         self.queues = list(queues)
         self.concurrency = concurrency or settings.worker_concurrency
         self.id = worker_id or default_worker_id()
@@ -79,7 +80,9 @@ class Worker:
         self._completions: list[_Completion] = []
         self._completions_ready = asyncio.Event()
         self._store_retry = StoreRetry(log, self.id)
-        configure_text_task(settings.text_seconds_per_char)
+        # Sync handlers run here: a thread per slot, so none waits for another's. The worker's
+        # own pool, not the loop's default executor, which belongs to whoever runs the loop.
+        self._threads = ThreadPoolExecutor(self.concurrency + 2, "conveyor-task")
 
     @property
     def free_slots(self) -> int:
@@ -90,9 +93,12 @@ class Worker:
         self._stopping.set()
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        # Sync handlers run on threads: give every slot one, so none waits for another's.
-        loop.set_default_executor(ThreadPoolExecutor(self.concurrency + 2, "conveyor-task"))
+        try:
+            await self._run()
+        finally:
+            self._threads.shutdown(wait=False)  # a stuck sync handler must not hang the exit
+
+    async def _run(self) -> None:
         await self._store_retry.call(
             lambda: self.store.register_worker(
                 WorkerInfo(self.id, socket.gethostname(), os.getpid(), self.queues,
@@ -170,10 +176,10 @@ class Worker:
         """Run the task and turn what happened into an outcome the store can always write."""
         entry = self._running.get(lease.job_id)
         try:
-            definition = get_task(lease.task)
+            definition = self.tasks.get(lease.task)
             if entry is not None:
                 entry.sync = not definition.is_async
-            result = await definition.run(lease.payload)
+            result = await definition.run(lease.payload, self._threads)
             check_result(result)
             return Ack(lease, result)
         except asyncio.CancelledError:

@@ -1,6 +1,7 @@
-"""The HTTP contract (and so the OpenAPI document): request and response bodies.
+"""The wire types: the HTTP contract's request and response bodies, shared by the API (and
+so the OpenAPI document) and `conveyor.Client`.
 
-Only Pydantic here, so the Python client can import these without FastAPI.
+Only Pydantic here, so the client imports them without FastAPI or the server.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 
 class SubmitJob(BaseModel):
     """`{"text": "Hello"}` for SEED.md's text task, `{"payload": {...}}` for the text task
-    with a raw payload, or `{"task": "name", "payload": {...}}` for any registered task."""
+    with a raw payload, or `{"task": "name", "payload": {...}}` for any registered task.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict: `true`, `2.0` or `"3"` are not integers, as the document says."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     text: str | None = Field(None, max_length=10_000, description="Shortcut for the text task.")
     task: str | None = Field(
@@ -37,7 +40,7 @@ class SubmitJob(BaseModel):
 
 
 class SubmitBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     jobs: list[SubmitJob] = Field(min_length=1, max_length=1000)
 

@@ -1,0 +1,117 @@
+"""The wiring of conveyor's processes, in one place: which tasks a process knows, and what
+`conveyor up`, `conveyor api` and `conveyor worker` start (store, live event feed, worker,
+HTTP app) and stop, in which order.
+
+The engine (`store`, `worker`, `api`) takes all of these as arguments and imports none of
+this module; the CLI and tests start processes through it. It is also the only place that
+registers the built-in `text` task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from types import ModuleType
+
+from fastapi import FastAPI
+
+from conveyor.api.app import create_app
+from conveyor.api.live import EventFeed
+from conveyor.builtin_tasks import text_task
+from conveyor.config import Settings
+from conveyor.logging import get_logger
+from conveyor.store import connect_store_patiently, open_store
+from conveyor.store.base import Store
+from conveyor.tasks import TaskRegistry
+from conveyor.worker import Worker
+
+log = get_logger("conveyor.runtime")
+
+
+def build_registry(settings: Settings, modules: Sequence[str | ModuleType] = ()) -> TaskRegistry:
+    """The built-in `text` task (with TEXT_SECONDS_PER_CHAR) and every `@task` of `modules`
+    (a module's task of the same name replaces the built-in)."""
+    registry = TaskRegistry([text_task(settings.text_seconds_per_char)])
+    registry.include(*modules)
+    return registry
+
+
+def _report_worker_exit(task: asyncio.Task[None]) -> None:
+    """A worker that dies inside `conveyor up` must not go unnoticed while the API still
+    accepts jobs: log it loudly and stop the process so a supervisor restarts it."""
+    if task.cancelled() or task.exception() is None:
+        return
+    log.error("worker_crashed", exc_info=task.exception(),
+              message="the in-process worker died; stopping")
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def build_app(
+    settings: Settings,
+    tasks: TaskRegistry,
+    *,
+    store: Store | None = None,
+    run_worker: bool = False,
+    worker_queues: Sequence[str] = ("default",),
+) -> FastAPI:
+    """The API process (`conveyor api`), or with `run_worker` the API and a worker in one
+    process (`conveyor up`). Its lifespan opens the store (or uses `store`, whose closing is
+    left to the caller), starts the event feed and the worker, and stops them in reverse."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_store = store is None
+        opened = await connect_store_patiently(settings.database_url) if own_store else store
+        assert opened is not None
+        app.state.store = opened
+        app.state.feed = EventFeed(opened, app.state.metrics)
+        await app.state.feed.start()
+        worker: Worker | None = None
+        worker_task: asyncio.Task[None] | None = None
+        if run_worker:
+            worker = Worker(opened, settings, tasks, queues=worker_queues)
+            worker_task = asyncio.create_task(worker.run(), name="conveyor-worker")
+            worker_task.add_done_callback(_report_worker_exit)
+        app.state.worker = worker
+        log.info("api_start", message=f"API running at http://{settings.host}:{settings.port}"
+                 " (WebSocket: /ws)", worker=worker.id if worker else None)
+        try:
+            yield
+        finally:
+            if worker is not None and worker_task is not None:
+                worker.stop()
+                try:
+                    await worker_task
+                except Exception as exc:  # logged; the API's own cleanup must still run
+                    log.error("worker_crashed", exc_info=exc)
+            await app.state.feed.stop()
+            if own_store:
+                await opened.close()
+            log.info("api_stop")
+
+    return create_app(settings, tasks, lifespan=lifespan)
+
+
+def serve(settings: Settings, tasks: TaskRegistry, *, run_worker: bool,
+          queues: Sequence[str]) -> None:
+    """Run the API (and for `conveyor up` a worker) under uvicorn until SIGTERM/SIGINT."""
+    import uvicorn
+
+    app = build_app(settings, tasks, run_worker=run_worker, worker_queues=queues)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
+                            access_log=False, lifespan="on", ws_ping_interval=20,
+                            timeout_graceful_shutdown=max(5, int(settings.shutdown_grace_sec) + 5))
+    uvicorn.Server(config).run()
+
+
+async def run_worker(settings: Settings, tasks: TaskRegistry, queues: Sequence[str]) -> None:
+    """A worker process (`conveyor worker`): SIGTERM or SIGINT starts its two-stage stop."""
+    async with open_store(settings.database_url, patient=True) as store:
+        worker = Worker(store, settings, tasks, queues=queues)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, worker.stop)
+        await worker.run()

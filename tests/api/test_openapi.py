@@ -1,0 +1,437 @@
+"""The OpenAPI document against the app, on every driver: every documented status of every
+operation is produced by a targeted request and nothing undocumented is (neither under- nor
+over-claiming), OPTIONS and 405 name the documented methods, and a schemathesis fuzz run
+finds no 5xx and no response outside the document.
+
+Operations come from the app's own document, so a new route without targeted cases fails
+`test_every_documented_status_is_produced`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Ok
+
+from conveyor.payloads import MAX_DEPTH
+from conveyor.store.sqlite import sqlite_path_from_url
+from tests.api.conftest import AppFactory
+
+KEY = "s3cret"
+RATE = 3  # jobs per tenant per minute: small, so 429 is one request away
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+Document = dict[str, Any]
+
+
+def operations(document: Document) -> dict[str, Document]:
+    """`"METHOD /path"` → operation, for every operation in the document."""
+    return {
+        f"{method.upper()} {path}": operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method.upper() in HTTP_METHODS
+    }
+
+
+def test_document_declares_the_api_key_and_only_the_app_error_shape(
+    make_client: AppFactory,
+) -> None:
+    document = make_client().get("/openapi.json").json()
+    scheme = dict(document["components"]["securitySchemes"]["ApiKey"])
+    assert scheme.pop("description")
+    assert scheme == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    ops = operations(document)
+    assert "security" not in ops["GET /health"]
+    for label, operation in ops.items():
+        if label != "GET /health":
+            assert operation["security"] == [{"ApiKey": []}], label
+        responses = operation["responses"]
+        assert "500" not in responses and "default" not in responses, label
+        for status, response in responses.items():
+            if int(status) >= 400 and label != "GET /ready":
+                assert response["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/ErrorOut"}, (label, status)
+    assert "HTTPValidationError" not in json.dumps(document)
+    assert set(ops["POST /jobs"]["responses"]) == {
+        "200", "201", "400", "401", "409", "413", "422", "429", "503"}
+
+
+# -- targeted requests for every documented status ------------------------------------------
+
+@dataclass(frozen=True)
+class Call:
+    """One request meant to produce `status`."""
+
+    status: int
+    path: str
+    params: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    content: bytes | None = None
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Jobs:
+    pending: str  # delayed, so it stays pending: a retry answers 409
+    failed: str  # in the DLQ: a retry answers 201
+    legacy: str  # in the DLQ with a payload from before the limits: a retry answers 422
+
+
+def targeted_calls(jobs: Jobs, world: str) -> dict[str, list[Call]]:
+    """Per operation, requests that produce each status the handler can answer. 401 and 503
+    are produced for every operation by `_world` from the first 2xx call of its list."""
+    def tenant(name: str) -> dict[str, str]:
+        return {"X-Tenant-Id": f"{world}-{name}"}
+
+    big = b'{"text": "' + b"x" * 70_000 + b'"}'
+    json_type = {"content-type": "application/json"}
+    unknown = str(uuid.uuid4())
+    return {
+        "GET /health": [Call(200, "/health")],
+        "GET /ready": [Call(200, "/ready")],
+        "GET /metrics": [
+            Call(200, "/metrics"),
+            Call(200, "/metrics", headers={"Accept": "text/plain;version=0.0.4"}),
+            Call(200, "/metrics", params={"format": "prometheus"}),
+            Call(400, "/metrics", params={"format": "xml"}),
+        ],
+        "GET /stats/throughput": [
+            Call(200, "/stats/throughput", params={"minutes": 5}),
+            Call(400, "/stats/throughput", params={"minutes": 0}),
+        ],
+        "GET /workers": [Call(200, "/workers")],
+        "POST /jobs": [
+            Call(201, "/jobs", json={"text": "hi"}, headers=tenant("submit")),
+            Call(201, "/jobs", json={"text": "hi"},
+                 headers=tenant("replay") | {"Idempotency-Key": "order-1"}),
+            Call(200, "/jobs", json={"text": "hi"},
+                 headers=tenant("replay") | {"Idempotency-Key": "order-1"}, why="replay"),
+            Call(409, "/jobs", json={"text": "other"},
+                 headers=tenant("replay") | {"Idempotency-Key": "order-1"}),
+            Call(400, "/jobs", json={"text": "hi"}, headers={"X-Tenant-Id": "bad tenant"}),
+            Call(400, "/jobs", json={"text": "hi"}, headers={"Idempotency-Key": "k" * 256}),
+            Call(413, "/jobs", content=big, headers=json_type),
+            Call(422, "/jobs", json={"text": 5}),
+            Call(422, "/jobs", content=b"{not json", headers=json_type),
+            *[Call(201, "/jobs", json={"text": "hi"}, headers=tenant("burst"))
+              for _ in range(RATE)],
+            Call(429, "/jobs", json={"text": "hi"}, headers=tenant("burst")),
+        ],
+        "POST /jobs/batch": [
+            Call(201, "/jobs/batch", json={"jobs": [{"text": "a"}]}, headers=tenant("batch")),
+            Call(201, "/jobs/batch", json={"jobs": [{"text": "a"}]},
+                 headers=tenant("batch-key") | {"Idempotency-Key": "b-1"}),
+            Call(409, "/jobs/batch", json={"jobs": [{"text": "b"}]},
+                 headers=tenant("batch-key") | {"Idempotency-Key": "b-1"}),
+            Call(400, "/jobs/batch", json={"jobs": [{"text": "a"}]},
+                 headers={"X-Tenant-Id": "bad tenant"}),
+            Call(413, "/jobs/batch", content=big, headers=json_type),
+            Call(422, "/jobs/batch", json={"jobs": []}),
+            Call(422, "/jobs/batch", json={"jobs": [{"text": "a"}] * (RATE + 1)},
+                 why="larger than the rate limit: could never pass"),
+            Call(201, "/jobs/batch", json={"jobs": [{"text": "a"}] * 2},
+                 headers=tenant("batch-burst")),
+            Call(429, "/jobs/batch", json={"jobs": [{"text": "a"}] * 2},
+                 headers=tenant("batch-burst")),
+        ],
+        "GET /jobs": [
+            Call(200, "/jobs", params={"status": "pending", "limit": 5}),
+            Call(400, "/jobs", params={"limit": 0}),
+            Call(400, "/jobs", params={"status": "bogus"}),
+        ],
+        "GET /jobs/{job_id}": [
+            Call(200, f"/jobs/{jobs.pending}", params={"history": "true"}),
+            Call(400, "/jobs/not-a-uuid"),
+            Call(404, f"/jobs/{unknown}"),
+        ],
+        "POST /jobs/{job_id}/retry": [
+            Call(201, f"/jobs/{jobs.failed}/retry"),
+            Call(409, f"/jobs/{jobs.pending}/retry", why="a pending job cannot be retried"),
+            Call(409, f"/jobs/{jobs.failed}/retry", why="already retried"),
+            Call(422, f"/jobs/{jobs.legacy}/retry", why="stored payload beyond the limits"),
+            Call(400, "/jobs/not-a-uuid/retry"),
+            Call(404, f"/jobs/{unknown}/retry"),
+        ],
+        "GET /dlq": [
+            Call(200, "/dlq", params={"limit": 1}),
+            Call(400, "/dlq", params={"offset": -1}),
+        ],
+    }
+
+
+class Recorder:
+    """Which statuses each operation answered, with checks that apply to every answer."""
+
+    def __init__(self, document: Document) -> None:
+        self.ops = operations(document)
+        self.produced: dict[str, set[int]] = {label: set() for label in self.ops}
+
+    def send(self, client: TestClient, label: str, call: Call,
+             headers: dict[str, str] | None = None) -> int:
+        method = label.split(" ", 1)[0]
+        response = client.request(method, call.path, params=call.params,
+                                  headers=call.headers | (headers or {}),
+                                  json=call.json, content=call.content)
+        status: int = response.status_code
+        where = f"{label} {call.path} {call.params or ''} {call.why}"
+        self.produced[label].add(response.status_code)
+        documented = self.ops[label]["responses"].get(str(response.status_code))
+        assert documented is not None, (
+            f"{where}: answered {response.status_code}, which the document does not list: "
+            f"{response.text[:300]}")
+        media_type = response.headers["content-type"].split(";")[0].strip()
+        assert media_type in documented.get("content", {}), (where, media_type)
+        for name, header in documented.get("headers", {}).items():
+            if header.get("required"):
+                assert name.lower() in response.headers, (where, name)
+        if response.status_code >= 400 and label != "GET /ready":
+            error = response.json()["error"]
+            assert error["code"] and error["message"], where
+            assert error["trace_id"] == response.headers["x-trace-id"], where
+        return status
+
+
+def _make_jobs(client: TestClient, world: str, headers: dict[str, str],
+               database_url: str) -> Jobs:
+    def submit(body: dict[str, Any]) -> str:
+        response = client.post("/jobs", json=body,
+                               headers=headers | {"X-Tenant-Id": f"{world}-setup"})
+        assert response.status_code == 201, response.text
+        job_id: str = response.json()["id"]
+        return job_id
+
+    pending = submit({"text": "later", "delay_sec": 3600})
+    failed = submit({"payload": {"invalid": True}, "max_retries": 0})
+    legacy = submit({"payload": {"invalid": True}, "max_retries": 0})
+    deadline = time.monotonic() + 15
+    for job_id in (failed, legacy):
+        while client.get(f"/jobs/{job_id}", headers=headers).json()["status"] != "failed":
+            assert time.monotonic() < deadline, "the worker did not fail the job"
+            time.sleep(0.02)
+    _store_payload_beyond_limits(database_url, legacy)
+    return Jobs(pending=pending, failed=failed, legacy=legacy)
+
+
+def _store_payload_beyond_limits(database_url: str, job_id: str) -> None:
+    """What a row written before the payload limits existed looks like: nested too deep."""
+    deep: dict[str, Any] = {}
+    for _ in range(MAX_DEPTH + 5):
+        deep = {"d": deep}
+    text = json.dumps(deep)
+    if database_url.startswith("sqlite"):
+        with contextlib.closing(sqlite3.connect(sqlite_path_from_url(database_url))) as conn:
+            conn.execute("UPDATE jobs SET payload = ? WHERE id = ?", (text, job_id))
+            conn.commit()
+        return
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE jobs SET payload = %s::jsonb WHERE id = %s", (text, job_id))
+
+
+def _world(client: TestClient, recorder: Recorder, world: str, database_url: str, *,
+           key: str | None) -> None:
+    """Every targeted call (with the key when the server has one), then for each
+    authenticated operation its first 2xx call without and with a wrong key: 401."""
+    headers = {"X-API-Key": key} if key else {}
+    table = targeted_calls(_make_jobs(client, world, headers, database_url), world)
+    assert set(table) == set(recorder.ops), (
+        "operations without targeted cases (add them to targeted_calls): "
+        f"{sorted(set(recorder.ops) - set(table))}; "
+        f"stale cases: {sorted(set(table) - set(recorder.ops))}")
+    for label, calls in table.items():
+        for call in calls:
+            status = recorder.send(client, label, call, headers)
+            assert status == call.status, f"{world}: {label} {call} answered {status}"
+    if key is None:
+        return
+    for label, calls in table.items():
+        baseline = next(call for call in calls if call.status < 300)
+        secured = bool(recorder.ops[label].get("security"))
+        for wrong in ({}, {"X-API-Key": "wrong"}):
+            status = recorder.send(client, label, baseline, wrong)
+            assert (status == 401) == secured, f"{label} with {wrong or 'no key'}: {status}"
+
+
+@contextlib.contextmanager
+def _store_down(client: TestClient, database_url: str) -> Iterator[None]:
+    """Take the running app's database away for real.
+
+    PostgreSQL: the database stops accepting connections and every session on it is
+    terminated, like a server that went down. SQLite: an open file cannot become
+    unreachable (and `/ready`'s `SELECT 1` never reads it), so every statement on the
+    store's connections is interrupted instead; the driver maps both to StoreUnavailable.
+    """
+    if database_url.startswith("sqlite"):
+        store = client.app.state.store  # type: ignore[attr-defined]
+        connections = [v for v in vars(store).values() if isinstance(v, sqlite3.Connection)]
+        assert connections, "found no sqlite3 connection on the store to break"
+        for connection in connections:
+            connection.set_progress_handler(lambda: 1, 1)
+        yield
+        return
+    import psycopg
+
+    from tests.pgsupport import server_url
+
+    name = urlsplit(database_url).path.lstrip("/")
+    with psycopg.connect(server_url(), autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s AND pid <> pg_backend_pid()", [name])
+    yield
+
+
+def _with_query(url: str, **params: object) -> str:
+    extra = "&".join(f"{name}={value}" for name, value in params.items())
+    return f"{url}{'&' if '?' in url else '?'}{extra}"
+
+
+def test_every_documented_status_is_produced(make_client: AppFactory, database_url: str) -> None:
+    """Key off, key on, then the store down: each answer is documented for its operation,
+    and each status the document lists is produced by at least one request."""
+    open_client = make_client(run_worker=True, rate_limit_per_minute=RATE)
+    recorder = Recorder(open_client.get("/openapi.json").json())
+    _world(open_client, recorder, "open", database_url, key=None)
+    open_client.__exit__(None, None, None)  # the fixture's exit later is a no-op
+
+    keyed = make_client(run_worker=True, rate_limit_per_minute=RATE, api_key=KEY)
+    _world(keyed, recorder, "keyed", database_url, key=KEY)
+    keyed.__exit__(None, None, None)
+
+    url = database_url if database_url.startswith("sqlite") else _with_query(
+        database_url, pool_timeout=0.3, connect_timeout=2)
+    down = make_client(database_url=url, rate_limit_per_minute=RATE)
+    table = targeted_calls(Jobs(*(str(uuid.uuid4()) for _ in range(3))), "down")
+    with _store_down(down, database_url):
+        for label, calls in table.items():
+            baseline = next(call for call in calls if call.status < 300)
+            status = recorder.send(down, label, baseline)
+            assert status in (503, baseline.status), f"store down: {label} answered {status}"
+
+    never = {label: sorted(set(map(int, recorder.ops[label]["responses"])) - produced)
+             for label, produced in recorder.produced.items()}
+    assert not {label: s for label, s in never.items() if s}, (
+        f"documented but never produced: {never}")
+
+
+# -- OPTIONS and 405 ------------------------------------------------------------------------
+
+def _concrete(path: str) -> str:
+    return path.replace("{job_id}", str(uuid.uuid4()))
+
+
+def test_options_and_405_name_every_documented_method(make_client: AppFactory) -> None:
+    client = make_client(api_key=KEY)  # OPTIONS needs no key: preflights carry none
+    document = client.get("/openapi.json").json()
+    for path, item in document["paths"].items():
+        methods = {method.upper() for method in item}
+        expected = {*methods, "OPTIONS"}
+        response = client.options(_concrete(path))
+        assert response.status_code == 204, (path, response.text)
+        assert set(response.headers["allow"].split(", ")) == expected, path
+        assert response.content == b"" and response.headers["x-trace-id"]
+        for method in set(HTTP_METHODS) - methods:
+            other = client.request(method, _concrete(path))
+            assert other.status_code == 405, (method, path, other.status_code)
+            assert set(other.headers["allow"].split(", ")) == expected, (method, path)
+            if method != "HEAD":
+                assert other.json()["error"]["code"] == "method_not_allowed"
+    # A path that is only a prefix of another route's is its own resource, not a job id.
+    assert client.get("/jobs/batch").status_code == 405
+
+
+def test_options_on_unknown_paths_and_the_dashboard(
+    make_client: AppFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Any,
+) -> None:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text("<!doctype html><title>t</title>")
+    (tmp_path / "assets" / "app-1.js").write_text("1")
+    client = make_client(dashboard_dir=tmp_path)
+    asset = client.options("/assets/app-1.js")
+    assert (asset.status_code, asset.headers["allow"]) == (204, "GET, HEAD, OPTIONS")
+    route = client.options("/some/client/route")  # the dashboard answers GET anywhere
+    assert (route.status_code, route.headers["allow"]) == (204, "GET, OPTIONS")
+
+    monkeypatch.setattr("conveyor.api.app.mount_dashboard", lambda app, settings: None)
+    bare = make_client()
+    missing = bare.options("/no/such/path")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+# -- fuzzing ---------------------------------------------------------------------------------
+
+FUZZ_EXAMPLES = 20
+
+
+def _send(client: TestClient, case: schemathesis.Case[Any]) -> tuple[Any, dict[str, Any]]:
+    """Send a generated case through the test client (the app's lifespan is the fixture's)."""
+    kwargs = case.as_transport_kwargs()
+    headers = {name: value.encode("latin-1") if isinstance(value, str) else value
+               for name, value in kwargs["headers"].items()}
+    content = kwargs.get("data")
+    if "json" in kwargs:
+        content = json.dumps(kwargs["json"], allow_nan=False).encode()
+    response = client.request(kwargs["method"], kwargs["url"], params=kwargs.get("params"),
+                              headers=headers, content=content)
+    return response, kwargs
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["key-off", "key-on"])
+def test_fuzz_every_operation(make_client: AppFactory, keyed: bool) -> None:
+    """No 5xx; status, content type, headers and body as documented; valid input accepted
+    (or refused by rules the schema cannot say: text XOR payload, payload limits), invalid
+    input refused. With the key on it is sent through the `ApiKey` security scheme."""
+    client = make_client(api_key=KEY if keyed else None)
+    config = schemathesis.Config.from_dict({
+        "auth": {"openapi": {"ApiKey": {"api_key": KEY}}} if keyed else {},
+        "generation": {"with-security-parameters": False},
+        "checks": {
+            "ignored_auth": {"enabled": False},  # test_every_documented_status_is_produced
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "401", "404", "409", "422", "429"]},
+            "negative_data_rejection": {
+                "expected-statuses": ["400", "401", "404", "405", "409", "413", "422", "429"]},
+        },
+    })
+    schema = schemathesis.openapi.from_dict(client.get("/openapi.json").json(), config=config)
+    failures: list[str] = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
+        operation = result.ok()
+        modes = [GenerationMode.POSITIVE]
+        if operation.body or list(operation.iter_parameters()):
+            modes.append(GenerationMode.NEGATIVE)
+        for mode in modes:
+            test = _fuzz_test(client, operation, mode)
+            try:
+                test()
+            except (AssertionError, FailureGroup) as exc:
+                failures.append(f"{mode.value} {operation.label}:\n{exc}")
+    assert not failures, "\n\n".join(failures)
+
+
+def _fuzz_test(client: TestClient, operation: Any, mode: GenerationMode) -> Callable[[], None]:
+    @given(case=operation.as_strategy(mode))
+    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(case: schemathesis.Case[Any]) -> None:
+        response, kwargs = _send(client, case)
+        case.validate_response(response, headers=kwargs["headers"], transport_kwargs=kwargs)
+
+    return run
