@@ -20,7 +20,6 @@ The limits (documented in the README's API section):
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -28,6 +27,9 @@ from conveyor.errors import InvalidPayload
 
 MAX_DEPTH = 64
 """Levels of nesting a payload or result may have; real payloads rarely pass 10."""
+
+_MAX_INT_BITS = 14_000
+"""Python prints integers of at most 4,300 digits (about 14,280 bits); stay below that."""
 
 UNREADABLE_KEY = "$conveyor_unreadable"
 """The key of the stand-in object shown for a stored value that breaks these limits."""
@@ -42,22 +44,33 @@ def check_json(value: Any, what: str = "payload") -> None:
 
 def find_problem(value: Any) -> str | None:
     """Where and why `value` breaks the limits (e.g. `.a[2]: contains the NUL character`),
-    or None. Iterative, so a deeply nested value cannot exhaust the interpreter's stack."""
+    or None. Iterative, so a deeply nested value cannot exhaust the interpreter's stack.
+    On the submit path for every job: the walk keeps no paths, and only a value with a
+    problem is walked again to name the place."""
+    if _walk(value, paths=False) is None:
+        return None
+    return _walk(value, paths=True)
+
+
+def _walk(value: Any, paths: bool) -> str | None:
     stack: list[tuple[Any, str, int]] = [(value, "", 1)]
     while stack:
         item, where, depth = stack.pop()
-        if isinstance(item, dict | list) and depth > MAX_DEPTH:
-            return f"{where}: nests more than {MAX_DEPTH} levels deep"
         if isinstance(item, dict):
+            if depth > MAX_DEPTH:
+                return f"{where}: nests more than {MAX_DEPTH} levels deep"
             for key, child in item.items():
                 if not isinstance(key, str):
                     return f"{where}: object keys must be strings"
                 problem = _text_problem(key)
                 if problem:
                     return f"{where}: key {key[:40]!r} {problem}"
-                stack.append((child, f"{where}.{key}", depth + 1))
+                stack.append((child, f"{where}.{key}" if paths else "", depth + 1))
         elif isinstance(item, list):
-            stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(item))
+            if depth > MAX_DEPTH:
+                return f"{where}: nests more than {MAX_DEPTH} levels deep"
+            stack.extend((child, f"{where}[{i}]" if paths else "", depth + 1)
+                         for i, child in enumerate(item))
         elif isinstance(item, str):
             problem = _text_problem(item)
             if problem:
@@ -65,12 +78,11 @@ def find_problem(value: Any) -> str | None:
         elif isinstance(item, float):
             if not math.isfinite(item):
                 return f"{where}: numbers must be finite (no NaN or Infinity)"
-        elif not (item is None or isinstance(item, bool | int)):
+        elif isinstance(item, int):
+            if item.bit_length() > _MAX_INT_BITS:
+                return f"{where}: integers may have at most 4,300 digits"
+        elif item is not None:
             return f"{where}: {type(item).__name__} is not a JSON value"
-    try:  # integers too long for Python to print (over 4,300 digits), and anything missed
-        json.dumps(value, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        return f": not storable as JSON ({exc})"
     return None
 
 
@@ -86,6 +98,8 @@ def readable(value: Any) -> Any:
 def _text_problem(text: str) -> str | None:
     if "\x00" in text:
         return "contains the NUL character (U+0000), which the stores cannot hold"
+    if text.isascii():
+        return None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 from conveyor.config import Settings
 from conveyor.models import NewJob
-from conveyor.payloads import check_json
 from conveyor.tasks import TaskRegistry
 from conveyor.wire import SubmitJob
 
@@ -27,7 +26,8 @@ def to_new_job(
     idempotency_key: str | None,
     trace_id: str | None,
 ) -> NewJob:
-    """Validate against the task's payload model when this process knows the task.
+    """Validate against the task's payload model when this process knows the task. The
+    payload limits (`conveyor.payloads`) are the store's to check, once for every way in.
 
     Unknown task names are accepted as they are: tasks may live only in the workers'
     modules; a worker that lacks the task dead-letters the job with a clear error.
@@ -48,7 +48,6 @@ def to_new_job(
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
             raise HTTPException(422, f"payload.{where}: {first['msg']}") from None
-    check_json(payload)  # InvalidPayload: 422 before anything is written
     max_retries = settings.max_retries if body.max_retries is None else body.max_retries
     request_hash = None
     if idempotency_key is not None:  # only a keyed submission is ever compared
