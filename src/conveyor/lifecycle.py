@@ -49,7 +49,9 @@ class Counter(enum.StrEnum):
 
 
 def status_counter(status: JobStatus) -> str:
-    """The counter that holds how many stored jobs are in `status` (`status:pending`…)."""
+    """The counter of jobs in `status` (`status:pending`…): moved by every transition into
+    and out of it, never by deleting history, so for `done` and `failed` it counts every job
+    that reached the status."""
     return f"status:{status.value}"
 
 

@@ -15,7 +15,8 @@ The limits (documented in the README's API section):
 - nesting: at most `MAX_DEPTH` levels (the payload object itself is level 1);
 - strings and keys: valid Unicode, without the NUL character U+0000;
 - numbers: finite (no NaN, no Infinity, nothing that overflows a double when read);
-- types: objects with string keys, arrays, strings, numbers, booleans, null.
+- types: objects with string keys, arrays (lists or tuples), strings, numbers, booleans,
+  null.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def _walk(value: Any, paths: bool) -> str | None:
                 if problem:
                     return f"{where}: key {key[:40]!r} {problem}"
                 stack.append((child, f"{where}.{key}" if paths else "", depth + 1))
-        elif isinstance(item, list):
+        elif isinstance(item, list | tuple):  # a tuple is written as an array
             if depth > MAX_DEPTH:
                 return f"{where}: nests more than {MAX_DEPTH} levels deep"
             stack.extend((child, f"{where}[{i}]" if paths else "", depth + 1)

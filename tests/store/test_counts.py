@@ -87,3 +87,73 @@ async def test_counts_stay_right_after_finished_jobs_are_deleted(store: Store) -
     lease = (await store.lease("w", ["default"], 1, LONG))[0]
     await store.finish([Ack(lease)], "w")
     assert (await store.counts()).done == before.done + 1
+
+
+async def test_counts_stay_right_through_replays_and_keyed_batches(store: Store) -> None:
+    """The transaction paths (keys in a batch, a rate limit) and replays move the counters
+    exactly as often as they create jobs."""
+    from conveyor.models import RateLimit
+
+    keyed = [NewJob("t", {}, idempotency_key=f"k{i % 3}", request_hash="h") for i in range(5)]
+    await store.submit_many(keyed)  # three jobs, two in-batch repeats
+    await store.submit_many(keyed[:2])  # replays
+    await store.submit_many([NewJob("t", {}) for _ in range(4)], RateLimit(100))
+    await store.submit(NewJob("t", {}, idempotency_key="k0", request_hash="h"))  # replay
+    counts = await store.counts()
+    assert counts.jobs_submitted == 7 and counts.pending == 7
+    assert await counted(store) == await rows_by_status(store)
+
+
+async def test_migration_0002_starts_the_counters_from_stored_rows(database_url: str) -> None:
+    """An upgrade: a database at schema 1 holding jobs of every status gets counters equal to
+    its rows (and, on PostgreSQL, loses the old cumulative 'done'/'failed' rows)."""
+    from conveyor.store import connect_store
+    from conveyor.store.migrate import load_migrations
+
+    first = load_migrations("sqlite" if database_url.startswith("sqlite") else "postgres")[0]
+    statuses = ["pending", "pending", "running", "done", "done", "done", "failed"]
+    inserts = "".join(
+        "INSERT INTO jobs (id, tenant, queue, task, payload, status, max_retries, run_at,"
+        f" created_at) VALUES ('{uuid.uuid4()}', 'd', 'default', 't', '{{}}', '{status}', 3,"
+        f" {'0' if database_url.startswith('sqlite') else 'now()'},"
+        f" {'0' if database_url.startswith('sqlite') else 'now()'});\n"
+        for status in statuses)
+    if database_url.startswith("sqlite"):
+        import sqlite3
+
+        from conveyor.store.sqlite.migrate import split_sqlite_statements
+
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
+            for statement in split_sqlite_statements(first.sql + inserts):
+                conn.execute(statement)
+            conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+                         " name TEXT NOT NULL, applied_at REAL NOT NULL)")
+            conn.execute("INSERT INTO schema_migrations VALUES (1, ?, 0)", (first.name,))
+    else:
+        import psycopg
+
+        from tests.pgsupport import empty_postgres_database
+
+        with empty_postgres_database() as url:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(first.sql.encode())
+                conn.execute(inserts.encode())
+                conn.execute("INSERT INTO counters VALUES ('done', 0, 3), ('failed', 5, 1)")
+                conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY,"
+                             " name text NOT NULL, applied_at timestamptz NOT NULL"
+                             " DEFAULT now())")
+                conn.execute("INSERT INTO schema_migrations (version, name) VALUES (1, %s)",
+                             (first.name,))
+            await _check_counts(await connect_store(url), statuses)
+        return
+    await _check_counts(await connect_store(database_url), statuses)
+
+
+async def _check_counts(store: Store, statuses: list[str]) -> None:
+    try:
+        counts = await store.counts()
+        assert {s.value: getattr(counts, s.value) for s in JobStatus} == {
+            s.value: statuses.count(s.value) for s in JobStatus}
+        assert await counted(store) == await rows_by_status(store)
+    finally:
+        await store.close()

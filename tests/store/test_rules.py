@@ -125,3 +125,16 @@ async def test_the_bucket_in_sql_agrees_with_the_rule(store: Store, wanted: int)
         assert type(refused) is type(expected) and refused is not None
         assert refused.retry_after == pytest.approx(expected.retry_after, abs=1.0)  # type: ignore[attr-defined]
         assert str(refused) == str(expected)
+
+
+def test_payload_limits_take_any_mapping_and_tuples() -> None:
+    """Python producers may hand any Mapping (stored as `dict(payload)`) and tuples (written
+    as arrays); handlers may return tuples."""
+    from types import MappingProxyType
+
+    from conveyor.payloads import find_problem
+
+    rules.check_new_jobs([NewJob("t", MappingProxyType({"a": (1, [2, ("x",)])}))])
+    assert find_problem((1, 2)) is None
+    assert find_problem(({"a": float("nan")},)) == (
+        "[0].a: numbers must be finite (no NaN or Infinity)")

@@ -22,7 +22,7 @@ from conveyor.payloads import check_json
 def check_new_jobs(jobs: Sequence[NewJob]) -> None:
     """Every payload within `conveyor.payloads`' limits; raises `InvalidPayload`."""
     for job in jobs:
-        check_json(job.payload)
+        check_json(dict(job.payload))  # any Mapping: the drivers store `dict(payload)`
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +146,10 @@ RETRY_IN_DECIMALS = 3
 
 
 def list_total(counts: Counts, status: JobStatus | None) -> int:
-    """The `total` of an unfiltered (all tenants) job list, from the per-status counters:
-    what a count over the table would say, without reading a million rows."""
+    """The `total` of an unfiltered (all tenants) job list, from the per-status counters,
+    without reading a million rows. Equal to a count over the table while no finished job is
+    deleted; once retention deletes some, `done` and `failed` still count them (they count
+    jobs that reached the status), and retention must keep a count of what it removed."""
     if status is None:
         return counts.pending + counts.running + counts.done + counts.failed
     return int(getattr(counts, status.value))

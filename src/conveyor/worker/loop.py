@@ -96,7 +96,9 @@ class Worker:
         try:
             await self._run()
         finally:
-            self._threads.shutdown(wait=False)  # a stuck sync handler must not hang the exit
+            # Do not wait here for a sync handler that is still running (its lease expires and
+            # rescue covers it); the interpreter still joins the thread when the process exits.
+            self._threads.shutdown(wait=False)
 
     async def _run(self) -> None:
         await self._store_retry.call(
