@@ -66,8 +66,6 @@ class Transition:
     target: JobStatus
     counters: tuple[Counter, ...] = ()
 
-    def moves_status(self) -> bool:
-        return any(source != self.target for source in self.sources)
 
 
 S = JobStatus
@@ -85,10 +83,6 @@ TRANSITIONS: tuple[Transition, ...] = (
 with no attempts left): the same transition, running → failed."""
 
 BY_EVENT: dict[EventType, Transition] = {t.event: t for t in TRANSITIONS}
-
-
-def transition(event: EventType) -> Transition:
-    return BY_EVENT[event]
 
 
 def counter_deltas(events: Iterable[tuple[EventType, JobStatus | None]]) -> dict[str, int]:

@@ -64,8 +64,8 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_store = store is None
-        opened = await connect_store_patiently(settings.database_url) if own_store else store
-        assert opened is not None
+        opened = store if store is not None else await connect_store_patiently(
+            settings.database_url)
         app.state.store = opened
         app.state.feed = EventFeed(opened, app.state.metrics)
         await app.state.feed.start()

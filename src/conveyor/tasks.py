@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from types import ModuleType
@@ -108,9 +108,3 @@ class TaskRegistry:
 
     def find(self, name: str) -> TaskDefinition | None:
         return self._tasks.get(name)
-
-    def __iter__(self) -> Iterator[TaskDefinition]:
-        return iter(self._tasks.values())
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._tasks

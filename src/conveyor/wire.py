@@ -59,7 +59,7 @@ class EventOut(BaseModel):
     def from_event(cls, event: JobEvent) -> EventOut:
         return cls(seq=event.seq, type=event.type.value, status=event.status, at=event.at,
                    attempt=event.attempt, worker=event.worker, error=event.error,
-                   data=readable(dict(event.data)))
+                   data=dict(event.data))
 
 
 class JobOut(BaseModel):

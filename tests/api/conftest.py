@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,6 +38,15 @@ def make_client(database_url: str) -> Iterator[AppFactory]:
     yield make
     for client in reversed(clients):
         client.__exit__(None, None, None)
+
+
+def wait_for_status(client: TestClient, job_id: str, status: str,
+                    headers: dict[str, str] | None = None, timeout: float = 15.0) -> None:
+    """Poll the job until it has `status`, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while client.get(f"/jobs/{job_id}", headers=headers or {}).json()["status"] != status:
+        assert time.monotonic() < deadline, f"job {job_id} never became {status}"
+        time.sleep(0.02)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,8 +27,8 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
 
 from conveyor.payloads import MAX_DEPTH
-from conveyor.store.sqlite import sqlite_path_from_url
-from tests.api.conftest import AppFactory
+from tests.api.conftest import AppFactory, wait_for_status
+from tests.store.sql import overwrite_payload_sync
 
 KEY = "s3cret"
 RATE = 3  # jobs per tenant per minute: small, so 429 is one request away
@@ -218,11 +217,8 @@ def _make_jobs(client: TestClient, world: str, headers: dict[str, str],
     pending = submit({"text": "later", "delay_sec": 3600})
     failed = submit({"payload": {"invalid": True}, "max_retries": 0})
     legacy = submit({"payload": {"invalid": True}, "max_retries": 0})
-    deadline = time.monotonic() + 15
     for job_id in (failed, legacy):
-        while client.get(f"/jobs/{job_id}", headers=headers).json()["status"] != "failed":
-            assert time.monotonic() < deadline, "the worker did not fail the job"
-            time.sleep(0.02)
+        wait_for_status(client, job_id, "failed", headers)
     _store_payload_beyond_limits(database_url, legacy)
     return Jobs(pending=pending, failed=failed, legacy=legacy)
 
@@ -232,16 +228,7 @@ def _store_payload_beyond_limits(database_url: str, job_id: str) -> None:
     deep: dict[str, Any] = {}
     for _ in range(MAX_DEPTH + 5):
         deep = {"d": deep}
-    text = json.dumps(deep)
-    if database_url.startswith("sqlite"):
-        with contextlib.closing(sqlite3.connect(sqlite_path_from_url(database_url))) as conn:
-            conn.execute("UPDATE jobs SET payload = ? WHERE id = ?", (text, job_id))
-            conn.commit()
-        return
-    import psycopg
-
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("UPDATE jobs SET payload = %s::jsonb WHERE id = %s", (text, job_id))
+    overwrite_payload_sync(database_url, job_id, json.dumps(deep))
 
 
 def _world(client: TestClient, recorder: Recorder, world: str, database_url: str, *,

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conveyor.payloads import MAX_DEPTH, UNREADABLE_KEY
-from tests.api.conftest import AppFactory
+from tests.api.conftest import AppFactory, wait_for_status
 from tests.store.sql import overwrite_payload_sync
 
 
@@ -94,7 +94,7 @@ def test_retrying_a_stored_unstorable_payload_is_refused(
 ) -> None:
     client = make_client(run_worker=True)
     job = client.post("/jobs", json={"payload": {"invalid": True}}).json()  # fails at once
-    until_failed(client, job["id"])
+    wait_for_status(client, job["id"], "failed")
     overwrite_payload_sync(database_url, job["id"], json.dumps(nested(300)))
     before = stored_counts(client)
     retried = client.post(f"/jobs/{job['id']}/retry")
@@ -102,17 +102,6 @@ def test_retrying_a_stored_unstorable_payload_is_refused(
     assert stored_counts(client) == before
     assert client.get(f"/jobs/{job['id']}").json()["retried_by"] is None
     assert client.get("/dlq").status_code == 200
-
-
-def until_failed(client: TestClient, job_id: str) -> None:
-    import time
-
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if client.get(f"/jobs/{job_id}").json()["status"] == "failed":
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not reach the DLQ")
 
 
 # -- property: random JSON submitted, listed and fetched --------------------------------------

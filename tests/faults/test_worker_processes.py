@@ -64,9 +64,14 @@ async def test_kill9_mid_job_is_rescued_and_succeeds_once(store: Store, spawn) -
 
 async def test_two_workers_drain_500_jobs_each_exactly_once(store: Store, spawn) -> None:  # type: ignore[no-untyped-def]
     env = {"TEXT_SECONDS_PER_CHAR": "0", "WORKER_CONCURRENCY": "10"}
+    workers = [spawn("worker", **env), spawn("worker", **env)]
+
+    async def both_registered() -> bool:  # else the first can drain all before the second starts
+        return len(await store.list_workers(60)) == 2
+
+    await until(both_registered, timeout=30, message="both workers registered")
     ids = [r.job.id for r in await store.submit_many(
         [NewJob("text", {"text": f"j{i}"}) for i in range(500)])]
-    workers = [spawn("worker", **env), spawn("worker", **env)]
 
     async def drained() -> bool:
         counts = await store.counts()

@@ -39,8 +39,9 @@ def overwrite_payload_sync(database_url: str, job_id: str, payload_json: str) ->
     """Store `payload_json` as a job's payload behind the API's back: how rows written before
     the payload limits existed look (`tests/api/test_payload_limits.py`)."""
     if database_url.startswith("sqlite"):
-        path = database_url.removeprefix("sqlite:///")
-        with sqlite3.connect(path) as conn:
+        from conveyor.store.sqlite import sqlite_path_from_url
+
+        with sqlite3.connect(sqlite_path_from_url(database_url)) as conn:
             conn.execute("UPDATE jobs SET payload = ? WHERE id = ?", (payload_json, job_id))
         return
     import psycopg

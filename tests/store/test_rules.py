@@ -52,11 +52,11 @@ def test_the_rate_limit_decision_and_its_retry_after() -> None:
 
 
 def test_only_an_unretried_failed_job_can_be_retried() -> None:
-    rules.check_retryable("failed", None)
+    rules.check_retryable("failed", None, {})
     with pytest.raises(InvalidTransition, match="this one is done"):
-        rules.check_retryable("done", None)
+        rules.check_retryable("done", None, {})
     with pytest.raises(InvalidTransition, match="already retried as x"):
-        rules.check_retryable("failed", "x")
+        rules.check_retryable("failed", "x", {})
 
 
 def test_the_last_attempt() -> None:

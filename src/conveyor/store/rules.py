@@ -8,6 +8,7 @@ that the SQL and the Python rule agree on both sides of every edge, on both driv
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,8 +47,7 @@ def plan_batch(jobs: Sequence[NewJob]) -> BatchPlan:
             key = (job.tenant, job.idempotency_key)
             first = first_by_key.get(key)
             if first is not None:
-                if jobs[first].request_hash != job.request_hash:
-                    raise IdempotencyConflict()
+                check_replay(jobs[first].request_hash, job)
                 repeats[index] = first
                 continue
             first_by_key[key] = index
@@ -63,10 +63,7 @@ def check_replay(stored_hash: str | None, job: NewJob) -> None:
 
 def wanted_tokens(jobs: Sequence[NewJob]) -> dict[str, int]:
     """Tokens each tenant needs for `jobs` (the ones that will be created)."""
-    wanted: dict[str, int] = {}
-    for job in jobs:
-        wanted[job.tenant] = wanted.get(job.tenant, 0) + 1
-    return wanted
+    return dict(collections.Counter(job.tenant for job in jobs))
 
 
 # -- rate limits --------------------------------------------------------------------------------
@@ -85,10 +82,13 @@ def rate_limited(rate: RateLimit, tenant: str, available: float, wanted: int) ->
     """The refusal for taking `wanted` tokens from a bucket holding `available`, or None when
     they may be taken. Retry-After is when the bucket will hold enough; a request larger than
     the bucket can ever hold gets 60 s (the API refuses such batches up front with 422)."""
-    if wanted <= available:
-        return None
+    return None if wanted <= available else refusal(rate, tenant, available, wanted)
+
+
+def refusal(rate: RateLimit, tenant: str, available: float, wanted: int) -> RateLimited:
+    """The 429 for a refused take (see `rate_limited`)."""
     capacity = float(rate.per_minute)
-    retry_after = (wanted - available) * 60.0 / capacity if wanted <= capacity else 60.0
+    retry_after = max(0.0, wanted - available) * 60.0 / capacity if wanted <= capacity else 60.0
     return RateLimited(
         retry_after, f"tenant {tenant!r} may submit {rate.per_minute} jobs per minute"
     )
@@ -97,12 +97,14 @@ def rate_limited(rate: RateLimit, tenant: str, available: float, wanted: int) ->
 # -- retrying from the DLQ ----------------------------------------------------------------------
 
 
-def check_retryable(status: str, retried_by: object | None) -> None:
-    """Only a failed job that was not retried before; each other case has its own message."""
+def check_retryable(status: str, retried_by: object | None, payload: object) -> None:
+    """Only a failed job that was not retried before, with a payload within the limits (a
+    row stored before them may not be); each case has its own error."""
     if status != JobStatus.FAILED.value:
         raise InvalidTransition(f"only failed jobs can be retried; this one is {status}")
     if retried_by is not None:
         raise InvalidTransition(f"this job was already retried as {retried_by}")
+    check_json(payload, "the stored payload")
 
 
 # -- attempts -----------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from conveyor.errors import IdempotencyConflict, JobNotFound
 from conveyor.lifecycle import EventType, JobStatus
 from conveyor.models import Job, JobId, NewJob, RateLimit, SubmitResult, new_job_id
-from conveyor.payloads import check_json
 from conveyor.store import rules
 from conveyor.store.postgres import statements as sql
 from conveyor.store.postgres.events import Conn, append_tail, event
@@ -106,10 +105,8 @@ async def _take_tokens(conn: Conn, wanted: Mapping[str, int], rate: RateLimit) -
     capacity = float(rate.per_minute)
     refill = capacity / 60.0
     for tenant, count in sorted(wanted.items()):
-        if count > capacity:
-            refusal = rules.rate_limited(rate, tenant, capacity, count)
-            assert refusal is not None
-            raise refusal
+        if count > capacity:  # TAKE_TOKENS would grant it to a tenant without a bucket yet
+            raise rules.refusal(rate, tenant, capacity, count)
     tenants = sorted(t for t, count in wanted.items() if count)
     if not tenants:
         return
@@ -126,11 +123,7 @@ async def _take_tokens(conn: Conn, wanted: Mapping[str, int], rate: RateLimit) -
             )
             row = await cur.fetchone()
             available = capacity if row is None else float(row["tokens"])
-            refusal = rules.rate_limited(rate, tenant, available, wanted[tenant])
-            if refusal is None:  # refilled between the two statements: refuse all the same
-                refusal = rules.rate_limited(rate, tenant, 0.0, wanted[tenant])
-            assert refusal is not None
-            raise refusal
+            raise rules.refusal(rate, tenant, available, wanted[tenant])
 
 
 async def retry(conn: Conn, job_id: JobId, trace_id: str | None) -> Job:
@@ -140,8 +133,7 @@ async def retry(conn: Conn, job_id: JobId, trace_id: str | None) -> Job:
         old = await cur.fetchone()
         if old is None:
             raise JobNotFound()
-        rules.check_retryable(old["status"], old["retried_by"])
-        check_json(old["payload"], "the stored payload")  # a row from before the limits
+        rules.check_retryable(old["status"], old["retried_by"], old["payload"])
         new_id = new_job_id()
         cur = await conn.execute(sql.RETRY_INSERT, (new_id, trace_id, job_id))
         new = await cur.fetchone()

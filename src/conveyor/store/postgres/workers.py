@@ -25,7 +25,7 @@ async def lease(
         sql.LEASE,
         {"queues": queues, "limit": limit, "worker": worker, "lease_for": lease_for_sec},
     )
-    return sorted((READ.lease(row) for row in rows), key=lambda lease: lease.job_id)
+    return [READ.lease(row) for row in rows]
 
 
 async def heartbeat(conn: Conn, leases: list[Lease], lease_for_sec: float) -> set[JobId]:

@@ -13,7 +13,6 @@ import sqlite3
 from conveyor.errors import JobNotFound
 from conveyor.lifecycle import EventType, JobStatus
 from conveyor.models import Job, JobId, NewJob, RateLimit, SubmitResult, new_job_id
-from conveyor.payloads import check_json
 from conveyor.store import rules
 from conveyor.store.sqlite.events import Change, append
 from conveyor.store.sqlite.rows import JOB_COLUMNS, READ, dumps
@@ -88,8 +87,7 @@ def retry(conn: sqlite3.Connection, now: float, job_id: JobId, trace_id: str | N
     row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (str(job_id),)).fetchone()
     if row is None:
         raise JobNotFound()
-    rules.check_retryable(row["status"], row["retried_by"])
-    check_json(json.loads(row["payload"]), "the stored payload")  # a row from before the limits
+    rules.check_retryable(row["status"], row["retried_by"], json.loads(row["payload"]))
     new_id = str(new_job_id())
     new_row = conn.execute(
         "INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, attempts,"
