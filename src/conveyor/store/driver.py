@@ -3,7 +3,7 @@
 Both drivers share one floor plan. Each is a package with the same modules for the same
 concerns:
 
-- `producers`: submit_many, retry
+- `producers`: submit_many, submit_each (group commit), retry
 - `workers`:   lease, heartbeat, finish, release, rescue, and the worker registry
 - `reads`:     get, list_jobs, job_events, counts, throughput, events_after, last_event_seq,
                list_workers
@@ -42,9 +42,11 @@ from conveyor.models import (
 )
 from conveyor.store import rules
 from conveyor.store.base import ThroughputBucket, WorkerInfo
+from conveyor.store.group import GroupCommit
 
 OPERATIONS: dict[str, str] = {
     "submit_many": "producers",
+    "submit_each": "producers",
     "retry": "producers",
     "lease": "workers",
     "heartbeat": "workers",
@@ -86,9 +88,21 @@ class DriverStore(abc.ABC):
         """Run the driver's `operation` on one consistent snapshot; its result."""
 
     # -- producers -------------------------------------------------------------------------
+    _group_commit: GroupCommit | None = None
+
     async def submit(self, job: NewJob, rate: RateLimit | None = None) -> SubmitResult:
-        results = await self.submit_many([job], rate)
-        return results[0]
+        """Concurrent submits share a commit (`store/group.py`); each still returns only
+        once its own job is committed, with the outcome it would have had alone."""
+        rules.check_new_jobs([job])
+        if self._group_commit is None:
+            self._group_commit = GroupCommit(self._submit_each)
+        return await self._group_commit.submit(job, _active(rate))
+
+    async def _submit_each(
+        self, jobs: list[NewJob], rate: RateLimit | None
+    ) -> list[rules.SubmitOutcome]:
+        outcomes: list[rules.SubmitOutcome] = await self._write("submit_each", jobs, rate)
+        return outcomes
 
     async def submit_many(
         self, jobs: Sequence[NewJob], rate: RateLimit | None = None
@@ -96,8 +110,7 @@ class DriverStore(abc.ABC):
         if not jobs:
             return []
         rules.check_new_jobs(jobs)
-        active = rate if rate is not None and rate.per_minute > 0 else None
-        results: list[SubmitResult] = await self._write("submit_many", list(jobs), active)
+        results: list[SubmitResult] = await self._write("submit_many", list(jobs), _active(rate))
         return results
 
     async def retry(self, job_id: JobId, trace_id: str | None = None) -> Job:
@@ -198,6 +211,11 @@ class DriverStore(abc.ABC):
 
     async def unregister_worker(self, worker_id: str) -> None:
         await self._write("unregister_worker", worker_id)
+
+
+def _active(rate: RateLimit | None) -> RateLimit | None:
+    """A limit of 0 per minute is no limit."""
+    return rate if rate is not None and rate.per_minute > 0 else None
 
 
 def _by_job(lease: Lease) -> JobId:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from conveyor.errors import IdempotencyConflict, InvalidTransition, RateLimited
 from conveyor.lifecycle import JobStatus
-from conveyor.models import Counts, NewJob, RateLimit
+from conveyor.models import Counts, NewJob, RateLimit, SubmitResult
 from conveyor.payloads import check_json
 
 # -- submitting ---------------------------------------------------------------------------------
@@ -39,6 +39,15 @@ class BatchPlan:
 def plan_batch(jobs: Sequence[NewJob]) -> BatchPlan:
     """The same idempotency key twice in one batch: the first one wins, and a second with
     another body is a conflict (as two separate submits would be)."""
+    plan = plan_group(jobs)
+    for index, first in plan.repeats.items():
+        check_replay(jobs[first].request_hash, jobs[index])
+    return plan
+
+
+def plan_group(jobs: Sequence[NewJob]) -> BatchPlan:
+    """`plan_batch` for a group commit, where each job is a submit of its own: a repeated
+    key is settled per job, by `settle_repeats`, once the first one's fate is known."""
     first_by_key: dict[tuple[str, str], int] = {}
     fresh: list[int] = []
     repeats: dict[int, int] = {}
@@ -47,12 +56,33 @@ def plan_batch(jobs: Sequence[NewJob]) -> BatchPlan:
             key = (job.tenant, job.idempotency_key)
             first = first_by_key.get(key)
             if first is not None:
-                check_replay(jobs[first].request_hash, job)
                 repeats[index] = first
                 continue
             first_by_key[key] = index
         fresh.append(index)
     return BatchPlan(fresh, repeats)
+
+
+SubmitOutcome = SubmitResult | IdempotencyConflict | RateLimited
+"""What one submit of a group commit comes to: its result, or the refusal it would have got
+alone (the store raises it to that submit's caller only)."""
+
+
+def settle_repeats(
+    jobs: Sequence[NewJob], plan: BatchPlan, outcomes: dict[int, SubmitOutcome]
+) -> list[SubmitOutcome]:
+    """Every job's outcome in order, given those of `plan.fresh`: a repeat of a key is a
+    replay of the first job with it (a conflict if its body differs), or is refused like it,
+    just as the second of two submits in a row would be."""
+    for index, first in plan.repeats.items():
+        earlier = outcomes[first]
+        if not isinstance(earlier, SubmitResult):
+            outcomes[index] = earlier
+        elif jobs[first].request_hash != jobs[index].request_hash:
+            outcomes[index] = IdempotencyConflict()
+        else:
+            outcomes[index] = SubmitResult(earlier.job, created=False)
+    return [outcomes[index] for index in range(len(jobs))]
 
 
 def check_replay(stored_hash: str | None, job: NewJob) -> None:

@@ -12,6 +12,7 @@ the new jobs only, then write events and counters. A refusal rolls the inserts b
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from conveyor.errors import IdempotencyConflict, JobNotFound
 from conveyor.lifecycle import EventType, JobStatus
@@ -98,6 +99,94 @@ async def _submit_in_transaction(
     return [results[index] for index in range(len(jobs))]
 
 
+async def submit_each(
+    conn: Conn, jobs: Sequence[NewJob], rate: RateLimit | None
+) -> list[rules.SubmitOutcome]:
+    """Separate submits in one commit (group commit), each decided as if it came alone: a
+    refusal refuses that job only. Without a rate limit it is the one `SUBMIT` statement and
+    the replays read back after it; with one, a transaction: insert, read the replays, take
+    each tenant's tokens for as many of its new jobs as the bucket holds (in order), delete
+    the rest again (before any event or counter names them), then events and counters."""
+    plan = rules.plan_group(jobs)
+    if rate is None:
+        ids, columns = _job_columns([jobs[i] for i in plan.fresh])
+        cur = await conn.execute(sql.SUBMIT, columns, prepare=True)
+        inserted = {row["id"]: row for row in await cur.fetchall()}
+        return rules.settle_repeats(jobs, plan, await _created_or_replayed(
+            conn, jobs, plan.fresh, ids, inserted))
+    async with conn.transaction():
+        ids, columns = _job_columns([jobs[i] for i in plan.fresh])
+        cur = await conn.execute(sql.INSERT_JOBS, columns)
+        inserted = {row["id"]: row for row in await cur.fetchall()}
+        outcomes = await _created_or_replayed(conn, jobs, plan.fresh, ids, inserted)
+        by_tenant: dict[str, list[int]] = {}
+        for index in plan.fresh:
+            outcome = outcomes[index]
+            if isinstance(outcome, SubmitResult) and outcome.created:
+                by_tenant.setdefault(jobs[index].tenant, []).append(index)
+        refused: list[JobId] = []
+        for tenant, indexes in sorted(by_tenant.items()):
+            granted, left = await _take_up_to(conn, tenant, len(indexes), rate)
+            for index in indexes[granted:]:
+                refused.append(outcomes[index].job.id)  # type: ignore[union-attr]
+                outcomes[index] = rules.refusal(rate, tenant, left, 1)
+        if refused:
+            await conn.execute(sql.DELETE_JOBS, (refused,))
+        gone = set(refused)
+        await append_tail(conn, [(event(inserted[job_id], EventType.CREATED), None)
+                                 for job_id in ids if job_id in inserted and job_id not in gone])
+    return rules.settle_repeats(jobs, plan, outcomes)
+
+
+async def _created_or_replayed(
+    conn: Conn,
+    jobs: Sequence[NewJob],
+    indexes: Sequence[int],
+    ids: Sequence[JobId],
+    inserted: Mapping[JobId, Any],
+) -> dict[int, rules.SubmitOutcome]:
+    """Each inserted job as created; each one that was not, as the replay it is (or the
+    conflict, when the stored job's body differs)."""
+    outcomes: dict[int, rules.SubmitOutcome] = {}
+    for index, job_id in zip(indexes, ids, strict=True):
+        row = inserted.get(job_id)
+        if row is not None:
+            outcomes[index] = SubmitResult(READ.job(row), created=True)
+            continue
+        try:
+            outcomes[index] = await _replay(conn, jobs[index])
+        except IdempotencyConflict as conflict:
+            outcomes[index] = conflict
+    return outcomes
+
+
+async def _take_up_to(
+    conn: Conn, tenant: str, wanted: int, rate: RateLimit
+) -> tuple[int, float]:
+    """Take one token per job for as many of `wanted` jobs as the tenant's bucket holds: how
+    many were granted, and the tokens left. Each grant is one atomic `TAKE_TOKENS`."""
+    capacity = float(rate.per_minute)
+    refill = capacity / 60.0
+    params = {"capacity": capacity, "refill": refill, "tenants": [tenant]}
+    asked = min(wanted, int(capacity))
+    while asked > 0:
+        cur = await conn.execute(sql.TAKE_TOKENS, {**params, "wanted": [float(asked)]})
+        if await cur.fetchone() is not None:
+            break
+        asked = min(asked - 1, int(await _tokens_now(conn, tenant, rate)))
+    left = await _tokens_now(conn, tenant, rate) if asked < wanted else 0.0
+    return max(0, asked), left
+
+
+async def _tokens_now(conn: Conn, tenant: str, rate: RateLimit) -> float:
+    capacity = float(rate.per_minute)
+    cur = await conn.execute(
+        sql.TOKENS_NOW, {"capacity": capacity, "refill": capacity / 60.0, "tenant": tenant}
+    )
+    row = await cur.fetchone()
+    return capacity if row is None else float(row["tokens"])
+
+
 async def _take_tokens(conn: Conn, wanted: Mapping[str, int], rate: RateLimit) -> None:
     """Spend `wanted[tenant]` tokens per tenant, all or none; raise `RateLimited` if short.
     The refill and the decision run in SQL (one atomic statement per batch); the refusal's
@@ -118,11 +207,7 @@ async def _take_tokens(conn: Conn, wanted: Mapping[str, int], rate: RateLimit) -
     granted = {row["tenant"] for row in await cur.fetchall()}
     for tenant in tenants:
         if tenant not in granted:
-            cur = await conn.execute(
-                sql.TOKENS_NOW, {"capacity": capacity, "refill": refill, "tenant": tenant}
-            )
-            row = await cur.fetchone()
-            available = capacity if row is None else float(row["tokens"])
+            available = await _tokens_now(conn, tenant, rate)
             raise rules.refusal(rate, tenant, available, wanted[tenant])
 
 

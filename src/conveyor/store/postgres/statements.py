@@ -220,6 +220,9 @@ GET = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = %s"
 
 GET_FOR_UPDATE = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = %s FOR UPDATE"
 
+DELETE_JOBS = "DELETE FROM jobs WHERE id = ANY(%s)"
+"""Undo inserts of the same transaction that a rate limit refused (no event names them yet)."""
+
 REPLAY = f"SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = %s AND idempotency_key = %s"
 
 JOB_EVENTS = f"SELECT {EVENT_COLUMNS} FROM job_events WHERE job_id = %s ORDER BY seq"

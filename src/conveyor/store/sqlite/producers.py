@@ -1,8 +1,9 @@
-"""What producers ask of the SQLite store: submit (one job or a batch) and retry from the DLQ.
+"""What producers ask of the SQLite store: submit (a batch, or separate submits grouped into
+one commit) and retry from the DLQ.
 
 Each function runs inside one `BEGIN IMMEDIATE` transaction on the store's writer thread and
-receives the store's clock as `now` (epoch seconds); a refusal (conflict, rate limit, bad
-payload) raises and rolls everything back.
+receives the store's clock as `now` (epoch seconds). In `submit_many` a refusal (conflict,
+rate limit) raises and rolls everything back; `submit_each` returns each job's own.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from conveyor.errors import JobNotFound
+from conveyor.errors import IdempotencyConflict, JobNotFound, RateLimited
 from conveyor.lifecycle import EventType, JobStatus
 from conveyor.models import Job, JobId, NewJob, RateLimit, SubmitResult, new_job_id
 from conveyor.store import rules
@@ -48,39 +49,75 @@ def submit_many(
     results: dict[int, SubmitResult] = {}
     fresh: list[int] = []
     for index in plan.fresh:
-        job = jobs[index]
-        if job.idempotency_key is not None:
-            row = conn.execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ? AND idempotency_key = ?",
-                (job.tenant, job.idempotency_key),
-            ).fetchone()
-            if row is not None:
-                rules.check_replay(row["request_hash"], job)
-                results[index] = SubmitResult(READ.job(row), created=False)
-                continue
-        fresh.append(index)
+        replay = _replay(conn, jobs[index])
+        if replay is not None:
+            results[index] = replay
+        else:
+            fresh.append(index)
     if rate is not None:
         for tenant, wanted in sorted(rules.wanted_tokens([jobs[i] for i in fresh]).items()):
             _take_tokens(conn, now, tenant, wanted, rate)
     changes: list[Change] = []
     for index in fresh:
-        job = jobs[index]
-        row = conn.execute(
-            "INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, attempts,"
-            " max_retries, run_at, created_at, idempotency_key, request_hash, trace_id)"
-            " VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?, ?)"
-            f" RETURNING {JOB_COLUMNS}",
-            (str(new_job_id()), job.tenant, job.queue, job.task, dumps(dict(job.payload)),
-             job.priority, job.max_retries, now + max(0.0, job.delay_sec), now,
-             job.idempotency_key, job.request_hash, job.trace_id),
-        ).fetchone()
-        results[index] = SubmitResult(READ.job(row), created=True)
-        changes.append(Change(row["id"], EventType.CREATED, None, row["status"], 0,
-                              job.tenant, job.task))
+        results[index] = _insert(conn, now, jobs[index], changes)
     for index, first in plan.repeats.items():
         results[index] = SubmitResult(results[first].job, created=False)
     append(conn, now, changes)
     return [results[index] for index in range(len(jobs))]
+
+
+def submit_each(
+    conn: sqlite3.Connection, now: float, jobs: list[NewJob], rate: RateLimit | None
+) -> list[rules.SubmitOutcome]:
+    """Separate submits in one transaction (group commit): each job is decided in turn as if
+    it came alone, and a refusal refuses that job only (it has written nothing)."""
+    plan = rules.plan_group(jobs)
+    outcomes: dict[int, rules.SubmitOutcome] = {}
+    changes: list[Change] = []
+    for index in plan.fresh:
+        job = jobs[index]
+        try:
+            replay = _replay(conn, job)
+            if replay is None and rate is not None:
+                _take_tokens(conn, now, job.tenant, 1, rate)
+        except (IdempotencyConflict, RateLimited) as refused:
+            outcomes[index] = refused
+            continue
+        outcomes[index] = replay if replay is not None else _insert(conn, now, job, changes)
+    append(conn, now, changes)
+    return rules.settle_repeats(jobs, plan, outcomes)
+
+
+def _replay(conn: sqlite3.Connection, job: NewJob) -> SubmitResult | None:
+    """The job an earlier submit with this key made (a replay), or None if it is new."""
+    if job.idempotency_key is None:
+        return None
+    row = conn.execute(
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ? AND idempotency_key = ?",
+        (job.tenant, job.idempotency_key),
+    ).fetchone()
+    if row is None:
+        return None
+    rules.check_replay(row["request_hash"], job)
+    return SubmitResult(READ.job(row), created=False)
+
+
+def _insert(
+    conn: sqlite3.Connection, now: float, job: NewJob, changes: list[Change]
+) -> SubmitResult:
+    """Insert one new job; its `job_created` goes on `changes`."""
+    row = conn.execute(
+        "INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, attempts,"
+        " max_retries, run_at, created_at, idempotency_key, request_hash, trace_id)"
+        " VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?, ?)"
+        f" RETURNING {JOB_COLUMNS}",
+        (str(new_job_id()), job.tenant, job.queue, job.task, dumps(dict(job.payload)),
+         job.priority, job.max_retries, now + max(0.0, job.delay_sec), now,
+         job.idempotency_key, job.request_hash, job.trace_id),
+    ).fetchone()
+    changes.append(Change(row["id"], EventType.CREATED, None, row["status"], 0,
+                          job.tenant, job.task))
+    return SubmitResult(READ.job(row), created=True)
 
 
 def retry(conn: sqlite3.Connection, now: float, job_id: JobId, trace_id: str | None) -> Job:
