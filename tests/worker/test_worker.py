@@ -204,3 +204,50 @@ async def test_an_error_message_the_store_cannot_hold_is_cleaned(
     job = (await store.submit(NewJob("test_nul_error", {}, max_retries=0))).job
     failed = await settle(store, job.id)
     assert failed.status is JobStatus.FAILED and failed.last_error == "badnews ?"
+
+
+STARTED: list[str] = []
+
+
+@task("test_record_start")
+async def record_start(payload: dict[str, Any]) -> None:
+    STARTED.append(payload["name"])
+
+
+async def test_a_slot_is_free_while_its_outcome_is_written(
+    store: Store, run_worker: Callable[..., Worker]
+) -> None:
+    """One slot; the first job's ack is held back: the second job still starts, and the
+    first job's lease is renewed by heartbeats while it waits for its write."""
+    STARTED.clear()
+    gate = asyncio.Event()
+    finish, heartbeat = store.finish, store.heartbeat
+    renewed: list[Any] = []
+
+    async def held_finish(outcomes: Any, worker: str) -> list[bool]:
+        await gate.wait()
+        return await finish(outcomes, worker)
+
+    async def spied_heartbeat(leases: Any, lease_for_sec: float) -> set[Any]:
+        renewed.extend(lease.job_id for lease in leases)
+        return await heartbeat(leases, lease_for_sec)
+
+    store.finish = held_finish  # type: ignore[method-assign]
+    store.heartbeat = spied_heartbeat  # type: ignore[method-assign]
+    first = (await store.submit(NewJob("test_record_start", {"name": "first"}))).job
+    second = (await store.submit(NewJob("test_record_start", {"name": "second"}))).job
+    run_worker(worker_concurrency=1, lease_timeout_sec=0.6)  # heartbeats every 0.2 s
+
+    async def both_started() -> bool:
+        return STARTED == ["first", "second"]
+
+    await until(both_started, message="the second job started while the first's ack waits")
+    await until(lambda: _true(first.id in renewed), message="the finished job's lease renewed")
+    assert (await store.get(first.id)).status is JobStatus.RUNNING  # not written yet
+    gate.set()
+    assert (await settle(store, first.id)).status is JobStatus.DONE
+    assert (await settle(store, second.id)).status is JobStatus.DONE
+
+
+async def _true(value: bool) -> bool:
+    return value

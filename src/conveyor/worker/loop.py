@@ -5,6 +5,10 @@ in one store call, wakes when a slot frees or the store reports a change (LISTEN
 the event-sequence poll), and otherwise polls every WORKER_POLL_MS. Outcomes are written by
 one flusher that batches whatever finished while the previous write was in flight, so a busy
 worker commits many completions at once and an idle one commits each immediately.
+
+A slot is free as soon as its handler returns: the next job starts while the outcome waits
+for the flusher. Until its outcome is written the job is still held (heartbeats renew its
+lease, a stop waits for the write), only no longer counted against `concurrency`.
 """
 
 from __future__ import annotations
@@ -85,8 +89,13 @@ class Worker:
         self._threads = ThreadPoolExecutor(self.concurrency + 2, "conveyor-task")
 
     @property
+    def busy_slots(self) -> int:
+        """Jobs whose handler has not returned yet (a finished one waits for its write)."""
+        return sum(1 for entry in self._running.values() if not entry.finishing)
+
+    @property
     def free_slots(self) -> int:
-        return self.concurrency - len(self._running)
+        return self.concurrency - self.busy_slots
 
     def stop(self) -> None:
         """Stop leasing; running jobs get SHUTDOWN_GRACE_SEC to finish, then are handed back."""
@@ -150,29 +159,35 @@ class Worker:
             try:
                 outcome = await self._run_handler(lease)
             except BaseException:
-                self._running.pop(lease.job_id, None)
-                self._wakeup.set()
+                self._forget(lease)
                 raise
             elapsed = round(time.monotonic() - started, 6)
             entry = self._running.get(lease.job_id)
             if entry is not None and entry.lost:
                 log.warning("job_lease_lost", elapsed=elapsed,
                             message="lease lost while running; outcome discarded")
-                self._running.pop(lease.job_id, None)
-                self._wakeup.set()
+                self._forget(lease)
                 return
             if entry is not None:
-                entry.finishing = True
+                entry.finishing = True  # its slot is free from here on
             completion = _Completion(outcome)
             self._completions.append(completion)
             self._completions_ready.set()
+            self._wakeup.set()
             try:
                 # Shielded: a stop that cancels this task must not lose a finished outcome.
                 applied = await asyncio.shield(completion.done)
             finally:
-                self._running.pop(lease.job_id, None)
-                self._wakeup.set()
+                self._forget(lease)
             _log_outcome(outcome, applied, elapsed)
+
+    def _forget(self, lease: Lease) -> None:
+        """Stop holding `lease` (not a later lease of the same job, which a retry can bring
+        while this one's outcome is being answered) and wake the lease loop."""
+        entry = self._running.get(lease.job_id)
+        if entry is not None and entry.lease.token == lease.token:
+            del self._running[lease.job_id]
+        self._wakeup.set()
 
     async def _run_handler(self, lease: Lease) -> Outcome:
         """Run the task and turn what happened into an outcome the store can always write."""
@@ -226,7 +241,7 @@ class Worker:
                 held = await self.store.heartbeat(
                     [entry.lease for entry in entries], self.settings.lease_timeout_sec
                 )
-                await self.store.worker_seen(self.id, len(self._running))
+                await self.store.worker_seen(self.id, self.busy_slots)
             except StoreUnavailable as exc:
                 log.warning("heartbeat_failed", worker=self.id, error=str(exc))
                 continue
