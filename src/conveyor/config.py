@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(
         5, gt=0, description="Jobs one worker process runs at once. Defaults to 5."
     )
+    worker_prefetch: int = Field(
+        -1, ge=-1,
+        description="Jobs a worker holds ahead of a free slot (they stay pending until they "
+                    "start): -1 sizes it from job and lease times, 0 turns it off. "
+                    "Defaults to -1.",
+    )
     database_url: str = Field(
         DEFAULT_DATABASE_URL,
         description="sqlite:///path/to/file.db or postgresql://… Defaults to ./data/conveyor.db.",

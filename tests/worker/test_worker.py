@@ -251,3 +251,69 @@ async def test_a_slot_is_free_while_its_outcome_is_written(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+GATES: dict[str, asyncio.Event] = {}
+
+
+@task("test_gated")
+async def gated(payload: dict[str, Any]) -> None:
+    STARTED.append(payload["name"])
+    await GATES.setdefault(payload["name"], asyncio.Event()).wait()
+
+
+async def test_prefetched_jobs_stay_pending_until_they_start(
+    store: Store, run_worker: Callable[..., Worker]
+) -> None:
+    STARTED.clear()
+    GATES.clear()
+    ids = [(await store.submit(NewJob("test_gated", {"name": f"j{i}"}))).job.id
+           for i in range(3)]
+    worker = run_worker(worker_concurrency=1, worker_prefetch=2)
+
+    async def reserved() -> bool:
+        jobs = [await store.get(job_id) for job_id in ids[1:]]
+        return all(job.lease_owner == worker.id for job in jobs)
+
+    await until(reserved, message="two jobs reserved ahead of the busy slot")
+    assert STARTED == ["j0"]
+    for job_id in ids[1:]:
+        job = await store.get(job_id)
+        assert (job.status, job.attempts) == (JobStatus.PENDING, 0)
+        assert [e.type.value for e in await store.job_events(job_id)] == ["job_created"]
+    for i in range(3):
+        GATES.setdefault(f"j{i}", asyncio.Event()).set()
+    for job_id in ids:
+        done = await settle(store, job_id)
+        assert (done.status, done.attempts) == (JobStatus.DONE, 1)
+        types = [e.type.value for e in await store.job_events(job_id)]
+        assert types == ["job_created", "job_leased", "job_succeeded"]
+    assert sorted(STARTED) == ["j0", "j1", "j2"]
+
+
+async def test_a_stopping_worker_hands_its_reservations_back(
+    store: Store, run_worker: Callable[..., Worker]
+) -> None:
+    STARTED.clear()
+    GATES.clear()
+    first = (await store.submit(NewJob("test_gated", {"name": "a"}))).job.id
+    rest = [(await store.submit(NewJob("test_gated", {"name": f"b{i}"}))).job.id
+            for i in range(2)]
+    worker = run_worker(worker_concurrency=1, worker_prefetch=2)
+
+    async def reserved() -> bool:
+        return all([(await store.get(job_id)).lease_owner == worker.id for job_id in rest])
+
+    await until(reserved, message="jobs reserved")
+    worker.stop()
+    GATES.setdefault("a", asyncio.Event()).set()  # the running job finishes within the grace
+    assert (await settle(store, first)).status is JobStatus.DONE
+
+    async def handed_back() -> bool:
+        return all([(await store.get(job_id)).lease_owner is None for job_id in rest])
+
+    await until(handed_back, message="reservations handed back")
+    for job_id in rest:
+        job = await store.get(job_id)
+        assert (job.status, job.attempts) == (JobStatus.PENDING, 0)
+    assert STARTED == ["a"]

@@ -116,8 +116,21 @@ class Store(Protocol):
         Each claim spends an attempt and carries a fresh token.
         """
 
+    async def reserve(
+        self, worker: str, queues: Sequence[str], limit: int, lease_for_sec: float
+    ) -> list[Lease]:
+        """Hold up to `limit` runnable jobs ahead of a free slot (prefetch), in the order
+        `lease` would take them. They stay `pending`, with no event and no attempt spent, but
+        carry this worker's token: no other worker takes them while `heartbeat` renews it.
+        Each lease's `attempt` is the one `start` will record."""
+
+    async def start(self, leases: Sequence[Lease], lease_for_sec: float) -> set[JobId]:
+        """Reserved jobs whose handlers have begun become `running` (their `job_leased`, an
+        attempt spent); returns the ids started (the rest had lost their reservation)."""
+
     async def heartbeat(self, leases: Sequence[Lease], lease_for_sec: float) -> set[JobId]:
-        """Extend these leases; returns the ids still held (the rest were lost)."""
+        """Extend these leases and reservations; returns the ids still held (the rest were
+        lost)."""
 
     async def finish(self, outcomes: Sequence[Outcome], worker: str) -> list[bool]:
         """Record acks and failures in one transaction, fenced by each lease's token.
@@ -128,10 +141,12 @@ class Store(Protocol):
         """
 
     async def release(self, leases: Sequence[Lease]) -> None:
-        """Hand running jobs back to pending and refund the attempt (graceful shutdown)."""
+        """Hand running jobs back to pending and refund the attempt (graceful shutdown);
+        reserved ones are simply free again."""
 
     async def rescue(self) -> list[JobId]:
-        """Requeue (or dead-letter, when attempts are spent) jobs whose lease expired."""
+        """Requeue (or dead-letter, when attempts are spent) jobs whose lease expired, and free
+        expired reservations (those are not returned: no attempt was spent)."""
 
     async def register_worker(self, info: WorkerInfo) -> None: ...
 

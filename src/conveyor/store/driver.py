@@ -4,7 +4,8 @@ Both drivers share one floor plan. Each is a package with the same modules for t
 concerns:
 
 - `producers`: submit_many, submit_each (group commit), retry
-- `workers`:   lease, heartbeat, finish, release, rescue, and the worker registry
+- `workers`:   lease, reserve, start, heartbeat, finish, release, rescue, and the worker
+               registry
 - `reads`:     get, list_jobs, job_events, counts, throughput, events_after, last_event_seq,
                list_workers
 - `rows`:      conversions between rows and domain objects
@@ -49,6 +50,8 @@ OPERATIONS: dict[str, str] = {
     "submit_each": "producers",
     "retry": "producers",
     "lease": "workers",
+    "reserve": "workers",
+    "start": "workers",
     "heartbeat": "workers",
     "finish": "workers",
     "release": "workers",
@@ -169,6 +172,24 @@ class DriverStore(abc.ABC):
             "lease", worker, sorted(set(queues)), limit, float(lease_for_sec)
         )
         return leases
+
+    async def reserve(
+        self, worker: str, queues: Sequence[str], limit: int, lease_for_sec: float
+    ) -> list[Lease]:
+        if limit <= 0 or not queues:
+            return []
+        reserved: list[Lease] = await self._write(
+            "reserve", worker, sorted(set(queues)), limit, float(lease_for_sec)
+        )
+        return reserved
+
+    async def start(self, leases: Sequence[Lease], lease_for_sec: float) -> set[JobId]:
+        if not leases:
+            return set()
+        started: set[JobId] = await self._write(
+            "start", sorted(leases, key=_by_job), float(lease_for_sec)
+        )
+        return started
 
     async def heartbeat(self, leases: Sequence[Lease], lease_for_sec: float) -> set[JobId]:
         if not leases:

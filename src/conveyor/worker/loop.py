@@ -9,6 +9,14 @@ worker commits many completions at once and an idle one commits each immediately
 A slot is free as soon as its handler returns: the next job starts while the outcome waits
 for the flusher. Until its outcome is written the job is still held (heartbeats renew its
 lease, a stop waits for the write), only no longer counted against `concurrency`.
+
+Prefetch: when every slot is busy the worker may reserve a few jobs ahead (`Store.reserve`),
+so a freed slot starts one at once instead of waiting for a lease round trip. A reserved job
+stays `pending` to everyone looking (it has not started); the flusher writes its `start`
+(running, `job_leased`) just after its handler begins, before any outcome of it. Heartbeats
+renew reservations and a stop hands them back. How many: WORKER_PREFETCH, or by default about
+what the slots finish during two lease round trips, and none while jobs take less time than
+a round trip (then the slots are not what waits).
 """
 
 from __future__ import annotations
@@ -16,11 +24,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -49,6 +59,18 @@ class _Running:
     lost: bool = False
     finishing: bool = False  # its outcome is queued: never hand it back
     sync: bool = False  # runs on a thread, which cancelling cannot stop
+
+
+class _Average:
+    """An exponentially weighted mean of recent durations (None before the first)."""
+
+    def __init__(self, weight: float = 0.2) -> None:
+        self.weight = weight
+        self.value: float | None = None
+
+    def observe(self, seconds: float) -> None:
+        self.value = seconds if self.value is None else (
+            self.value + self.weight * (seconds - self.value))
 
 
 @dataclass
@@ -82,7 +104,11 @@ class Worker:
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._completions: list[_Completion] = []
+        self._starts: list[Lease] = []  # reserved jobs whose handlers began, for the flusher
         self._completions_ready = asyncio.Event()
+        self._reserved: deque[Lease] = deque()
+        self._runtime = _Average()
+        self._lease_time = _Average()
         self._store_retry = StoreRetry(log, self.id)
         # Sync handlers run here: a thread per slot, so none waits for another's. The worker's
         # own pool, not the loop's default executor, which belongs to whoever runs the loop.
@@ -131,24 +157,54 @@ class Worker:
         poll = self.settings.worker_poll_ms / 1000
         while not self._stopping.is_set():
             self._wakeup.clear()  # before leasing, so a wake-up during the lease is not lost
-            if self.free_slots > 0:
-                try:
-                    leases = await self.store.lease(
-                        self.id, self.queues, self.free_slots, self.settings.lease_timeout_sec
-                    )
-                    self._store_retry.succeeded()
-                except StoreUnavailable as exc:
-                    await self._store_retry.failed(exc, self._stopping)
-                    continue
-                for lease in leases:
-                    self._start(lease)
-                if leases and self.free_slots > 0:
-                    continue  # there may be more waiting
+            while self.free_slots > 0 and self._reserved:
+                self._start(self._reserved.popleft(), reserved=True)
+            try:
+                if self.free_slots > 0:
+                    leases = await self._timed(self.store.lease(
+                        self.id, self.queues, self.free_slots, self.settings.lease_timeout_sec))
+                    for lease in leases:
+                        self._start(lease)
+                    if leases and self.free_slots > 0:
+                        continue  # there may be more waiting
+                    if not leases:
+                        await _first_of(self._wakeup.wait(), self._stopping.wait(),
+                                        timeout=poll)
+                        continue
+                ahead = self.prefetch - len(self._reserved)
+                if ahead > 0:
+                    self._reserved.extend(await self._timed(self.store.reserve(
+                        self.id, self.queues, ahead, self.settings.lease_timeout_sec)))
+                self._store_retry.succeeded()
+            except StoreUnavailable as exc:
+                await self._store_retry.failed(exc, self._stopping)
+                continue
+            if self.free_slots > 0 and self._reserved:
+                continue  # a slot freed meanwhile
             await _first_of(self._wakeup.wait(), self._stopping.wait(), timeout=poll)
 
-    def _start(self, lease: Lease) -> None:
+    @property
+    def prefetch(self) -> int:
+        """How many jobs to hold ahead of a free slot (see the module docstring)."""
+        if self.settings.worker_prefetch >= 0:
+            return self.settings.worker_prefetch
+        runtime, lease_time = self._runtime.value, self._lease_time.value
+        if runtime is None or lease_time is None or runtime < lease_time:
+            return 0
+        return min(self.concurrency, math.ceil(2 * self.concurrency * lease_time / runtime))
+
+    async def _timed(self, call: Awaitable[list[Lease]]) -> list[Lease]:
+        began = time.monotonic()
+        leases = await call
+        self._lease_time.observe(time.monotonic() - began)
+        return leases
+
+    def _start(self, lease: Lease, *, reserved: bool = False) -> None:
         task = asyncio.create_task(self._execute(lease), name=f"job-{lease.job_id}")
         self._running[lease.job_id] = _Running(lease, task)
+        if reserved:  # the flusher records that it began, before any outcome of it
+            self._starts.append(lease)
+            self._completions_ready.set()
 
     async def _execute(self, lease: Lease) -> None:
         with bind_context(jobId=str(lease.job_id), traceId=lease.trace_id, worker=self.id,
@@ -162,6 +218,7 @@ class Worker:
                 self._forget(lease)
                 raise
             elapsed = round(time.monotonic() - started, 6)
+            self._runtime.observe(elapsed)
             entry = self._running.get(lease.job_id)
             if entry is not None and entry.lost:
                 log.warning("job_lease_lost", elapsed=elapsed,
@@ -221,7 +278,14 @@ class Worker:
         while True:
             await self._completions_ready.wait()
             self._completions_ready.clear()
+            starts, self._starts = self._starts, []
             batch, self._completions = self._completions, []
+            if starts:
+                started = await self._store_retry.call(functools.partial(
+                    self.store.start, starts, self.settings.lease_timeout_sec), None)
+                for lease in starts:
+                    if lease.job_id not in started:
+                        self._lose(lease, "reservation lost before its start was recorded")
             if not batch:
                 continue
             outcomes = [completion.outcome for completion in batch]
@@ -232,27 +296,37 @@ class Worker:
                 if not completion.done.done():
                     completion.done.set_result(ok)
 
+    def _lose(self, lease: Lease, why: str) -> None:
+        """Another worker may run this job now: its outcome here will be discarded."""
+        entry = self._running.get(lease.job_id)
+        if (entry is None or entry.lease.token != lease.token or entry.task.done()
+                or entry.finishing):  # a finished one's outcome is refused, and logged, anyway
+            return
+        entry.lost = True
+        with bind_context(jobId=str(lease.job_id), traceId=lease.trace_id):
+            log.warning("job_lease_lost", worker=self.id, message=why)
+
     async def _heartbeats(self) -> None:
         interval = self.settings.heartbeat_interval_sec
         while True:
             await asyncio.sleep(interval)
             entries = list(self._running.values())
+            reserved = list(self._reserved)
             try:
                 held = await self.store.heartbeat(
-                    [entry.lease for entry in entries], self.settings.lease_timeout_sec
+                    [entry.lease for entry in entries] + reserved,
+                    self.settings.lease_timeout_sec,
                 )
                 await self.store.worker_seen(self.id, self.busy_slots)
             except StoreUnavailable as exc:
                 log.warning("heartbeat_failed", worker=self.id, error=str(exc))
                 continue
             for entry in entries:
-                if (entry.lease.job_id not in held and not entry.task.done()
-                        and not entry.finishing):
-                    entry.lost = True
-                    with bind_context(jobId=str(entry.lease.job_id),
-                                      traceId=entry.lease.trace_id):
-                        log.warning("job_lease_lost", worker=self.id,
-                                    message="another worker may run this job now")
+                if entry.lease.job_id not in held:
+                    self._lose(entry.lease, "another worker may run this job now")
+            lost = {lease.job_id for lease in reserved if lease.job_id not in held}
+            if lost:
+                self._reserved = deque(r for r in self._reserved if r.job_id not in lost)
 
     async def _rescuer(self) -> None:
         interval = max(0.2, min(self.settings.lease_timeout_sec / 2, 30.0))
@@ -280,7 +354,15 @@ class Worker:
                 self._wakeup.set()
 
     async def _drain(self) -> None:
-        """Let running jobs finish within the grace period, then hand the rest back."""
+        """Hand reservations back at once; let running jobs finish within the grace period,
+        then hand the rest back."""
+        if self._reserved:
+            reserved, self._reserved = list(self._reserved), deque()
+            try:
+                await self.store.release(reserved)
+            except StoreUnavailable as exc:
+                log.warning("release_failed", worker=self.id, error=str(exc),
+                            message="reservations will expire and be freed")
         grace = self.settings.shutdown_grace_sec
         tasks = [entry.task for entry in self._running.values()]
         if tasks:

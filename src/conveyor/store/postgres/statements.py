@@ -77,18 +77,23 @@ SELECT least(%(capacity)s, tokens + greatest(0, extract(epoch FROM now() - updat
 # One index-ordered scan per queue (LATERAL): `queue = ANY(…)` would make PostgreSQL read and
 # sort every pending row of those queues. Rows a queue locks beyond the final LIMIT are
 # released at commit, a moment later.
-LEASE = logged(
-    """picked AS MATERIALIZED (
+# Runnable, unreserved pending jobs of the queues, best first. A reserved job (a pending job
+# with a lease token: a worker holds it ahead of a free slot) is skipped by every other worker.
+_PICK = """picked AS MATERIALIZED (
     SELECT c.id
       FROM unnest(%(queues)s::text[]) AS q(name)
      CROSS JOIN LATERAL (
            SELECT id, priority, run_at FROM jobs
-            WHERE status = 'pending' AND queue = q.name AND run_at <= now()
+            WHERE status = 'pending' AND lease_token IS NULL AND queue = q.name
+              AND run_at <= now()
             ORDER BY priority DESC, run_at, id
             LIMIT %(limit)s
               FOR UPDATE SKIP LOCKED) AS c
      ORDER BY c.priority DESC, c.run_at, c.id
-     LIMIT %(limit)s),
+     LIMIT %(limit)s)"""
+
+LEASE = logged(
+    f"""{_PICK},
 changed AS (
     UPDATE jobs AS j
        SET status = 'running', attempts = j.attempts + 1, lease_owner = %(worker)s,
@@ -113,12 +118,18 @@ changed AS (
 # index and walk all of it once per row (its statistics often say it is nearly empty). The
 # UPDATE then finds the rows by `id = ANY(ARRAY(…))`, an index condition whatever the planner
 # thinks of the join, so a 10,000-row table is not scanned whole to update 100 rows.
-_HELD = """held AS MATERIALIZED (
+def _held(statuses: str = "'running'") -> str:
+    return f"""held AS MATERIALIZED (
     SELECT o.* FROM o
      CROSS JOIN LATERAL (
            SELECT jobs.status, jobs.lease_token FROM jobs WHERE jobs.id = o.id
            OFFSET 0 FOR UPDATE) AS locked_row
-     WHERE locked_row.lease_token = o.token AND locked_row.status = 'running')"""
+     WHERE locked_row.lease_token = o.token AND locked_row.status IN ({statuses}))"""
+
+
+_HELD = _held()
+_RESERVED = _held("'pending'")
+_HELD_OR_RESERVED = _held("'pending', 'running'")
 
 FINISH = logged(
     f"""o AS (
@@ -178,6 +189,58 @@ changed AS (
     returning="changed.id",
 )
 
+RESERVE = f"""
+WITH {_PICK}
+UPDATE jobs AS j
+   SET lease_owner = %(worker)s, lease_token = gen_random_uuid(),
+       lease_expires_at = now() + make_interval(secs => %(lease_for)s)
+ WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
+RETURNING j.id, j.lease_token, j.task, j.payload, j.attempts + 1 AS attempts, j.max_retries,
+          j.tenant, j.queue, j.trace_id
+"""
+"""Hold jobs ahead of a free slot: they stay `pending` (no event: nothing a user sees
+changes) with the worker's lease token, until `START` when their handler begins."""
+
+START = logged(
+    f"""o AS (SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS o(id, token)),
+{_RESERVED},
+changed AS (
+    UPDATE jobs AS j
+       SET status = 'running', attempts = j.attempts + 1, started_at = now(),
+           lease_expires_at = now() + make_interval(secs => %(lease_for)s)
+     WHERE j.id = ANY(ARRAY(SELECT id FROM held))
+    RETURNING j.id, j.status, j.attempts, j.tenant, j.task, j.lease_owner,
+              greatest(0, extract(epoch FROM now() - j.run_at)) AS waited)""",
+    events=f"""
+    SELECT id, 'job_leased', status, attempts, tenant, task, lease_owner, NULL::text,
+           jsonb_build_object('wait', round(waited::numeric, {rules.WAIT_DECIMALS}))
+      FROM changed""",
+    source=JobStatus.PENDING,
+    returning="changed.id",
+)
+"""Reserved jobs whose handlers have begun become `running`, with their `job_leased`."""
+
+UNRESERVE = f"""
+WITH o AS (SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS o(id, token)),
+{_RESERVED}
+UPDATE jobs AS j SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
+ WHERE j.id = ANY(ARRAY(SELECT id FROM held))
+RETURNING j.id
+"""
+"""Hand reserved jobs back (a stopping worker): no attempt was spent, no event is due."""
+
+EXPIRE_RESERVATIONS = f"""
+UPDATE jobs SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
+ WHERE id = ANY(ARRAY(
+       SELECT id FROM jobs
+        WHERE status = 'pending' AND lease_token IS NOT NULL AND lease_expires_at < now()
+        ORDER BY lease_expires_at
+        LIMIT {RESCUE_BATCH}
+          FOR UPDATE SKIP LOCKED))
+RETURNING id
+"""
+"""Reservations of a worker that stopped renewing them: the jobs are simply free again."""
+
 # SKIP LOCKED: a job whose row is locked is being finished or heartbeated right now; the
 # rescuer never waits for (or deadlocks with) a live worker.
 RESCUE = logged(
@@ -207,7 +270,7 @@ changed AS (
 
 HEARTBEAT = f"""
 WITH o AS (SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS o(id, token)),
-{_HELD}
+{_HELD_OR_RESERVED}
 UPDATE jobs AS j SET lease_expires_at = now() + make_interval(secs => %(lease_for)s)
  WHERE j.id = ANY(ARRAY(SELECT id FROM held))
 RETURNING j.id

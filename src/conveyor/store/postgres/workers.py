@@ -1,5 +1,6 @@
-"""What workers ask of the PostgreSQL store: lease, heartbeat, finish, release, rescue, and
-the worker registry. Each is one statement (see `statements.py`), run in autocommit.
+"""What workers ask of the PostgreSQL store: lease, reserve and start, heartbeat, finish,
+release, rescue, and the worker registry. Each is one statement (see `statements.py`), run in
+autocommit (release and rescue: two, each for its own kind of hold).
 
 Batches arrive sorted by job id (`DriverStore` sorts them): rows are then locked in one
 global order by every statement that takes several, which keeps a finish and a heartbeat of
@@ -28,16 +29,29 @@ async def lease(
     return [READ.lease(row) for row in rows]
 
 
-async def heartbeat(conn: Conn, leases: list[Lease], lease_for_sec: float) -> set[JobId]:
+async def reserve(
+    conn: Conn, worker: str, queues: list[str], limit: int, lease_for_sec: float
+) -> list[Lease]:
     rows = await fetch(
         conn,
-        sql.HEARTBEAT,
-        {
-            "lease_for": lease_for_sec,
-            "ids": [lease.job_id for lease in leases],
-            "tokens": [lease.token for lease in leases],
-        },
+        sql.RESERVE,
+        {"queues": queues, "limit": limit, "worker": worker, "lease_for": lease_for_sec},
     )
+    return [READ.lease(row) for row in rows]
+
+
+async def start(conn: Conn, leases: list[Lease], lease_for_sec: float) -> set[JobId]:
+    rows = await fetch(conn, sql.START, {**_fence(leases), "lease_for": lease_for_sec})
+    return {row["id"] for row in rows}
+
+
+def _fence(leases: list[Lease]) -> dict[str, object]:
+    return {"ids": [lease.job_id for lease in leases],
+            "tokens": [lease.token for lease in leases]}
+
+
+async def heartbeat(conn: Conn, leases: list[Lease], lease_for_sec: float) -> set[JobId]:
+    rows = await fetch(conn, sql.HEARTBEAT, {**_fence(leases), "lease_for": lease_for_sec})
     return {row["id"] for row in rows}
 
 
@@ -66,16 +80,16 @@ async def finish(
 
 
 async def release(conn: Conn, leases: list[Lease]) -> None:
-    await fetch(
-        conn,
-        sql.RELEASE,
-        {"ids": [lease.job_id for lease in leases], "tokens": [lease.token for lease in leases]},
-    )
+    """Running jobs go back with `job_released`; reserved ones are just free again."""
+    await fetch(conn, sql.RELEASE, _fence(leases))
+    await fetch(conn, sql.UNRESERVE, _fence(leases))
 
 
 async def rescue(conn: Conn) -> list[JobId]:
     # Empty parameters, not None: psycopg then turns the "%%" in the statement into "%".
-    return [row["id"] for row in await fetch(conn, sql.RESCUE, ())]
+    rescued = [row["id"] for row in await fetch(conn, sql.RESCUE, ())]
+    await fetch(conn, sql.EXPIRE_RESERVATIONS, ())
+    return rescued
 
 
 async def register_worker(conn: Conn, info: WorkerInfo) -> None:

@@ -1,5 +1,5 @@
-"""What workers ask of the SQLite store: lease, heartbeat, finish, release, rescue, and the
-worker registry.
+"""What workers ask of the SQLite store: lease, reserve and start, heartbeat, finish, release,
+rescue, and the worker registry.
 
 Each function runs inside one `BEGIN IMMEDIATE` transaction on the store's writer thread (so
 leasing needs no SKIP LOCKED: there is one writer at a time) and receives the store's clock
@@ -24,6 +24,18 @@ _FENCE = "id = ? AND lease_token = ? AND status = 'running'"
 _UNLEASE = "lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL"
 
 
+_RESERVED = "id = ? AND lease_token = ? AND status = 'pending'"
+_HELD_OR_RESERVED = "id = ? AND lease_token = ? AND status IN ('pending', 'running')"
+
+
+def _pick(queues: list[str]) -> str:
+    """Runnable, unreserved pending jobs of `queues`, best first (parameters: now, *queues,
+    limit). A reserved job (pending, with a lease token) belongs to one worker already."""
+    marks = ",".join("?" * len(queues))
+    return ("SELECT id FROM jobs WHERE status = 'pending' AND lease_token IS NULL"
+            f" AND run_at <= ? AND queue IN ({marks}) ORDER BY priority DESC, run_at, id LIMIT ?")
+
+
 def lease(
     conn: sqlite3.Connection,
     now: float,
@@ -32,23 +44,59 @@ def lease(
     limit: int,
     lease_for_sec: float,
 ) -> list[Lease]:
-    marks = ",".join("?" * len(queues))
     rows = conn.execute(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?,"
         " lease_token = lower(hex(randomblob(16))), lease_expires_at = ?, started_at = ?"
-        " WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND run_at <= ?"
-        f" AND queue IN ({marks}) ORDER BY priority DESC, run_at, id LIMIT ?)"
+        f" WHERE id IN ({_pick(queues)})"
         " RETURNING id, lease_token, task, payload, attempts, max_retries, tenant, queue,"
         " trace_id, status, run_at",
         (worker, now + lease_for_sec, now, now, *queues, limit),
     ).fetchall()
-    append(conn, now, [
-        Change(row["id"], EventType.LEASED, JobStatus.PENDING, row["status"], row["attempts"],
-               row["tenant"], row["task"], worker,
-               data={"wait": round(max(0.0, now - row["run_at"]), rules.WAIT_DECIMALS)})
-        for row in rows
-    ])
+    append(conn, now, [_leased(now, row, worker) for row in rows])
     return [READ.lease(row) for row in rows]
+
+
+def _leased(now: float, row: sqlite3.Row, worker: str) -> Change:
+    return Change(row["id"], EventType.LEASED, JobStatus.PENDING, row["status"],
+                  row["attempts"], row["tenant"], row["task"], worker,
+                  data={"wait": round(max(0.0, now - row["run_at"]), rules.WAIT_DECIMALS)})
+
+
+def reserve(
+    conn: sqlite3.Connection,
+    now: float,
+    worker: str,
+    queues: list[str],
+    limit: int,
+    lease_for_sec: float,
+) -> list[Lease]:
+    """Hold jobs ahead of a free slot: still `pending` (no event), with this worker's token."""
+    rows = conn.execute(
+        "UPDATE jobs SET lease_owner = ?, lease_token = lower(hex(randomblob(16))),"
+        f" lease_expires_at = ? WHERE id IN ({_pick(queues)})"
+        " RETURNING id, lease_token, task, payload, attempts + 1 AS attempts, max_retries,"
+        " tenant, queue, trace_id",
+        (worker, now + lease_for_sec, now, *queues, limit),
+    ).fetchall()
+    return [READ.lease(row) for row in rows]
+
+
+def start(
+    conn: sqlite3.Connection, now: float, leases: list[Lease], lease_for_sec: float
+) -> set[JobId]:
+    """Reserved jobs whose handlers have begun become `running`, with their `job_leased`."""
+    changes: list[Change] = []
+    for lease in leases:
+        row = conn.execute(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?,"
+            f" lease_expires_at = ? WHERE {_RESERVED}"
+            " RETURNING id, status, attempts, tenant, task, lease_owner, run_at",
+            (now, now + lease_for_sec, str(lease.job_id), lease.token.hex),
+        ).fetchone()
+        if row is not None:
+            changes.append(_leased(now, row, row["lease_owner"]))
+    append(conn, now, changes)
+    return {uuid.UUID(change.job_id) for change in changes}
 
 
 def heartbeat(
@@ -57,7 +105,7 @@ def heartbeat(
     held: set[JobId] = set()
     for lease in leases:
         row = conn.execute(
-            f"UPDATE jobs SET lease_expires_at = ? WHERE {_FENCE} RETURNING id",
+            f"UPDATE jobs SET lease_expires_at = ? WHERE {_HELD_OR_RESERVED} RETURNING id",
             (now + lease_for_sec, str(lease.job_id), lease.token.hex),
         ).fetchone()
         if row is not None:
@@ -120,10 +168,16 @@ def release(conn: sqlite3.Connection, now: float, leases: list[Lease]) -> None:
         if row is not None:
             changes.append(Change(str(lease.job_id), EventType.RELEASED, JobStatus.RUNNING,
                                   row["status"], row["attempts"], row["tenant"], row["task"]))
+        else:  # a reservation: free again, no attempt was spent and no event is due
+            conn.execute(f"UPDATE jobs SET {_UNLEASE} WHERE {_RESERVED}",
+                         (str(lease.job_id), lease.token.hex))
     append(conn, now, changes)
 
 
 def rescue(conn: sqlite3.Connection, now: float) -> list[JobId]:
+    # Reservations of a worker that stopped renewing them: the jobs are simply free again.
+    conn.execute(f"UPDATE jobs SET {_UNLEASE} WHERE status = 'pending'"
+                 " AND lease_token IS NOT NULL AND lease_expires_at < ?", (now,))
     expired = "status = 'running' AND lease_expires_at < ?"
     owners = dict(conn.execute(f"SELECT id, lease_owner FROM jobs WHERE {expired}", (now,)))
     rows = conn.execute(

@@ -5,7 +5,8 @@ WITH picked AS MATERIALIZED (
       FROM unnest(%(queues)s::text[]) AS q(name)
      CROSS JOIN LATERAL (
            SELECT id, priority, run_at FROM jobs
-            WHERE status = 'pending' AND queue = q.name AND run_at <= now()
+            WHERE status = 'pending' AND lease_token IS NULL AND queue = q.name
+              AND run_at <= now()
             ORDER BY priority DESC, run_at, id
             LIMIT %(limit)s
               FOR UPDATE SKIP LOCKED) AS c

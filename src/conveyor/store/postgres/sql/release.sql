@@ -6,7 +6,7 @@ held AS MATERIALIZED (
      CROSS JOIN LATERAL (
            SELECT jobs.status, jobs.lease_token FROM jobs WHERE jobs.id = o.id
            OFFSET 0 FOR UPDATE) AS locked_row
-     WHERE locked_row.lease_token = o.token AND locked_row.status = 'running'),
+     WHERE locked_row.lease_token = o.token AND locked_row.status IN ('running')),
 changed AS (
     UPDATE jobs AS j
        SET status = 'pending', attempts = greatest(0, j.attempts - 1),

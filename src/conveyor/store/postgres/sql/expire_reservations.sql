@@ -1,0 +1,10 @@
+-- `expire_reservations`: generated from conveyor/store/postgres/statements.py by
+-- `python -m conveyor.store.postgres.render`; do not edit.
+UPDATE jobs SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
+ WHERE id = ANY(ARRAY(
+       SELECT id FROM jobs
+        WHERE status = 'pending' AND lease_token IS NOT NULL AND lease_expires_at < now()
+        ORDER BY lease_expires_at
+        LIMIT 10000
+          FOR UPDATE SKIP LOCKED))
+RETURNING id

@@ -1,0 +1,88 @@
+"""Reservations (prefetch), on every driver: jobs held ahead of a free slot stay `pending`
+with no event until `start`, are skipped by other workers, renewed by heartbeats, handed back
+by `release` and freed by `rescue` once expired."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from conveyor.models import Ack, JobStatus, NewJob
+from conveyor.store.base import Store
+
+LONG = 300.0
+
+
+async def submit(store: Store, n: int = 1) -> list[uuid.UUID]:
+    return [(await store.submit(NewJob("text", {"text": f"j{i}"}))).job.id for i in range(n)]
+
+
+async def event_types(store: Store, job_id: uuid.UUID) -> list[str]:
+    return [event.type.value for event in await store.job_events(job_id)]
+
+
+async def test_a_reserved_job_stays_pending_without_an_event_and_no_one_else_takes_it(
+    store: Store,
+) -> None:
+    first, second = await submit(store, 2)
+    [held] = await store.reserve("w1", ["default"], 1, LONG)
+    assert held.job_id == first and held.attempt == 1
+    job = await store.get(first)
+    assert (job.status, job.attempts, job.lease_owner) == (JobStatus.PENDING, 0, "w1")
+    assert await event_types(store, first) == ["job_created"]
+    assert (await store.counts()).pending == 2
+    others = await store.lease("w2", ["default"], 10, LONG)
+    assert [lease.job_id for lease in others] == [second]
+    assert await store.reserve("w2", ["default"], 10, LONG) == []
+
+
+async def test_start_makes_a_reserved_job_running_and_it_finishes_like_a_lease(
+    store: Store,
+) -> None:
+    [job_id] = await submit(store)
+    [held] = await store.reserve("w1", ["default"], 1, LONG)
+    assert await store.finish([Ack(held, None)], "w1") == [False]  # not started: refused
+    assert await store.start([held], LONG) == {job_id}
+    job = await store.get(job_id)
+    assert (job.status, job.attempts) == (JobStatus.RUNNING, 1)
+    events = await store.job_events(job_id)
+    assert [e.type.value for e in events] == ["job_created", "job_leased"]
+    assert events[-1].worker == "w1" and events[-1].attempt == 1
+    assert await store.start([held], LONG) == set()  # once
+    counts = await store.counts()
+    assert (counts.pending, counts.running) == (0, 1)
+    assert await store.finish([Ack(held, "ok")], "w1") == [True]
+    assert (await store.get(job_id)).status is JobStatus.DONE
+
+
+async def test_heartbeats_renew_reservations_and_release_hands_them_back(store: Store) -> None:
+    [job_id] = await submit(store)
+    [held] = await store.reserve("w1", ["default"], 1, LONG)
+    assert await store.heartbeat([held], LONG) == {job_id}
+    await store.release([held])
+    job = await store.get(job_id)
+    assert (job.status, job.attempts, job.lease_owner) == (JobStatus.PENDING, 0, None)
+    assert await event_types(store, job_id) == ["job_created"]
+    assert await store.heartbeat([held], LONG) == set()  # lost
+    assert await store.start([held], LONG) == set()
+    [leased] = await store.lease("w2", ["default"], 1, LONG)
+    assert leased.job_id == job_id and leased.attempt == 1
+
+
+async def test_rescue_frees_an_expired_reservation_without_spending_an_attempt(
+    store: Store,
+) -> None:
+    [job_id] = await submit(store)
+    [held] = await store.reserve("w1", ["default"], 1, 0.05)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while True:
+        assert job_id not in await store.rescue()  # not a rescue of a run: nothing ran
+        if (await store.get(job_id)).lease_owner is None:
+            break
+        assert loop.time() < deadline, "the reservation never expired"
+        await asyncio.sleep(0.05)
+    assert await store.start([held], LONG) == set()
+    assert await event_types(store, job_id) == ["job_created"]
+    [leased] = await store.lease("w2", ["default"], 1, LONG)
+    assert leased.job_id == job_id and leased.attempt == 1
