@@ -144,6 +144,15 @@ Outcome: TypeAlias = Ack | Fail
 
 
 @dataclass(frozen=True, slots=True)
+class Started:
+    """A reserved job whose handler began `ago_sec` seconds before the store is told, so
+    `started_at` and the wait it records are when it really began (on the store's clock)."""
+
+    lease: Lease
+    ago_sec: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class SubmitResult:
     job: Job
     created: bool  # False: an idempotent replay returned the existing job

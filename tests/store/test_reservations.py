@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from conveyor.models import Ack, JobStatus, NewJob
+from conveyor.models import Ack, JobStatus, NewJob, Started
 from conveyor.store.base import Store
 
 LONG = 300.0
@@ -42,13 +42,13 @@ async def test_start_makes_a_reserved_job_running_and_it_finishes_like_a_lease(
     [job_id] = await submit(store)
     [held] = await store.reserve("w1", ["default"], 1, LONG)
     assert await store.finish([Ack(held, None)], "w1") == [False]  # not started: refused
-    assert await store.start([held], LONG) == {job_id}
+    assert await store.start([Started(held)], LONG) == {job_id}
     job = await store.get(job_id)
     assert (job.status, job.attempts) == (JobStatus.RUNNING, 1)
     events = await store.job_events(job_id)
     assert [e.type.value for e in events] == ["job_created", "job_leased"]
     assert events[-1].worker == "w1" and events[-1].attempt == 1
-    assert await store.start([held], LONG) == set()  # once
+    assert await store.start([Started(held)], LONG) == set()  # once
     counts = await store.counts()
     assert (counts.pending, counts.running) == (0, 1)
     assert await store.finish([Ack(held, "ok")], "w1") == [True]
@@ -64,7 +64,7 @@ async def test_heartbeats_renew_reservations_and_release_hands_them_back(store: 
     assert (job.status, job.attempts, job.lease_owner) == (JobStatus.PENDING, 0, None)
     assert await event_types(store, job_id) == ["job_created"]
     assert await store.heartbeat([held], LONG) == set()  # lost
-    assert await store.start([held], LONG) == set()
+    assert await store.start([Started(held)], LONG) == set()
     [leased] = await store.lease("w2", ["default"], 1, LONG)
     assert leased.job_id == job_id and leased.attempt == 1
 
@@ -82,7 +82,25 @@ async def test_rescue_frees_an_expired_reservation_without_spending_an_attempt(
             break
         assert loop.time() < deadline, "the reservation never expired"
         await asyncio.sleep(0.05)
-    assert await store.start([held], LONG) == set()
+    assert await store.start([Started(held)], LONG) == set()
     assert await event_types(store, job_id) == ["job_created"]
     [leased] = await store.lease("w2", ["default"], 1, LONG)
     assert leased.job_id == job_id and leased.attempt == 1
+
+
+async def test_finish_starts_reservations_first_and_keeps_when_they_began(
+    store: Store,
+) -> None:
+    [job_id] = await submit(store)
+    [held] = await store.reserve("w1", ["default"], 1, LONG)
+    applied = await store.finish([Ack(held, "ok")], "w1", [Started(held, ago_sec=2.0)], LONG)
+    assert applied == [True]
+    job = await store.get(job_id)
+    assert (job.status, job.attempts) == (JobStatus.DONE, 1)
+    assert job.started_at is not None and job.finished_at is not None
+    assert (job.finished_at - job.started_at).total_seconds() >= 2.0
+    events = await store.job_events(job_id)
+    assert [e.type.value for e in events] == ["job_created", "job_leased", "job_succeeded"]
+    assert events[-1].data["runtime"] >= 2.0
+    counts = await store.counts()
+    assert (counts.pending, counts.running, counts.done) == (0, 0, 1)

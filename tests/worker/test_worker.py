@@ -224,9 +224,9 @@ async def test_a_slot_is_free_while_its_outcome_is_written(
     finish, heartbeat = store.finish, store.heartbeat
     renewed: list[Any] = []
 
-    async def held_finish(outcomes: Any, worker: str) -> list[bool]:
+    async def held_finish(outcomes: Any, worker: str, *rest: Any) -> list[bool]:
         await gate.wait()
-        return await finish(outcomes, worker)
+        return await finish(outcomes, worker, *rest)
 
     async def spied_heartbeat(leases: Any, lease_for_sec: float) -> set[Any]:
         renewed.extend(lease.job_id for lease in leases)

@@ -23,6 +23,7 @@ from conveyor.models import (
     Outcome,
     Page,
     RateLimit,
+    Started,
     SubmitResult,
 )
 
@@ -124,7 +125,7 @@ class Store(Protocol):
         carry this worker's token: no other worker takes them while `heartbeat` renews it.
         Each lease's `attempt` is the one `start` will record."""
 
-    async def start(self, leases: Sequence[Lease], lease_for_sec: float) -> set[JobId]:
+    async def start(self, started: Sequence[Started], lease_for_sec: float) -> set[JobId]:
         """Reserved jobs whose handlers have begun become `running` (their `job_leased`, an
         attempt spent); returns the ids started (the rest had lost their reservation)."""
 
@@ -132,8 +133,15 @@ class Store(Protocol):
         """Extend these leases and reservations; returns the ids still held (the rest were
         lost)."""
 
-    async def finish(self, outcomes: Sequence[Outcome], worker: str) -> list[bool]:
-        """Record acks and failures in one transaction, fenced by each lease's token.
+    async def finish(
+        self,
+        outcomes: Sequence[Outcome],
+        worker: str,
+        started: Sequence[Started] = (),
+        lease_for_sec: float = 0.0,
+    ) -> list[bool]:
+        """Record acks and failures in one transaction, fenced by each lease's token; the
+        `started` reservations are started first, in the same transaction (see `start`).
 
         A failure is retried (status pending, run_at = now + retry_in_sec) while attempts
         <= max_retries and it is not permanent; otherwise the job goes to the DLQ. Returns,

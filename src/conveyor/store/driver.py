@@ -39,6 +39,7 @@ from conveyor.models import (
     Outcome,
     Page,
     RateLimit,
+    Started,
     SubmitResult,
 )
 from conveyor.store import rules
@@ -183,13 +184,13 @@ class DriverStore(abc.ABC):
         )
         return reserved
 
-    async def start(self, leases: Sequence[Lease], lease_for_sec: float) -> set[JobId]:
-        if not leases:
+    async def start(self, started: Sequence[Started], lease_for_sec: float) -> set[JobId]:
+        if not started:
             return set()
-        started: set[JobId] = await self._write(
-            "start", sorted(leases, key=_by_job), float(lease_for_sec)
+        ids: set[JobId] = await self._write(
+            "start", sorted(started, key=_by_started), float(lease_for_sec)
         )
-        return started
+        return ids
 
     async def heartbeat(self, leases: Sequence[Lease], lease_for_sec: float) -> set[JobId]:
         if not leases:
@@ -199,16 +200,24 @@ class DriverStore(abc.ABC):
         )
         return held
 
-    async def finish(self, outcomes: Sequence[Outcome], worker: str) -> list[bool]:
+    async def finish(
+        self,
+        outcomes: Sequence[Outcome],
+        worker: str,
+        started: Sequence[Started] = (),
+        lease_for_sec: float = 0.0,
+    ) -> list[bool]:
         """A lease listed twice is applied once, like two calls would be; rows are changed
         in job id order, one global order for every statement that takes several."""
         if not outcomes:
+            await self.start(started, lease_for_sec)
             return []
         unique: dict[tuple[JobId, object], Outcome] = {}
         for outcome in outcomes:
             unique.setdefault((outcome.lease.job_id, outcome.lease.token), outcome)
         ordered = sorted(unique.values(), key=lambda outcome: outcome.lease.job_id)
-        applied: set[tuple[JobId, object]] = await self._write("finish", ordered, worker)
+        applied: set[tuple[JobId, object]] = await self._write(
+            "finish", ordered, worker, sorted(started, key=_by_started), float(lease_for_sec))
         answers: list[bool] = []
         for outcome in outcomes:
             key = (outcome.lease.job_id, outcome.lease.token)
@@ -241,3 +250,7 @@ def _active(rate: RateLimit | None) -> RateLimit | None:
 
 def _by_job(lease: Lease) -> JobId:
     return lease.job_id
+
+
+def _by_started(started: Started) -> JobId:
+    return started.lease.job_id

@@ -38,7 +38,7 @@ from conveyor.backoff import retry_delay
 from conveyor.config import Settings
 from conveyor.errors import PermanentError, StoreUnavailable
 from conveyor.logging import bind_context, get_logger
-from conveyor.models import Ack, Fail, JobId, Lease, Outcome
+from conveyor.models import Ack, Fail, JobId, Lease, Outcome, Started
 from conveyor.payloads import find_problem, safe_text
 from conveyor.store.base import Store, WorkerInfo
 from conveyor.store.rules import is_last_attempt
@@ -104,7 +104,8 @@ class Worker:
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._completions: list[_Completion] = []
-        self._starts: list[Lease] = []  # reserved jobs whose handlers began, for the flusher
+        # Reserved jobs whose handlers began (and when, monotonic), for the flusher.
+        self._starts: list[tuple[Lease, float]] = []
         self._completions_ready = asyncio.Event()
         self._reserved: deque[Lease] = deque()
         self._runtime = _Average()
@@ -157,8 +158,7 @@ class Worker:
         poll = self.settings.worker_poll_ms / 1000
         while not self._stopping.is_set():
             self._wakeup.clear()  # before leasing, so a wake-up during the lease is not lost
-            while self.free_slots > 0 and self._reserved:
-                self._start(self._reserved.popleft(), reserved=True)
+            self._start_reserved()
             try:
                 if self.free_slots > 0:
                     leases = await self._timed(self.store.lease(
@@ -199,11 +199,17 @@ class Worker:
         self._lease_time.observe(time.monotonic() - began)
         return leases
 
+    def _start_reserved(self) -> None:
+        """Fill free slots from the reserved jobs at once: called wherever a slot frees, not
+        only by the lease loop, which may be waiting for a lease or reservation round trip."""
+        while self.free_slots > 0 and self._reserved and not self._stopping.is_set():
+            self._start(self._reserved.popleft(), reserved=True)
+
     def _start(self, lease: Lease, *, reserved: bool = False) -> None:
         task = asyncio.create_task(self._execute(lease), name=f"job-{lease.job_id}")
         self._running[lease.job_id] = _Running(lease, task)
         if reserved:  # the flusher records that it began, before any outcome of it
-            self._starts.append(lease)
+            self._starts.append((lease, time.monotonic()))
             self._completions_ready.set()
 
     async def _execute(self, lease: Lease) -> None:
@@ -230,6 +236,7 @@ class Worker:
             completion = _Completion(outcome)
             self._completions.append(completion)
             self._completions_ready.set()
+            self._start_reserved()
             self._wakeup.set()
             try:
                 # Shielded: a stop that cancels this task must not lose a finished outcome.
@@ -244,6 +251,7 @@ class Worker:
         entry = self._running.get(lease.job_id)
         if entry is not None and entry.lease.token == lease.token:
             del self._running[lease.job_id]
+        self._start_reserved()
         self._wakeup.set()
 
     async def _run_handler(self, lease: Lease) -> Outcome:
@@ -275,22 +283,28 @@ class Worker:
                            self.settings.retry_backoff_max_sec)
 
     async def _flusher(self) -> None:
+        """Writes what finished (and the starts of reserved jobs that began) since the last
+        write, in one transaction: starts before the outcomes of the same jobs."""
+        lease_for = self.settings.lease_timeout_sec
         while True:
             await self._completions_ready.wait()
             self._completions_ready.clear()
             starts, self._starts = self._starts, []
             batch, self._completions = self._completions, []
-            if starts:
-                started = await self._store_retry.call(functools.partial(
-                    self.store.start, starts, self.settings.lease_timeout_sec), None)
-                for lease in starts:
-                    if lease.job_id not in started:
-                        self._lose(lease, "reservation lost before its start was recorded")
+            now = time.monotonic()
+            started = [Started(lease, now - began) for lease, began in starts]
             if not batch:
+                if started:
+                    held = await self._store_retry.call(
+                        functools.partial(self.store.start, started, lease_for), None)
+                    for one in started:
+                        if one.lease.job_id not in held:
+                            self._lose(one.lease, "reservation lost before its job started")
                 continue
             outcomes = [completion.outcome for completion in batch]
             applied = await self._store_retry.call(
-                functools.partial(self.store.finish, outcomes, self.id), None
+                functools.partial(self.store.finish, outcomes, self.id, started, lease_for),
+                None,
             )
             for completion, ok in zip(batch, applied, strict=True):
                 if not completion.done.done():

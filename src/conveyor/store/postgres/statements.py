@@ -202,15 +202,18 @@ RETURNING j.id, j.lease_token, j.task, j.payload, j.attempts + 1 AS attempts, j.
 changes) with the worker's lease token, until `START` when their handler begins."""
 
 START = logged(
-    f"""o AS (SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS o(id, token)),
+    f"""o AS (SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[], %(ago)s::float8[])
+           AS o(id, token, ago)),
 {_RESERVED},
 changed AS (
     UPDATE jobs AS j
-       SET status = 'running', attempts = j.attempts + 1, started_at = now(),
+       SET status = 'running', attempts = j.attempts + 1,
+           started_at = now() - make_interval(secs => greatest(0, o.ago)),
            lease_expires_at = now() + make_interval(secs => %(lease_for)s)
-     WHERE j.id = ANY(ARRAY(SELECT id FROM held))
+      FROM held AS o
+     WHERE j.id = o.id AND j.id = ANY(ARRAY(SELECT id FROM held))
     RETURNING j.id, j.status, j.attempts, j.tenant, j.task, j.lease_owner,
-              greatest(0, extract(epoch FROM now() - j.run_at)) AS waited)""",
+              greatest(0, extract(epoch FROM j.started_at - j.run_at)) AS waited)""",
     events=f"""
     SELECT id, 'job_leased', status, attempts, tenant, task, lease_owner, NULL::text,
            jsonb_build_object('wait', round(waited::numeric, {rules.WAIT_DECIMALS}))
@@ -218,7 +221,8 @@ changed AS (
     source=JobStatus.PENDING,
     returning="changed.id",
 )
-"""Reserved jobs whose handlers have begun become `running`, with their `job_leased`."""
+"""Reserved jobs whose handlers have begun (`ago` seconds before) become `running`, with
+their `job_leased`."""
 
 UNRESERVE = f"""
 WITH o AS (SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS o(id, token)),

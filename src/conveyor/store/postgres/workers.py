@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from conveyor.models import Ack, Fail, JobId, Lease, Outcome
+from conveyor.models import Ack, Fail, JobId, Lease, Outcome, Started
 from conveyor.store.base import WorkerInfo
 from conveyor.store.postgres import statements as sql
 from conveyor.store.postgres.events import Conn
@@ -40,8 +40,12 @@ async def reserve(
     return [READ.lease(row) for row in rows]
 
 
-async def start(conn: Conn, leases: list[Lease], lease_for_sec: float) -> set[JobId]:
-    rows = await fetch(conn, sql.START, {**_fence(leases), "lease_for": lease_for_sec})
+async def start(conn: Conn, started: list[Started], lease_for_sec: float) -> set[JobId]:
+    rows = await fetch(conn, sql.START, {
+        **_fence([one.lease for one in started]),
+        "ago": [one.ago_sec for one in started],
+        "lease_for": lease_for_sec,
+    })
     return {row["id"] for row in rows}
 
 
@@ -56,9 +60,21 @@ async def heartbeat(conn: Conn, leases: list[Lease], lease_for_sec: float) -> se
 
 
 async def finish(
+    conn: Conn, outcomes: list[Outcome], worker: str, started: list[Started],
+    lease_for_sec: float,
+) -> set[tuple[JobId, uuid.UUID]]:
+    """All outcomes in one statement; the (job id, token) pairs whose lease still held. With
+    reservations to start, they are started first, in the same transaction."""
+    if not started:
+        return await _finish(conn, outcomes, worker)
+    async with conn.transaction():
+        await start(conn, started, lease_for_sec)
+        return await _finish(conn, outcomes, worker)
+
+
+async def _finish(
     conn: Conn, outcomes: list[Outcome], worker: str
 ) -> set[tuple[JobId, uuid.UUID]]:
-    """All outcomes in one statement; the (job id, token) pairs whose lease still held."""
     rows = await fetch(
         conn,
         sql.FINISH,

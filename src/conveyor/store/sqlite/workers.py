@@ -13,7 +13,7 @@ import sqlite3
 import uuid
 
 from conveyor.lifecycle import EventType, JobStatus
-from conveyor.models import Ack, JobId, Lease, Outcome
+from conveyor.models import Ack, JobId, Lease, Outcome, Started
 from conveyor.store import rules
 from conveyor.store.base import WorkerInfo
 from conveyor.store.sqlite.events import Change, append
@@ -82,19 +82,20 @@ def reserve(
 
 
 def start(
-    conn: sqlite3.Connection, now: float, leases: list[Lease], lease_for_sec: float
+    conn: sqlite3.Connection, now: float, started: list[Started], lease_for_sec: float
 ) -> set[JobId]:
     """Reserved jobs whose handlers have begun become `running`, with their `job_leased`."""
     changes: list[Change] = []
-    for lease in leases:
+    for one in started:
+        began = now - max(0.0, one.ago_sec)
         row = conn.execute(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?,"
             f" lease_expires_at = ? WHERE {_RESERVED}"
             " RETURNING id, status, attempts, tenant, task, lease_owner, run_at",
-            (now, now + lease_for_sec, str(lease.job_id), lease.token.hex),
+            (began, now + lease_for_sec, str(one.lease.job_id), one.lease.token.hex),
         ).fetchone()
         if row is not None:
-            changes.append(_leased(now, row, row["lease_owner"]))
+            changes.append(_leased(began, row, row["lease_owner"]))
     append(conn, now, changes)
     return {uuid.UUID(change.job_id) for change in changes}
 
@@ -114,9 +115,16 @@ def heartbeat(
 
 
 def finish(
-    conn: sqlite3.Connection, now: float, outcomes: list[Outcome], worker: str
+    conn: sqlite3.Connection,
+    now: float,
+    outcomes: list[Outcome],
+    worker: str,
+    started: list[Started],
+    lease_for_sec: float,
 ) -> set[tuple[JobId, uuid.UUID]]:
-    """Apply each outcome whose lease still holds; the (job id, token) pairs applied."""
+    """Start `started`, then apply each outcome whose lease still holds; the (job id, token)
+    pairs applied."""
+    start(conn, now, started, lease_for_sec)
     applied: set[tuple[JobId, uuid.UUID]] = set()
     changes: list[Change] = []
     for outcome in outcomes:

@@ -1,6 +1,7 @@
 -- `start`: generated from conveyor/store/postgres/statements.py by
 -- `python -m conveyor.store.postgres.render`; do not edit.
-WITH o AS (SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS o(id, token)),
+WITH o AS (SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[], %(ago)s::float8[])
+           AS o(id, token, ago)),
 held AS MATERIALIZED (
     SELECT o.* FROM o
      CROSS JOIN LATERAL (
@@ -9,11 +10,13 @@ held AS MATERIALIZED (
      WHERE locked_row.lease_token = o.token AND locked_row.status IN ('pending')),
 changed AS (
     UPDATE jobs AS j
-       SET status = 'running', attempts = j.attempts + 1, started_at = now(),
+       SET status = 'running', attempts = j.attempts + 1,
+           started_at = now() - make_interval(secs => greatest(0, o.ago)),
            lease_expires_at = now() + make_interval(secs => %(lease_for)s)
-     WHERE j.id = ANY(ARRAY(SELECT id FROM held))
+      FROM held AS o
+     WHERE j.id = o.id AND j.id = ANY(ARRAY(SELECT id FROM held))
     RETURNING j.id, j.status, j.attempts, j.tenant, j.task, j.lease_owner,
-              greatest(0, extract(epoch FROM now() - j.run_at)) AS waited),
+              greatest(0, extract(epoch FROM j.started_at - j.run_at)) AS waited),
 ev AS (
     SELECT e.*, 'pending'::text AS source
       FROM (
