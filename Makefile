@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/index.html dashboard/package.json dashboard/vite.config.ts dashboard/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test lint typecheck pytest dashboard dashboard-test bench clean
+.PHONY: run test lint typecheck pytest dashboard dashboard-test bench bench-growth clean
 
 run: $(VENV)/.installed dashboard/dist/index.html
 	$(BIN)/conveyor up
@@ -47,6 +47,10 @@ pytest: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench.run
+
+# Cost growth: 1,000,000 stored jobs and a 1,000,000-job drain per store; tens of minutes.
+bench-growth: $(VENV)/.installed-test
+	$(BIN)/python -m bench.run --only growth
 
 clean:
 	rm -rf $(VENV) dashboard/node_modules dashboard/dist test-artifacts

@@ -63,18 +63,20 @@ class DrainCase:
         return self.processes * self.concurrency / SLEEP_SEC
 
 
-def job_times(kind: str, url: str) -> list[tuple[float, float]]:
-    """(started_at, finished_at) in epoch seconds of every done job."""
+def job_times(kind: str, url: str, task: str) -> list[tuple[float, float]]:
+    """(started_at, finished_at) in epoch seconds of every done job of `task` (not the
+    history a growth case stored beforehand under another task name)."""
     if kind == "sqlite":
         with contextlib.closing(sqlite3.connect(sqlite_path_from_url(url))) as conn:
             rows = conn.execute(
-                "SELECT started_at, finished_at FROM jobs WHERE status = 'done'"
+                "SELECT started_at, finished_at FROM jobs WHERE status = 'done' AND task = ?",
+                (task,),
             ).fetchall()
         return [(float(a), float(b)) for a, b in rows]
     with psycopg.connect(url, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT extract(epoch FROM started_at)::float8, extract(epoch FROM finished_at)::float8"
-            " FROM jobs WHERE status = 'done'"
+            " FROM jobs WHERE status = 'done' AND task = %s", (task,)
         ).fetchall()
     return [(float(a), float(b)) for a, b in rows]
 
@@ -170,6 +172,7 @@ async def run_drain(
     try:
         fill_sec = await fill(url, case.task, case.jobs)
         store = await connect_store(url)
+        base = await store.counts()  # a growth case starts with finished jobs stored
         transactions_before = postgres_transactions(kind, url)
         workers = start_workers(case.processes, case.concurrency, url, log_level, logs, tag,
                                 tweaks)
@@ -184,7 +187,7 @@ async def run_drain(
             while True:
                 await asyncio.sleep(0.25)
                 counts = await store.counts()
-                done, failed = counts.done, counts.failed
+                done, failed = counts.done - base.done, counts.failed - base.failed
                 if done + failed >= case.jobs:
                     break
                 dead = [w for w in workers if not w.alive()]
@@ -199,7 +202,7 @@ async def run_drain(
         finally:
             stop_all(workers)
             await store.close()
-        times = job_times(kind, url)
+        times = job_times(kind, url, case.task)
         measured = rates(times)
         transactions_after = postgres_transactions(kind, url)
         details = {

@@ -36,7 +36,7 @@ class EnqueueBudget:
     concurrency: int
 
 
-async def _drive(
+async def drive(
     workers: int, per_call: int, budget: EnqueueBudget, call: Callable[[int], Awaitable[None]]
 ) -> tuple[int, float, list[float]]:
     """Run `call` from `workers` loops until the budget is spent; jobs, seconds, call times."""
@@ -60,7 +60,7 @@ async def _drive(
     return done, loop.time() - start, durations
 
 
-def _measure(
+def measure(
     key: str, label: str, kind: str, done: int, elapsed: float, durations: list[float],
     cpu: dict[str, float],
 ) -> Measurement:
@@ -92,8 +92,8 @@ async def store_paths(kind: str, url: str, budget: EnqueueBudget) -> list[Measur
                 await store.submit(_new_job(n))
 
             before = cpu_snapshot([])
-            done, elapsed, durations = await _drive(inflight, 1, budget, submit)
-            out.append(_measure(
+            done, elapsed, durations = await drive(inflight, 1, budget, submit)
+            out.append(measure(
                 f"enqueue.store.submit.c{inflight}",
                 f"enqueue: store.submit, {inflight} in flight", kind, done, elapsed,
                 durations, cpu_between(before, cpu_snapshot([])),
@@ -103,8 +103,8 @@ async def store_paths(kind: str, url: str, budget: EnqueueBudget) -> list[Measur
             await store.submit_many([_new_job(n + i) for i in range(BATCH)])
 
         before = cpu_snapshot([])
-        done, elapsed, durations = await _drive(1, BATCH, budget, submit_many)
-        out.append(_measure(
+        done, elapsed, durations = await drive(1, BATCH, budget, submit_many)
+        out.append(measure(
             "enqueue.store.submit_many", f"enqueue: store.submit_many, {BATCH} per call",
             kind, done, elapsed, durations, cpu_between(before, cpu_snapshot([])),
         ))
@@ -135,8 +135,8 @@ async def http_paths(
                     raise RuntimeError(f"POST /jobs/batch answered {status}: {body[:300]!r}")
 
             before = cpu_snapshot([api.pid])
-            done, elapsed, durations = await _drive(1, BATCH, budget, post_batch)
-            out.append(_measure(
+            done, elapsed, durations = await drive(1, BATCH, budget, post_batch)
+            out.append(measure(
                 "enqueue.http.batch", f"enqueue: POST /jobs/batch, {BATCH} per request",
                 kind, done, elapsed, durations, cpu_between(before, cpu_snapshot([api.pid])),
             ))
@@ -166,8 +166,8 @@ async def _post_singles(
                 raise RuntimeError(f"POST /jobs answered {status}: {answer[:300]!r}")
 
         before = cpu_snapshot([api_pid])
-        done, elapsed, durations = await _drive(inflight, 1, budget, post)
-        return _measure(
+        done, elapsed, durations = await drive(inflight, 1, budget, post)
+        return measure(
             f"enqueue.http.single.c{inflight}", f"enqueue: POST /jobs, {inflight} in flight",
             kind, done, elapsed, durations, cpu_between(before, cpu_snapshot([api_pid])),
         )

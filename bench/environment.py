@@ -239,6 +239,17 @@ def _process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def process_rss_mib(pid: int) -> float | None:
+    """Resident set size of one process in MiB (`VmRSS`), None when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 _DATABASE_COMMANDS = ("postgres", "redis-server")
 
 
@@ -279,8 +290,12 @@ def cpu_snapshot(children: list[int]) -> CpuSnapshot:
     )
 
 
-def cpu_between(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
-    """CPU seconds each part used between two snapshots; `machine_busy` as a fraction."""
+def cpu_between(
+    before: CpuSnapshot, after: CpuSnapshot, client: float | None = None
+) -> dict[str, float]:
+    """CPU seconds each part used between two snapshots; `machine_busy` as a fraction.
+    `client`: CPU seconds of a load generator the bench ran meanwhile (wrk), which is ours
+    too, not other people's."""
 
     def spent(a: dict[int, float], b: dict[int, float]) -> float:
         return sum(max(0.0, b[pid] - a.get(pid, 0.0)) for pid in b)
@@ -292,6 +307,8 @@ def cpu_between(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
         "database": spent(before.database, after.database),
         "bench": after.bench - before.bench,
     }
+    if client is not None:
+        ours["client"] = client
     return {
         **{part: round(seconds, 3) for part, seconds in ours.items()},
         # CPU that none of the above used: other work on the machine (tests, builds) or the

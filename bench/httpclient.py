@@ -1,4 +1,4 @@
-"""A minimal HTTP/1.1 keep-alive client for the enqueue benchmarks.
+"""A minimal HTTP/1.1 keep-alive client for the enqueue and HTTP benchmarks.
 
 On two cores the client shares the CPU with the server it measures. httpx spends several
 times more CPU per request than this loop over one socket, and that CPU would be taken from
@@ -36,6 +36,13 @@ class HttpConnection:
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode("ascii")
         self._writer.write(head + body)
+        return await self._response()
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        assert self._reader is not None and self._writer is not None, "not connected"
+        self._writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n".encode("ascii")
+        )
         return await self._response()
 
     async def _response(self) -> tuple[int, bytes]:

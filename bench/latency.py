@@ -78,22 +78,31 @@ async def run_latency(
             await store.close()
     finally:
         drop(url)
-    out = []
-    for name, values in (("lease", to_lease), ("handler", to_handler)):
-        details = {
-            "samples": len(values),
-            "p50_ms": round(percentile(values, 50) * 1000, 3),
-            "p95_ms": round(percentile(values, 95) * 1000, 3),
-            "p99_ms": round(percentile(values, 99) * 1000, 3),
-            "max_ms": round(max(values) * 1000, 3),
-            "submit_ms_p50": round(percentile(submit_ms, 50), 3),
-        }
-        for q in (50, 95, 99):
-            out.append(Measurement(
-                key=f"latency.{name}.p{q}",
-                label=f"pickup latency, commit → {name} start, p{q}"
-                if name == "handler" else f"pickup latency, commit → job_leased, p{q}",
-                store=kind, value=percentile(values, q) * 1000, unit="ms",
-                details=details, higher_is_better=False,
-            ))
-    return out
+    return (pickup_measurements(kind, "lease", to_lease, submit_ms)
+            + pickup_measurements(kind, "handler", to_handler, submit_ms))
+
+
+def pickup_measurements(
+    store: str, name: str, values: list[float], submit_ms: list[float]
+) -> list[Measurement]:
+    """p50/p95/p99 of one pickup interval (seconds) as rows of the table: `name` is "lease"
+    (to the `job_leased` event) or "handler" (to the handler's start). The peers report
+    "handler" rows through this too, so their figures land in the same rows."""
+    details = {
+        "samples": len(values),
+        "p50_ms": round(percentile(values, 50) * 1000, 3),
+        "p95_ms": round(percentile(values, 95) * 1000, 3),
+        "p99_ms": round(percentile(values, 99) * 1000, 3),
+        "max_ms": round(max(values) * 1000, 3) if values else None,
+        "submit_ms_p50": round(percentile(submit_ms, 50), 3),
+    }
+    return [
+        Measurement(
+            key=f"latency.{name}.p{q}",
+            label=f"pickup latency, commit → {name} start, p{q}"
+            if name == "handler" else f"pickup latency, commit → job_leased, p{q}",
+            store=store, value=percentile(values, q) * 1000, unit="ms",
+            details=details, higher_is_better=False,
+        )
+        for q in (50, 95, 99)
+    ]

@@ -1,43 +1,57 @@
-"""Optional peer comparison (`--peers`): the same no-op drain with PgQueuer and huey.
+"""Optional peer comparison (`--peers`): PgQueuer and huey, measured like conveyor.
 
-- PgQueuer on the same PostgreSQL server (a fresh database per case, asyncpg driver, uvloop
-  as its own CLI runs it), `max_concurrent_tasks` = the slots, batches of half of that
-  (PgQueuer requires the cap to be at least twice the batch);
-- huey on Redis at 127.0.0.1:6379 (`RedisHuey`, thread workers = the slots, results not
-  stored), under a queue name of its own that is flushed afterwards.
+The peers run the same cases with the same slot counts as conveyor in each of them (the
+`--processes` x `--concurrency` drain cases, `concurrency` enqueue calls in flight, one idle
+consumer with `concurrency` slots for latency), and their figures land in the same rows of
+the same table, a column per peer:
 
-Each consumer is a separate process, like a `conveyor worker`; it records the time each
-handler ran and the figure is computed as for conveyor (completions per second between the
-10th and the 90th percentile). The packages are installed into this virtualenv the first
-time `--peers` is given and never otherwise: `make test` does not depend on them.
+- PgQueuer (`bench.peer_pgqueuer`) on the same PostgreSQL server, a fresh database per case,
+  asyncpg;
+- huey (`bench.peer_huey`) on Redis at 127.0.0.1:6379 (`RedisHuey`, thread workers), under a
+  queue name of its own that is flushed afterwards.
 
-`consumer_main()` with `pgqueuer|huey TARGET SLOTS OUTFILE` is one consumer process.
+Each consumer is a separate process, like a `conveyor worker`, started by `consumer_main()`;
+its handlers record when they started and finished, and a drain's rate is computed from those
+as for conveyor (completions per second between the 10th and the 90th percentile). For pickup
+latency the handler sends its start time (`time.time()`, the clock conveyor's `bench_stamp`
+reads) to the bench in a UDP datagram on 127.0.0.1. The packages are installed into this
+virtualenv the first time `--peers` is given and never otherwise: `make test` does not depend
+on them, and this module imports them only through `optional()`, so it type-checks without
+them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import importlib
 import importlib.util
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench.drain import DrainCase, rates
-from bench.environment import REPO, Databases, cpu_between, cpu_snapshot
+from bench.drain import DrainCase, ceiling_measurement, rates
+from bench.environment import REPO
+from bench.latency import WARMUP, pickup_measurements
 from bench.results import Collector, Measurement
 
 PACKAGES = {"pgqueuer": ["pgqueuer", "asyncpg"], "huey": ["huey", "redis"]}
-"""Module to check → what pip installs when it is missing."""
+"""Peer → the modules it needs, which are also what pip installs when one is missing."""
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 FILL_BATCH = 1000
+SLEEP_SEC = 0.01
+TASKS = ("bench_noop", "bench_sleep10", "bench_stamp")
+"""The peers' versions of `bench.tasks`: nothing, 10 ms of sleep, send the start time."""
 
 
 def ensure_installed(peer: str) -> None:
@@ -49,87 +63,73 @@ def ensure_installed(peer: str) -> None:
     importlib.invalidate_caches()
 
 
-# -- consumers (child processes) ------------------------------------------------------------------
+def optional(module: str) -> Any:
+    """A peer's module, imported when first needed (they are not the project's dependencies,
+    so neither the import nor mypy may require them)."""
+    return importlib.import_module(module)
 
 
-async def _pgqueuer_consume(url: str, slots: int) -> list[float]:
-    import asyncpg
-    from pgqueuer import AsyncpgDriver, Queries, QueueManager
-    from pgqueuer.types import QueueExecutionMode
-
-    times: list[float] = []
-    connection = await asyncpg.connect(url)
-    manager = QueueManager(Queries(AsyncpgDriver(connection)))
-
-    @manager.entrypoint("bench_noop")
-    async def bench_noop(job: Any) -> None:
-        times.append(time.time())
-
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, manager.shutdown.set)
-    await manager.run(batch_size=max(1, slots // 2), max_concurrent_tasks=slots,
-                      mode=QueueExecutionMode.drain)
-    return times
+# -- inside a consumer process ---------------------------------------------------------------
 
 
-def _huey(name: str) -> Any:
-    from huey import RedisHuey
+class Stamper:
+    """Sends "n start-time" datagrams to the bench (pickup latency)."""
 
-    return RedisHuey(name, host=REDIS_HOST, port=REDIS_PORT, results=False)
+    def __init__(self, port: int) -> None:
+        self.address = ("127.0.0.1", port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
-
-def _huey_consume(name: str, slots: int, out: Path) -> None:
-    from huey.signals import SIGNAL_COMPLETE
-
-    huey = _huey(name)
-    times: list[float] = []
-
-    @huey.task(name="bench_noop")
-    def bench_noop(n: int) -> None:
-        pass
-
-    @huey.signal(SIGNAL_COMPLETE)
-    def completed(signal_name: str, task: Any, *args: Any) -> None:
-        times.append(time.time())
-
-    consumer = huey.create_consumer(workers=slots, worker_type="thread", periodic=False,
-                                    initial_delay=0.001, max_delay=0.05,
-                                    check_worker_health=False)
-    consumer.run()  # until SIGTERM
-    out.write_text(json.dumps(times))
+    def send(self, n: int, started: float) -> None:
+        self.sock.sendto(f"{n} {started!r}".encode(), self.address)
 
 
 def consumer_main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.peers")
+    """One consumer process: `peer target task slots out [--continuous] [--stamp-port N]`.
+    It runs until its queue is empty (drain), or until SIGTERM with `--continuous`, then
+    writes its handlers' (start, finish) times to `out` as JSON."""
+    parser = argparse.ArgumentParser(prog="bench.peers consumer")
     parser.add_argument("peer", choices=sorted(PACKAGES))
     parser.add_argument("target", help="PostgreSQL URL (pgqueuer) or queue name (huey)")
+    parser.add_argument("task", choices=TASKS)
     parser.add_argument("slots", type=int)
     parser.add_argument("out", type=Path)
+    parser.add_argument("--continuous", action="store_true")
+    parser.add_argument("--stamp-port", type=int, default=0)
     args = parser.parse_args(argv)
+    stamper = Stamper(args.stamp_port) if args.stamp_port else None
     if args.peer == "pgqueuer":
-        import uvloop
+        from bench import peer_pgqueuer
 
-        times = uvloop.run(_pgqueuer_consume(args.target, args.slots))
-        args.out.write_text(json.dumps(times))
+        times = peer_pgqueuer.consume(args.target, args.task, args.slots, args.continuous,
+                                      stamper)
     else:
-        _huey_consume(args.target, args.slots, args.out)
+        from bench import peer_huey
+
+        times = peer_huey.consume(args.target, args.task, args.slots, stamper)
+    args.out.write_text(json.dumps(times))
 
 
-# -- the benchmark (parent) ------------------------------------------------------------------------
+# -- in the bench ----------------------------------------------------------------------------
 
 
-def _start(peer: str, target: str, slots: int, out: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_consumer(
+    peer: str, target: str, task: str, slots: int, out: Path, log: Path,
+    continuous: bool = False, stamp_port: int = 0,
+) -> subprocess.Popen[bytes]:
+    extra = (["--continuous"] if continuous else []) + (
+        ["--stamp-port", str(stamp_port)] if stamp_port else [])
     with open(log, "ab") as sink:
         return subprocess.Popen(
             # Imported, not run as __main__: huey names tasks by module, and the consumer's
-            # must match the producer's (`bench.peers.bench_noop`).
+            # must match the producer's (`bench.peer_huey.…`).
             [sys.executable, "-c", "from bench.peers import consumer_main; consumer_main()",
-             peer, target, str(slots), str(out)],
+             peer, target, task, str(slots), str(out), *extra],
             cwd=REPO, stdout=sink, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
 
 
-def _stop(processes: list[subprocess.Popen[bytes]], timeout: float = 20) -> None:
+def stop(processes: list[subprocess.Popen[bytes]], timeout: float = 20) -> None:
     for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -141,7 +141,7 @@ def _stop(processes: list[subprocess.Popen[bytes]], timeout: float = 20) -> None
             process.wait()
 
 
-async def _until(done: Callable[[], bool], timeout: float) -> None:
+async def until(done: Callable[[], bool], timeout: float) -> None:
     """Poll `done` every 0.1 s for at most `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -150,113 +150,131 @@ async def _until(done: Callable[[], bool], timeout: float) -> None:
         await asyncio.sleep(0.1)
 
 
-def _collect(outs: list[Path]) -> list[tuple[float, float]]:
-    times: list[float] = []
+def collect(outs: list[Path]) -> list[tuple[float, float]]:
+    """The (start, finish) times every consumer wrote."""
+    times: list[tuple[float, float]] = []
     for out in outs:
         if out.exists():
-            times += json.loads(out.read_text())
-    return [(t, t) for t in times]
+            times += [(float(a), float(b)) for a, b in json.loads(out.read_text())]
+    return times
 
 
-async def _pgqueuer_case(case: DrainCase, databases: Databases, logs: Path) -> Measurement:
-    import asyncpg
-    from pgqueuer import AsyncpgDriver, Queries
-
-    url = databases.new()
-    try:
-        connection = await asyncpg.connect(url)
-        queries = Queries(AsyncpgDriver(connection))
-        await queries.install()
-        started_fill = time.monotonic()
-        for first in range(0, case.jobs, FILL_BATCH):
-            count = min(FILL_BATCH, case.jobs - first)
-            await queries.enqueue(["bench_noop"] * count, [None] * count, [0] * count)
-        fill_sec = time.monotonic() - started_fill
-        await connection.close()
-        outs = [logs / f"pgqueuer-{case.key}-{i}.json" for i in range(case.processes)]
-        processes = [_start("pgqueuer", url, case.concurrency, out,
-                            logs / f"pgqueuer-{i}.log") for i, out in enumerate(outs)]
-        pids = [p.pid for p in processes]
-        before = last = cpu_snapshot(pids)
-
-        def exited() -> bool:
-            # Drain mode: the consumers exit by themselves, and their database backends a
-            # moment before them. Read everyone's CPU while they live, keeping the last
-            # reading of each process (one that has gone would otherwise count as 0).
-            nonlocal last
-            if any(p.poll() is None for p in processes):
-                now = cpu_snapshot(pids)
-                now.children = {**last.children, **{k: v for k, v in now.children.items() if v}}
-                now.database = {**last.database, **now.database}
-                last = now
-                return False
-            return True
-
-        await _until(exited, case.timeout)
-        cpu = cpu_between(before, last)
-        _stop(processes)
-        return _measurement("pgqueuer", case, _collect(outs), fill_sec, cpu)
-    finally:
-        databases.drop(url)
-
-
-async def _huey_case(case: DrainCase, logs: Path) -> Measurement:
-    name = f"conveyor-bench-{os.getpid()}-{case.key}"
-    huey = _huey(name)
-
-    @huey.task(name="bench_noop")
-    def bench_noop(n: int) -> None:
-        pass
-
-    started_fill = time.monotonic()
-    for n in range(case.jobs):
-        bench_noop(n)
-    fill_sec = time.monotonic() - started_fill
-    outs = [logs / f"huey-{case.key}-{i}.json" for i in range(case.processes)]
-    processes = [_start("huey", name, case.concurrency, out, logs / f"huey-{i}.log")
-                 for i, out in enumerate(outs)]
-    try:
-        before = cpu_snapshot([p.pid for p in processes])
-        await _until(lambda: huey.pending_count() == 0, case.timeout)
-        await asyncio.sleep(0.3)  # the last dequeued tasks finish
-        cpu = cpu_between(before, cpu_snapshot([p.pid for p in processes]))
-    finally:
-        _stop(processes)
-        huey.flush()
-    return _measurement("huey", case, _collect(outs), fill_sec, cpu)
-
-
-def _measurement(
+def drain_measurements(
     peer: str, case: DrainCase, times: list[tuple[float, float]], fill_sec: float,
     cpu: dict[str, float],
-) -> Measurement:
+) -> list[Measurement]:
+    """The drain's row, and for 10 ms jobs its share of the slot ceiling."""
     measured = rates(times)
-    return Measurement(
-        key=case.key, label=case.label, store=peer, value=measured["steady_rate"],
-        unit="jobs/s",
-        details={"jobs": case.jobs, "done": len(times), "fill_sec": round(fill_sec, 3),
-                 **{k: round(v, 1) if k.endswith("rate") else v for k, v in measured.items()},
-                 "cpu_seconds": cpu},
-    )
+    details: dict[str, Any] = {
+        "jobs": case.jobs, "done": len(times), "fill_sec": round(fill_sec, 3),
+        **{k: round(v, 1) if k.endswith("rate") else v for k, v in measured.items()},
+        "cpu_seconds": cpu,
+    }
+    if times:
+        details["cpu_ms_per_job"] = {
+            part: round(seconds * 1000 / len(times), 4)
+            for part, seconds in cpu.items() if not part.endswith("fraction")
+        }
+    m = Measurement(key=case.key, label=case.label, store=peer, value=measured["steady_rate"],
+                    unit="jobs/s", details=details)
+    if case.ceiling:
+        details["ceiling"] = case.ceiling
+        details["ceiling_fraction"] = round(m.value / case.ceiling, 4)
+        return [m, ceiling_measurement(m, case)]
+    return [m]
+
+
+class Stamps(asyncio.DatagramProtocol):
+    """Receives the consumers' "n start-time" datagrams."""
+
+    def __init__(self) -> None:
+        self.received: dict[int, float] = {}
+        self.arrived = asyncio.Event()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        n, _, started = data.decode().partition(" ")
+        self.received[int(n)] = float(started)
+        self.arrived.set()
+
+    async def wait(self, n: int, timeout: float) -> float:
+        async with asyncio.timeout(timeout):
+            while n not in self.received:
+                self.arrived.clear()
+                await self.arrived.wait()
+        return self.received[n]
+
+
+async def open_stamps() -> tuple[Stamps, asyncio.DatagramTransport, int]:
+    """A UDP endpoint on 127.0.0.1 and its port."""
+    transport, protocol = await asyncio.get_running_loop().create_datagram_endpoint(
+        Stamps, local_addr=("127.0.0.1", 0))
+    return protocol, transport, int(transport.get_extra_info("sockname")[1])
+
+
+async def pickup_latency(
+    peer: str, samples: int, stamps: Stamps, enqueue: Callable[[int], Awaitable[Any]],
+    wait_done: Callable[[Any], Awaitable[None]],
+) -> list[Measurement]:
+    """`bench.latency`'s method for a peer: one job at a time; wait for it to finish, then a
+    random 20-50 ms pause; from the moment the enqueue call returned to the handler's start.
+    The first `WARMUP` jobs are not counted (the first one also waits for the consumer to
+    come up)."""
+    rng = random.Random(1)
+    to_handler: list[float] = []
+    submit_ms: list[float] = []
+    for index in range(WARMUP + samples):
+        await asyncio.sleep(rng.uniform(0.02, 0.05))
+        before = time.time()
+        handle = await enqueue(index)
+        committed = time.time()
+        started = await stamps.wait(index, 60 if index == 0 else 10)
+        await wait_done(handle)
+        if index >= WARMUP:
+            to_handler.append(started - committed)
+            submit_ms.append((committed - before) * 1000)
+    return pickup_measurements(peer, "handler", to_handler, submit_ms)
 
 
 async def run_peers(
     args: argparse.Namespace, plan: dict[str, Any], collector: Collector, logs: Path,
-    stores: list[str], run: int,
+    stores: list[str], run: int, parts: list[str],
 ) -> None:
-    """Run `run` of the peers' no-op drains (the same cases as conveyor's)."""
-    cases = [case for case in plan["drain"] if case.task == "bench_noop"]
-    if "postgres" in stores:
-        ensure_installed("pgqueuer")
-        print(f"run {run}/{args.runs}, pgqueuer (PostgreSQL):", flush=True)
-        databases = Databases("postgres", args.postgres_url)
-        try:
-            for case in cases:
-                collector.add(await _pgqueuer_case(case, databases, logs))
-        finally:
-            databases.close()
-    ensure_installed("huey")
-    print(f"run {run}/{args.runs}, huey (Redis at {REDIS_HOST}:{REDIS_PORT}):", flush=True)
-    for case in cases:
-        collector.add(await _huey_case(case, logs))
+    """Run `run` of the peers' cases for `parts` (of enqueue, drain, latency)."""
+    from bench import peer_huey, peer_pgqueuer
 
+    peers: list[tuple[str, str, Any]] = []
+    if "postgres" in stores:
+        peers.append(("pgqueuer", "PostgreSQL", peer_pgqueuer))
+    peers.append(("huey", f"Redis at {REDIS_HOST}:{REDIS_PORT}", peer_huey))
+    for name, where, peer in peers:
+        ensure_installed(name)
+        print(f"run {run}/{args.runs}, {name} ({where}):", flush=True)
+        context = peer.Context(args.postgres_url, logs, f"{name}-r{run}")
+        try:
+            await _attempts(name, run, collector, context, peer, plan, parts, args)
+        finally:
+            context.close()
+
+
+async def _attempts(
+    name: str, run: int, collector: Collector, context: Any, peer: Any,
+    plan: dict[str, Any], parts: list[str], args: argparse.Namespace,
+) -> None:
+    async def attempt(what: str, body: Callable[[], Awaitable[list[Measurement]]]) -> None:
+        """One case; a failure is reported and the peer goes on with the next one."""
+        try:
+            for m in await body():
+                collector.add(m)
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            print(f"  {name:8} {what}: FAILED ({type(exc).__name__}: {first})", flush=True)
+            collector.notes.append(f"{name} {what}, run {run}: failed: {first}")
+
+    if "enqueue" in parts:
+        await attempt("enqueue", lambda: peer.enqueue_cases(context, plan["enqueue"]))
+    if "drain" in parts:
+        for case in plan["drain"]:
+            await attempt(case.label, functools.partial(peer.drain_case, context, case))
+    if "latency" in parts:
+        await attempt("pickup latency", lambda: peer.latency_case(
+            context, plan["latency_samples"], args.concurrency))

@@ -70,15 +70,18 @@ class WorkerTweaks:
 
 
 class Process:
-    """One `python -m conveyor …` child; stop() sends SIGTERM to this pid only."""
+    """One `python -m conveyor …` child (or `python -m <module> …`, for the bench's reference
+    API); stop() sends SIGTERM to this pid only."""
 
     def __init__(
-        self, args: list[str], env: dict[str, str], log_path: Path, uvloop: bool = False
+        self, args: list[str], env: dict[str, str], log_path: Path, uvloop: bool = False,
+        module: str = "conveyor",
     ) -> None:
         self.args = args
+        self.module = module
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115  (closed in stop)
-        launcher = ["-c", _UVLOOP_LAUNCHER] if uvloop else ["-m", "conveyor"]
+        launcher = ["-c", _UVLOOP_LAUNCHER] if uvloop else ["-m", module]
         self.proc = subprocess.Popen(
             [sys.executable, *launcher, *args], env=env, cwd=REPO,
             stdout=self._log, stderr=subprocess.STDOUT,
@@ -132,12 +135,21 @@ def start_api(database_url: str, log_level: str, logs: Path, tag: str) -> tuple[
     return process, port
 
 
+def start_bare_api(logs: Path, tag: str) -> tuple[Process, int]:
+    """The reference FastAPI app of `bench.bare_api` (no store), under uvicorn like
+    `conveyor api`."""
+    port = free_port()
+    process = Process(["--port", str(port)], conveyor_env("", "warning"),
+                      logs / f"{tag}-bare-api.log", module="bench.bare_api")
+    return process, port
+
+
 async def wait_http_ok(port: int, process: Process, timeout: float = 30.0) -> None:
     """Until `GET /health` answers 200; fail early if the process died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not process.alive():
-            raise RuntimeError(f"conveyor api exited early:\n{process.tail()}")
+            raise RuntimeError(f"{process.module} exited early:\n{process.tail()}")
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
@@ -149,7 +161,7 @@ async def wait_http_ok(port: int, process: Process, timeout: float = 30.0) -> No
         except OSError:
             pass
         await asyncio.sleep(0.05)
-    raise RuntimeError(f"conveyor api not up after {timeout}s:\n{process.tail()}")
+    raise RuntimeError(f"{process.module} not up after {timeout}s:\n{process.tail()}")
 
 
 def stop_all(processes: list[Process]) -> None:

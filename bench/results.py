@@ -45,8 +45,10 @@ def _format(value: float, unit: str) -> str:
         return "n/a"
     if unit == "ms":
         return f"{value:.2f}" if value < 10 else f"{value:.1f}"
-    if unit == "%":
+    if unit == "%" or unit == "MiB":
         return f"{value:.1f}"
+    if unit == "x":  # a ratio of two figures
+        return f"{value:.2f}"
     return f"{value:,.0f}"
 
 
@@ -110,7 +112,7 @@ class Collector:
                 row = cells.get((key, store))
                 if row is None:
                     out.append("-")
-                elif row["runs"] == 1:
+                elif row["runs"] == 1 or math.isnan(row["median"]):  # n/a: no range
                     out.append(_format(row["median"], unit))
                 else:
                     out.append(
