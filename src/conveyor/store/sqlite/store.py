@@ -3,8 +3,10 @@
 Limits, by design of SQLite: one writer at a time (writers queue on a busy timeout), so there
 is no SKIP LOCKED: a lease is `BEGIN IMMEDIATE` + `UPDATE … WHERE id IN (SELECT … LIMIT n)
 RETURNING`. There is no LISTEN/NOTIFY: `wait_for_change` polls the `job_events` sequence
-(and is woken at once by writes from this process). The clock is the host's, which every
-process on the file shares. WAL mode with `synchronous=FULL`: a committed job survives a
+every 50 ms, and is woken at once by writes from this process and, through a Unix datagram
+socket per store (`wake.py`), by commits of other processes on this machine; the poll stays
+as the fallback, so a lost wake-up costs latency, never a job. The clock is the host's, which
+every process on the file shares. WAL mode with `synchronous=FULL`: a committed job survives a
 kill -9 of every process and a power cut.
 
 Each connection lives on its own thread (one writer, one reader) and every method runs as a
@@ -26,6 +28,7 @@ from conveyor.errors import StoreError, StoreUnavailable
 from conveyor.store.driver import DriverStore, bind_operations
 from conveyor.store.sqlite import producers, reads, workers
 from conveyor.store.sqlite.migrate import migrate
+from conveyor.store.sqlite.wake import WakeChannel, enabled_by_environment
 
 T = TypeVar("T")
 
@@ -68,24 +71,47 @@ class SqliteStore(DriverStore):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.poll_sec = _POLL_SEC
+        """How often `wait_for_change` re-reads the sequence: the fallback for wake-ups that
+        do not arrive (tests set it very long to see that they do)."""
         self._operations = bind_operations(producers, workers, reads)
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite-write")
         self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite-read")
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._changed = asyncio.Event()
+        """Set (then replaced) whenever `_known_seq` moves, or a read is called for."""
+        self._known_seq = 0
+        """The newest `job_events.seq` this store knows to be committed: from its own writes,
+        its reads and its peers' datagrams."""
+        self._read_at = float("-inf")
+        """Loop time of the last read of the sequence (started then)."""
+        self._reads_count_after = float("-inf")
+        """A read started before this loop time may have missed a dropped datagram's commit."""
+        self._wake: WakeChannel | None = None
 
     @classmethod
-    async def open(cls, path: Path) -> SqliteStore:
+    async def open(cls, path: Path, *, wake: bool | None = None) -> SqliteStore:
+        """Open (creating and migrating) the file. `wake`: exchange wake-ups with the other
+        processes on it (`wake.py`); by default unless `CONVEYOR_SQLITE_WAKE=0`."""
         path.parent.mkdir(parents=True, exist_ok=True)
         store = cls(path)
         loop = asyncio.get_running_loop()
         store._writer = await loop.run_in_executor(store._writer_thread, _connect, path)
         await loop.run_in_executor(store._writer_thread, migrate, store._writer)
         store._reader = await loop.run_in_executor(store._reader_thread, _connect, path)
+        if enabled_by_environment() if wake is None else wake:
+            store._wake = WakeChannel.open(path, store._peer_committed)
         return store
 
+    @property
+    def wake_socket(self) -> Path | None:
+        """The socket other processes wake this store through; None while it only polls."""
+        return None if self._wake is None else self._wake.path
+
     async def close(self) -> None:
+        if self._wake is not None:
+            self._wake.close()
         loop = asyncio.get_running_loop()
         if self._writer is not None:
             await loop.run_in_executor(self._writer_thread, self._writer.close)
@@ -101,21 +127,29 @@ class SqliteStore(DriverStore):
         conn = self._writer
         body = self._operations[operation]
 
-        def run() -> Any:
+        def run() -> tuple[Any, int | None]:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise StoreUnavailable(f"sqlite: {exc}") from exc
             try:
-                result = body(conn, time.time(), *args)
+                before = conn.total_changes
+                now = time.time()
+                result = body(conn, now, *args)
+                # The newest seq this commit makes visible, for our waiters and our peers;
+                # a write that changed no row (an empty lease) has nothing to tell.
+                newest = reads.last_event_seq(conn, now) if conn.total_changes != before else None
                 conn.execute("COMMIT")
-                return result
+                return result, newest
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
 
-        result = await self._run(self._writer_thread, run)
-        self._notify_local()
+        result, newest = await self._run(self._writer_thread, run)
+        if newest is not None and newest > self._known_seq:
+            self._learn(newest)
+            if self._wake is not None:
+                self._wake.notify_peers(newest)
         return result
 
     async def _read(self, operation: str, *args: object) -> Any:
@@ -141,8 +175,24 @@ class SqliteStore(DriverStore):
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"sqlite: {exc}") from exc
 
-    def _notify_local(self) -> None:
-        """Wake this process's waiters now; other processes notice within `_POLL_SEC`."""
+    def _learn(self, seq: int) -> None:
+        """Wake this store's waiters if `seq` is news: after its own writes and reads, and
+        when a peer's datagram says another process has committed."""
+        if seq > self._known_seq:
+            self._known_seq = seq
+            self._wake_waiters()
+
+    def _peer_committed(self, seq: int | None) -> None:
+        """From `wake.py`: a peer's newest seq, or None when datagrams may have been lost
+        (then the waiters read the sequence themselves)."""
+        if seq is None:
+            self._read_at = float("-inf")
+            self._reads_count_after = asyncio.get_running_loop().time()
+            self._wake_waiters()
+        else:
+            self._learn(seq)
+
+    def _wake_waiters(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -151,16 +201,32 @@ class SqliteStore(DriverStore):
         reader = self._reader
         await self._run(self._reader_thread, lambda: reader.execute("SELECT 1").fetchone())
 
+    async def last_event_seq(self) -> int:
+        """Read, and remember what was read (it spares `wait_for_change` its next read)."""
+        started = asyncio.get_running_loop().time()
+        seq: int = await self._read("last_event_seq")
+        if started > self._reads_count_after:
+            self._read_at = max(self._read_at, started)
+        self._learn(seq)
+        return seq
+
     async def wait_for_change(self, since_seq: int, timeout: float) -> int:
+        """The newest seq this store knows of, as soon as it is above `since_seq` (or at the
+        timeout). Its own writes and its peers' datagrams tell it at once, without a read;
+        the sequence is read every `poll_sec` meanwhile (and on every wake-up while it has
+        no wake-ups from peers), so a commit nobody announced is found all the same."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            changed = self._changed  # taken before reading, so a local write is never missed
-            seq = await self.last_event_seq()
+            changed = self._changed  # taken before looking, so no wake-up is missed
+            if self._wake is None or loop.time() - self._read_at >= self.poll_sec:
+                await self.last_event_seq()
+            seq = self._known_seq
             remaining = deadline - loop.time()
             if seq > since_seq or remaining <= 0:
                 return seq
-            await wait_event(changed, min(remaining, _POLL_SEC))
+            next_read = self._read_at + self.poll_sec - loop.time()
+            await wait_event(changed, min(remaining, max(0.0, next_read)))
 
 
 __all__ = ["SqliteStore", "sqlite_path_from_url"]
