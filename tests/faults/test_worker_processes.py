@@ -62,6 +62,39 @@ async def test_kill9_mid_job_is_rescued_and_succeeds_once(store: Store, spawn) -
     assert survivor.stop() == 0
 
 
+async def test_kill9_with_reserved_jobs_frees_them_without_spending_attempts(  # type: ignore[no-untyped-def]
+    store: Store, spawn
+) -> None:
+    env = {"LEASE_TIMEOUT_SEC": "1.5", "TEXT_SECONDS_PER_CHAR": "0.2",
+           "WORKER_CONCURRENCY": "1", "WORKER_PREFETCH": "2"}
+    doomed = spawn("worker", **env)
+    ids = [r.job.id for r in await store.submit_many(
+        [NewJob("text", {"text": f"job{i}"}) for i in range(3)])]
+
+    async def one_running_two_reserved() -> bool:
+        jobs = [await store.get(job_id) for job_id in ids]
+        owned = [job for job in jobs if str(doomed.pid) in (job.lease_owner or "")]
+        return (len(owned) == 3 and
+                sorted(job.status.value for job in owned) == ["pending", "pending", "running"])
+
+    await until(one_running_two_reserved, timeout=15, message="a job running, two reserved")
+    reserved = [job.id for job in [await store.get(job_id) for job_id in ids]
+                if job.status is JobStatus.PENDING]
+    doomed.kill()
+    survivor = spawn("worker", **env)
+
+    async def all_done() -> bool:
+        return (await store.counts()).done == 3
+
+    await until(all_done, timeout=30, message=f"all jobs done\n{survivor.logs()}")
+    for job_id in reserved:  # never started on the killed worker: nothing to rescue
+        job = await store.get(job_id)
+        assert job.attempts == 1
+        types = [e.type.value for e in await store.job_events(job_id)]
+        assert types == ["job_created", "job_leased", "job_succeeded"]
+    assert survivor.stop() == 0
+
+
 async def test_two_workers_drain_500_jobs_each_exactly_once(store: Store, spawn) -> None:  # type: ignore[no-untyped-def]
     env = {"TEXT_SECONDS_PER_CHAR": "0", "WORKER_CONCURRENCY": "10"}
     workers = [spawn("worker", **env), spawn("worker", **env)]
