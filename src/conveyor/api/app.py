@@ -14,6 +14,7 @@ from conveyor.api import jobs, live, system
 from conveyor.api.dashboard import mount_dashboard
 from conveyor.api.deps import require_api_key
 from conveyor.api.errors import install_error_handlers
+from conveyor.api.fastpath import SubmitFastPath
 from conveyor.api.metrics import ApiMetrics
 from conveyor.api.middleware import RequestContextMiddleware
 from conveyor.api.openapi import DESCRIPTION, AllowedMethodsMiddleware, install_openapi
@@ -42,8 +43,9 @@ def create_app(
     app.state.metrics = ApiMetrics()
     install_error_handlers(app)
     install_openapi(app)
-    # Added first, so it runs inside RequestContextMiddleware (trace ids, 413s come first).
+    # Added first, so they run inside RequestContextMiddleware (trace ids, 413s come first).
     app.add_middleware(AllowedMethodsMiddleware, router=app.router)
+    app.add_middleware(SubmitFastPath, state=app.state)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     authenticated = [Depends(require_api_key)]
     app.include_router(system.public_router)

@@ -73,11 +73,10 @@ async def tenant_header(
                json_schema_extra={"pattern": f"^(?:{_TENANT.pattern[1:-1]})?$"}),
     ] = None,
 ) -> str:
-    if x_tenant_id is None or x_tenant_id == "":
-        return "default"
-    if not _TENANT.match(x_tenant_id):
+    tenant = valid_tenant(x_tenant_id)
+    if tenant is None:
         raise HTTPException(400, "X-Tenant-Id must be 1-64 characters of A-Z a-z 0-9 _ . : -")
-    return x_tenant_id
+    return tenant
 
 
 async def idempotency_header(
@@ -87,11 +86,21 @@ async def idempotency_header(
                json_schema_extra={"pattern": _IDEMPOTENCY_KEY.pattern}),
     ] = None,
 ) -> str | None:
-    if idempotency_key is None:
-        return None
-    if not _IDEMPOTENCY_KEY.match(idempotency_key):
+    if idempotency_key is not None and not valid_idempotency_key(idempotency_key):
         raise HTTPException(400, "Idempotency-Key must be 1-255 printable ASCII characters")
     return idempotency_key
+
+
+def valid_tenant(header: str | None) -> str | None:
+    """The tenant an `X-Tenant-Id` header names (`default` when absent or empty), or None
+    when the header is invalid."""
+    if header is None or header == "":
+        return "default"
+    return header if _TENANT.match(header) else None
+
+
+def valid_idempotency_key(header: str) -> bool:
+    return _IDEMPOTENCY_KEY.match(header) is not None
 
 
 StoreDep = Annotated[Store, Depends(get_store)]

@@ -58,30 +58,49 @@ def error_response(
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
+def rate_limited_response(exc: RateLimited) -> JSONResponse:
+    seconds = max(1, math.ceil(exc.retry_after))
+    return error_response(429, "rate_limited", exc.message,
+                          headers={"Retry-After": str(seconds)}, retry_after=seconds)
+
+
+def domain_error_response(exc: ConveyorError) -> JSONResponse:
+    if isinstance(exc, RateLimited):
+        return rate_limited_response(exc)
+    if isinstance(exc, JobNotFound):
+        return error_response(404, "not_found", exc.message)
+    if isinstance(exc, IdempotencyConflict):
+        return error_response(409, "idempotency_conflict", exc.message)
+    if isinstance(exc, InvalidPayload):
+        return error_response(422, "invalid_payload", exc.message)
+    if isinstance(exc, InvalidTransition):
+        return error_response(409, "invalid_transition", exc.message)
+    if isinstance(exc, StoreUnavailable):
+        log.warning("store_unavailable", error=exc.message)
+        return error_response(503, "store_unavailable", "the job store is unavailable",
+                              headers={"Retry-After": str(STORE_RETRY_AFTER_SEC)},
+                              retry_after=STORE_RETRY_AFTER_SEC)
+    log.error("store_error", error=exc.message, exc_info=exc)
+    return error_response(500, "internal", "internal error")
+
+
+def http_error_response(exc: HTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    return error_response(exc.status_code, code, str(exc.detail),
+                          headers=getattr(exc, "headers", None))
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    """The handlers are the functions above, so a path that answers without FastAPI's
+    routing (`conveyor.api.fastpath`) maps errors exactly as they do."""
+
     @app.exception_handler(RateLimited)
     async def rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
-        seconds = max(1, math.ceil(exc.retry_after))
-        return error_response(429, "rate_limited", exc.message,
-                              headers={"Retry-After": str(seconds)}, retry_after=seconds)
+        return rate_limited_response(exc)
 
     @app.exception_handler(ConveyorError)
     async def domain_error(request: Request, exc: ConveyorError) -> JSONResponse:
-        if isinstance(exc, JobNotFound):
-            return error_response(404, "not_found", exc.message)
-        if isinstance(exc, IdempotencyConflict):
-            return error_response(409, "idempotency_conflict", exc.message)
-        if isinstance(exc, InvalidPayload):
-            return error_response(422, "invalid_payload", exc.message)
-        if isinstance(exc, InvalidTransition):
-            return error_response(409, "invalid_transition", exc.message)
-        if isinstance(exc, StoreUnavailable):
-            log.warning("store_unavailable", error=exc.message)
-            return error_response(503, "store_unavailable", "the job store is unavailable",
-                                  headers={"Retry-After": str(STORE_RETRY_AFTER_SEC)},
-                                  retry_after=STORE_RETRY_AFTER_SEC)
-        log.error("store_error", error=exc.message, exc_info=exc)
-        return error_response(500, "internal", "internal error")
+        return domain_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -102,9 +121,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(exc.status_code, "error")
-        return error_response(exc.status_code, code, str(exc.detail),
-                              headers=getattr(exc, "headers", None))
+        return http_error_response(exc)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

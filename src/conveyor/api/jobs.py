@@ -11,8 +11,11 @@ from conveyor.api.deps import IdempotencyKeyDep, SettingsDep, StoreDep, TasksDep
 from conveyor.api.middleware import trace_id_var
 from conveyor.api.openapi import error, errors
 from conveyor.api.submission import to_new_job
+from conveyor.config import Settings
 from conveyor.logging import get_logger
-from conveyor.models import JobStatus, RateLimit
+from conveyor.models import JobStatus, RateLimit, SubmitResult
+from conveyor.store.base import Store
+from conveyor.tasks import TaskRegistry
 from conveyor.wire import (
     NAME_PATTERN,
     BatchOut,
@@ -36,7 +39,7 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Rows to skip.
 JobIdPath = Annotated[UUID, Path(description="The job's id (a UUID).")]
 
 
-def _rate(settings: SettingsDep) -> RateLimit | None:
+def _rate(settings: Settings) -> RateLimit | None:
     return RateLimit(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
 
 
@@ -53,15 +56,32 @@ async def submit_job(
     idempotency_key: IdempotencyKeyDep,
 ) -> JobOut:
     """Submit a job. 201 with the new job; 200 with the same job for an idempotent replay."""
+    result = await create_job(body, store, settings, tasks, tenant=tenant,
+                              idempotency_key=idempotency_key)
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return JobOut.from_job(result.job, checked=result.created)
+
+
+async def create_job(
+    body: SubmitJob,
+    store: Store,
+    settings: Settings,
+    tasks: TaskRegistry,
+    *,
+    tenant: str,
+    idempotency_key: str | None,
+) -> SubmitResult:
+    """`POST /jobs` once its headers and body are valid: this route's, and the fast path's
+    (`conveyor.api.fastpath`) for the same request."""
     new_job = to_new_job(body, settings, tasks, tenant=tenant, idempotency_key=idempotency_key,
                          trace_id=trace_id_var.get())
     result = await store.submit(new_job, _rate(settings))
     if result.created:
         log.info("job_created", jobId=str(result.job.id), tenant=tenant, task=new_job.task)
     else:
-        response.status_code = status.HTTP_200_OK
         log.info("job_replayed", jobId=str(result.job.id), tenant=tenant)
-    return JobOut.from_job(result.job)
+    return result
 
 
 @router.post("/jobs/batch", status_code=201, response_model=BatchOut,

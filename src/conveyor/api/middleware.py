@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
+from random import getrandbits
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from conveyor.logging import bind_context, get_logger
+from conveyor.logging import context_field, get_logger
 
 log = get_logger("conveyor.api")
 
@@ -33,16 +33,34 @@ SECURITY_HEADERS = {
 }
 
 
-def pick_trace_id(headers: Headers) -> str:
-    given = headers.get("x-trace-id")
+def pick_trace_id(headers: Mapping[str, str]) -> str:
+    return trace_id_from(headers.get("x-trace-id"), headers.get("traceparent"))
+
+
+def trace_id_from(given: str | None, parent: str | None) -> str:
+    """X-Trace-Id if valid, else the trace id of a valid W3C traceparent, else a new one."""
     if given and _TRACE_ID.match(given):
         return given
-    parent = headers.get("traceparent")
     if parent:
         match = _TRACEPARENT.match(parent.strip().lower())
         if match and match.group(1) != "0" * 32:
             return match.group(1)
-    return uuid.uuid4().hex
+    return new_trace_id()
+
+
+def new_trace_id() -> str:
+    """A random version-4 UUID as 32 hex digits, like `uuid.uuid4().hex`. From `random`, not
+    `os.urandom`: a trace id is no secret, and a system call on every request releases the
+    GIL to whichever thread wants it (the SQLite driver's), then waits to get it back."""
+    value = getrandbits(128) & _UUID4_CLEAR | _UUID4_SET
+    return f"{value:032x}"
+
+
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # version and variant bits
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
+_TRACE_CONTEXT = context_field("traceId")
+_SECURITY_RAW = [(name.lower().encode(), value.encode()) for name, value in
+                 SECURITY_HEADERS.items()]
 
 
 class RequestContextMiddleware:
@@ -54,35 +72,42 @@ class RequestContextMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        trace_id = pick_trace_id(headers)
+        given = parent = length = None
+        for name, value in scope["headers"]:  # the first of repeated headers, as Starlette
+            if name == b"x-trace-id":
+                if given is None:
+                    given = value.decode("latin-1")
+            elif name == b"traceparent":
+                if parent is None:
+                    parent = value.decode("latin-1")
+            elif name == b"content-length" and length is None:
+                length = value
+        trace_id = trace_id_from(given, parent)
         token = trace_id_var.set(trace_id)
+        log_token = _TRACE_CONTEXT.set(trace_id)  # bind_context(traceId=…), without its cost
         try:
-            with bind_context(traceId=trace_id):
-                if scope["type"] == "websocket":
-                    await self.app(scope, receive, send)
-                else:
-                    await self._http(scope, receive, send, headers, trace_id)
+            if scope["type"] == "websocket":
+                await self.app(scope, receive, send)
+            else:
+                await self._http(scope, receive, send, length, trace_id)
         finally:
+            _TRACE_CONTEXT.reset(log_token)
             trace_id_var.reset(token)
 
     async def _http(
-        self, scope: Scope, receive: Receive, send: Send, headers: Headers, trace_id: str
+        self, scope: Scope, receive: Receive, send: Send, length: bytes | None, trace_id: str
     ) -> None:
         started = time.perf_counter()
         status = 0
+        trace_header = (b"x-trace-id", trace_id.encode("latin-1"))
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                response_headers = MutableHeaders(scope=message)
-                response_headers["X-Trace-Id"] = trace_id
-                for name, value in SECURITY_HEADERS.items():
-                    response_headers.setdefault(name, value)
+                message["headers"] = _with_headers(message.get("headers", ()), trace_header)
             await send(message)
 
-        length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             await _send_413(send_with_headers, trace_id, self.max_body_bytes)
         else:
@@ -110,6 +135,23 @@ class RequestContextMiddleware:
                     "code": "internal", "message": "internal error", "trace_id": trace_id}})
         log.info("http_request", method=scope["method"], path=scope["path"], status=status,
                  duration_ms=round((time.perf_counter() - started) * 1000, 3))
+
+
+def _with_headers(
+    headers: Iterable[tuple[bytes, bytes]], trace_header: tuple[bytes, bytes]
+) -> list[tuple[bytes, bytes]]:
+    """The response's headers with X-Trace-Id set (replacing any) and the security headers
+    the response does not have, appended in that order (as `MutableHeaders` would)."""
+    raw = list(headers)
+    names = {name for name, _ in raw}
+    if trace_header[0] in names:
+        first = next(i for i, (name, _) in enumerate(raw) if name == trace_header[0])
+        raw = [item for i, item in enumerate(raw) if i == first or item[0] != trace_header[0]]
+        raw[first] = trace_header
+    else:
+        raw.append(trace_header)
+    raw.extend(item for item in _SECURITY_RAW if item[0] not in names)
+    return raw
 
 
 async def _send_413(send: Send, trace_id: str, limit: int) -> None:

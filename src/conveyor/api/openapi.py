@@ -222,7 +222,7 @@ class AllowedMethodsMiddleware:
         """The methods of the path's resource; None when the app should decide."""
         if self._resources is None:  # routes are complete once requests arrive
             self._resources = _resources(self.router.routes)
-        path = _route_path(scope)
+        path = route_path(scope)
         for resource in self._resources:
             if resource.matches(scope, path):
                 return resource.methods
@@ -269,7 +269,7 @@ def _resources(routes: list[BaseRoute]) -> list[_Resource]:
     return resources
 
 
-def _route_path(scope: Scope) -> str:
+def route_path(scope: Scope) -> str:
     """The path routing sees: without the `root_path` a proxy mounted the app under."""
     path: str = scope["path"]
     root_path: str = scope.get("root_path", "")
@@ -289,4 +289,5 @@ __all__ = [
     "error",
     "errors",
     "install_openapi",
+    "route_path",
 ]
