@@ -126,4 +126,5 @@ async def run_worker(settings: Settings, tasks: TaskRegistry, queues: Sequence[s
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
+        freeze_startup_objects()
         await worker.run()
