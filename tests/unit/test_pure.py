@@ -5,9 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from starlette.datastructures import Headers
 
-from conveyor.api.middleware import pick_trace_id
+from conveyor.api.middleware import trace_id_from
 from conveyor.api.system import wants_prometheus
 from conveyor.backoff import retry_delay
 from conveyor.builtin_tasks import SimulatedFailure, check_text_payload
@@ -28,13 +27,13 @@ def test_backoff_grows_exponentially_with_bounded_jitter() -> None:
 
 
 def test_trace_id_sources() -> None:
-    assert pick_trace_id(Headers({"x-trace-id": "req-1"})) == "req-1"
+    assert trace_id_from("req-1", None) == "req-1"
     parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    assert pick_trace_id(Headers({"traceparent": parent})) == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert trace_id_from(None, parent) == "4bf92f3577b34da6a3ce929d0e0e4736"
     zero = "00-00000000000000000000000000000000-00f067aa0ba902b7-01"
-    generated = {pick_trace_id(Headers({"traceparent": zero})) for _ in range(3)}
+    generated = {trace_id_from(None, zero) for _ in range(3)}
     assert len(generated) == 3 and all(len(t) == 32 for t in generated)
-    assert pick_trace_id(Headers({"x-trace-id": "x" * 129})) != "x" * 129
+    assert trace_id_from("x" * 129, None) != "x" * 129
 
 
 @pytest.mark.parametrize(("accept", "fmt", "expected"), [

@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from conveyor.api.deps import key_matches, valid_idempotency_key, valid_tenant
 from conveyor.api.errors import domain_error_response, http_error_response
 from conveyor.api.jobs import create_job
+from conveyor.api.middleware import first_headers
 from conveyor.api.openapi import route_path
 from conveyor.errors import ConveyorError
 from conveyor.wire import SubmitJob, job_out_json
@@ -41,11 +42,14 @@ from conveyor.wire import SubmitJob, job_out_json
 _validate_submit = SubmitJob.__pydantic_validator__.validate_python
 
 
+_HEADERS = frozenset({b"content-type", b"x-api-key", b"x-tenant-id", b"idempotency-key"})
+
+
 @lru_cache(maxsize=64)
-def _is_json(content_type: bytes) -> bool:
+def _is_json(content_type: str) -> bool:
     """FastAPI's rule for a JSON body: `application/json` or `application/*+json`."""
     message = email.message.Message()
-    message["content-type"] = content_type.decode("latin-1")
+    message["content-type"] = content_type
     if message.get_content_maintype() != "application":
         return False
     subtype = message.get_content_subtype()
@@ -63,20 +67,11 @@ class SubmitFastPath:
             await self.app(scope, receive, send)
             return
         settings = self.state.settings
-        content_type = api_key = tenant = idempotency_key = None
-        for name, value in scope["headers"]:  # the first of repeated headers, as Starlette
-            if name == b"content-type":
-                if content_type is None:
-                    content_type = value
-            elif name == b"x-api-key":
-                if api_key is None:
-                    api_key = value.decode("latin-1")
-            elif name == b"x-tenant-id":
-                if tenant is None:
-                    tenant = value.decode("latin-1")
-            elif name == b"idempotency-key" and idempotency_key is None:
-                idempotency_key = value.decode("latin-1")
-        tenant = valid_tenant(tenant)
+        found = first_headers(scope, _HEADERS)
+        content_type = found.get(b"content-type")
+        api_key = found.get(b"x-api-key")
+        idempotency_key = found.get(b"idempotency-key")
+        tenant = valid_tenant(found.get(b"x-tenant-id"))
         if (content_type is None or not _is_json(content_type) or tenant is None
                 or (idempotency_key is not None and not valid_idempotency_key(idempotency_key))
                 or (settings.api_key is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from contextvars import ContextVar
 from random import getrandbits
 
@@ -33,8 +33,14 @@ SECURITY_HEADERS = {
 }
 
 
-def pick_trace_id(headers: Mapping[str, str]) -> str:
-    return trace_id_from(headers.get("x-trace-id"), headers.get("traceparent"))
+def first_headers(scope: Scope, names: frozenset[bytes]) -> dict[bytes, str]:
+    """The first value of each header of `names` the request has, as Starlette reads them
+    (lower-case names, latin-1 values), in one pass over the raw headers."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in names and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
 
 
 def trace_id_from(given: str | None, parent: str | None) -> str:
@@ -59,6 +65,7 @@ def new_trace_id() -> str:
 _UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # version and variant bits
 _UUID4_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
 _TRACE_CONTEXT = context_field("traceId")
+_CONTEXT_HEADERS = frozenset({b"x-trace-id", b"traceparent", b"content-length"})
 _SECURITY_RAW = [(name.lower().encode(), value.encode()) for name, value in
                  SECURITY_HEADERS.items()]
 
@@ -72,17 +79,9 @@ class RequestContextMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        given = parent = length = None
-        for name, value in scope["headers"]:  # the first of repeated headers, as Starlette
-            if name == b"x-trace-id":
-                if given is None:
-                    given = value.decode("latin-1")
-            elif name == b"traceparent":
-                if parent is None:
-                    parent = value.decode("latin-1")
-            elif name == b"content-length" and length is None:
-                length = value
-        trace_id = trace_id_from(given, parent)
+        found = first_headers(scope, _CONTEXT_HEADERS)
+        trace_id = trace_id_from(found.get(b"x-trace-id"), found.get(b"traceparent"))
+        length = found.get(b"content-length")
         token = trace_id_var.set(trace_id)
         log_token = _TRACE_CONTEXT.set(trace_id)  # bind_context(traceId=…), without its cost
         try:
@@ -95,7 +94,7 @@ class RequestContextMiddleware:
             trace_id_var.reset(token)
 
     async def _http(
-        self, scope: Scope, receive: Receive, send: Send, length: bytes | None, trace_id: str
+        self, scope: Scope, receive: Receive, send: Send, length: str | None, trace_id: str
     ) -> None:
         started = time.perf_counter()
         status = 0

@@ -61,9 +61,12 @@ class GroupCommit:
         share its rate limit (all of them, in practice: the API has one)."""
         while self._waiting:
             rate = self._waiting[0].rate
-            group = [w for w in self._waiting if w.rate == rate][: self._max_group]
-            taken = {id(w) for w in group}
-            self._waiting = [w for w in self._waiting if id(w) not in taken]
+            group: list[_Waiting] = []
+            rest: list[_Waiting] = []
+            for waiting in self._waiting:
+                fits = waiting.rate == rate and len(group) < self._max_group
+                (group if fits else rest).append(waiting)
+            self._waiting = rest
             try:
                 outcomes = await self._write_group([w.job for w in group], rate)
             except Exception as exc:

@@ -167,12 +167,8 @@ class Worker:
                         self._start(lease)
                     if leases and self.free_slots > 0:
                         continue  # there may be more waiting
-                    if not leases:
-                        await _first_of(self._wakeup.wait(), self._stopping.wait(),
-                                        timeout=poll)
-                        continue
                 ahead = self.prefetch - len(self._reserved)
-                if ahead > 0:
+                if self.free_slots == 0 and ahead > 0:  # every slot busy: hold some ahead
                     self._reserved.extend(await self._timed(self.store.reserve(
                         self.id, self.queues, ahead, self.settings.lease_timeout_sec)))
                 self._store_retry.succeeded()
@@ -284,7 +280,9 @@ class Worker:
 
     async def _flusher(self) -> None:
         """Writes what finished (and the starts of reserved jobs that began) since the last
-        write, in one transaction: starts before the outcomes of the same jobs."""
+        write, in one transaction: starts before the outcomes of the same jobs. A start that
+        rides with outcomes and finds its reservation lost is refused silently; its outcome
+        is then refused too, or the next heartbeat finds the job lost."""
         lease_for = self.settings.lease_timeout_sec
         while True:
             await self._completions_ready.wait()
@@ -293,7 +291,7 @@ class Worker:
             batch, self._completions = self._completions, []
             now = time.monotonic()
             started = [Started(lease, now - began) for lease, began in starts]
-            if not batch:
+            if not batch:  # starts alone: their answer tells which reservations were lost
                 if started:
                     held = await self._store_retry.call(
                         functools.partial(self.store.start, started, lease_for), None)

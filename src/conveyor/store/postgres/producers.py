@@ -53,17 +53,8 @@ def _job_columns(jobs: Sequence[NewJob]) -> tuple[list[JobId], list[list[object]
 async def _submit_plain(conn: Conn, jobs: Sequence[NewJob]) -> list[SubmitResult]:
     """One statement in autocommit. Only for one job, or for jobs without keys: a replay
     found afterwards is read back, and a conflict raised then has nothing to undo."""
-    ids, columns = _job_columns(jobs)
-    cur = await conn.execute(sql.SUBMIT, columns, prepare=True)
-    inserted = {row["id"]: row for row in await cur.fetchall()}
-    results: list[SubmitResult] = []
-    for job, job_id in zip(jobs, ids, strict=True):
-        row = inserted.get(job_id)
-        if row is not None:
-            results.append(SubmitResult(READ.job(row), created=True))
-        else:
-            results.append(await _replay(conn, job))
-    return results
+    _, _, outcomes = await _insert(conn, sql.SUBMIT, jobs, range(len(jobs)))
+    return [_result(outcomes[index]) for index in range(len(jobs))]
 
 
 async def _replay(conn: Conn, job: NewJob) -> SubmitResult:
@@ -79,16 +70,8 @@ async def _submit_in_transaction(
     conn: Conn, jobs: Sequence[NewJob], rate: RateLimit | None
 ) -> list[SubmitResult]:
     plan = rules.plan_batch(jobs)
-    ids, columns = _job_columns([jobs[i] for i in plan.fresh])
-    cur = await conn.execute(sql.INSERT_JOBS, columns)
-    inserted = {row["id"]: row for row in await cur.fetchall()}
-    results: dict[int, SubmitResult] = {}
-    for index, job_id in zip(plan.fresh, ids, strict=True):
-        row = inserted.get(job_id)
-        if row is None:
-            results[index] = await _replay(conn, jobs[index])
-        else:
-            results[index] = SubmitResult(READ.job(row), created=True)
+    ids, inserted, outcomes = await _insert(conn, sql.INSERT_JOBS, jobs, plan.fresh)
+    results = {index: _result(outcome) for index, outcome in outcomes.items()}
     if rate is not None:
         created_jobs = [jobs[i] for i, r in results.items() if r.created]
         await _take_tokens(conn, rules.wanted_tokens(created_jobs), rate)
@@ -109,44 +92,38 @@ async def submit_each(
     the rest again (before any event or counter names them), then events and counters."""
     plan = rules.plan_group(jobs)
     if rate is None:
-        ids, columns = _job_columns([jobs[i] for i in plan.fresh])
-        cur = await conn.execute(sql.SUBMIT, columns, prepare=True)
-        inserted = {row["id"]: row for row in await cur.fetchall()}
-        return rules.settle_repeats(jobs, plan, await _created_or_replayed(
-            conn, jobs, plan.fresh, ids, inserted))
+        _, _, outcomes = await _insert(conn, sql.SUBMIT, jobs, plan.fresh)
+        return rules.settle_repeats(jobs, plan, outcomes)
     async with conn.transaction():
-        ids, columns = _job_columns([jobs[i] for i in plan.fresh])
-        cur = await conn.execute(sql.INSERT_JOBS, columns)
-        inserted = {row["id"]: row for row in await cur.fetchall()}
-        outcomes = await _created_or_replayed(conn, jobs, plan.fresh, ids, inserted)
+        ids, inserted, outcomes = await _insert(conn, sql.INSERT_JOBS, jobs, plan.fresh)
         by_tenant: dict[str, list[int]] = {}
         for index in plan.fresh:
             outcome = outcomes[index]
             if isinstance(outcome, SubmitResult) and outcome.created:
                 by_tenant.setdefault(jobs[index].tenant, []).append(index)
-        refused: list[JobId] = []
+        refused: set[JobId] = set()
         for tenant, indexes in sorted(by_tenant.items()):
             granted, left = await _take_up_to(conn, tenant, len(indexes), rate)
             for index in indexes[granted:]:
-                refused.append(outcomes[index].job.id)  # type: ignore[union-attr]
+                refused.add(outcomes[index].job.id)  # type: ignore[union-attr]
                 outcomes[index] = rules.refusal(rate, tenant, left, 1)
         if refused:
-            await conn.execute(sql.DELETE_JOBS, (refused,))
-        gone = set(refused)
+            await conn.execute(sql.DELETE_JOBS, (list(refused),))
         await append_tail(conn, [(event(inserted[job_id], EventType.CREATED), None)
-                                 for job_id in ids if job_id in inserted and job_id not in gone])
+                                 for job_id in ids if job_id in inserted and job_id not in refused])
     return rules.settle_repeats(jobs, plan, outcomes)
 
 
-async def _created_or_replayed(
-    conn: Conn,
-    jobs: Sequence[NewJob],
-    indexes: Sequence[int],
-    ids: Sequence[JobId],
-    inserted: Mapping[JobId, Any],
-) -> dict[int, rules.SubmitOutcome]:
-    """Each inserted job as created; each one that was not, as the replay it is (or the
-    conflict, when the stored job's body differs)."""
+async def _insert(
+    conn: Conn, statement: str, jobs: Sequence[NewJob], indexes: Sequence[int]
+) -> tuple[list[JobId], dict[JobId, Any], dict[int, rules.SubmitOutcome]]:
+    """Insert `jobs[i]` for each of `indexes` with `statement` (`SUBMIT` or `INSERT_JOBS`):
+    the new ids, the inserted rows by id, and each job's outcome: created, or the replay of
+    the job that already has its key (a conflict when that job's body differs)."""
+    ids, columns = _job_columns([jobs[i] for i in indexes])
+    # The one-statement path is the hot one: prepared, like the other hot statements.
+    cur = await conn.execute(statement, columns, prepare=statement is sql.SUBMIT)
+    inserted = {row["id"]: row for row in await cur.fetchall()}
     outcomes: dict[int, rules.SubmitOutcome] = {}
     for index, job_id in zip(indexes, ids, strict=True):
         row = inserted.get(job_id)
@@ -157,7 +134,14 @@ async def _created_or_replayed(
             outcomes[index] = await _replay(conn, jobs[index])
         except IdempotencyConflict as conflict:
             outcomes[index] = conflict
-    return outcomes
+    return ids, inserted, outcomes
+
+
+def _result(outcome: rules.SubmitOutcome) -> SubmitResult:
+    """A batch's job outcome, whose refusal refuses the whole batch."""
+    if isinstance(outcome, SubmitResult):
+        return outcome
+    raise outcome
 
 
 async def _take_up_to(
@@ -175,7 +159,7 @@ async def _take_up_to(
             break
         asked = min(asked - 1, int(await _tokens_now(conn, tenant, rate)))
     left = await _tokens_now(conn, tenant, rate) if asked < wanted else 0.0
-    return max(0, asked), left
+    return asked, left
 
 
 async def _tokens_now(conn: Conn, tenant: str, rate: RateLimit) -> float:

@@ -20,12 +20,17 @@ from conveyor.store.sqlite.events import Change, append
 from conveyor.store.sqlite.rows import READ, dumps
 
 _LAST = rules.last_attempt_sql()
-_FENCE = "id = ? AND lease_token = ? AND status = 'running'"
 _UNLEASE = "lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL"
 
 
-_RESERVED = "id = ? AND lease_token = ? AND status = 'pending'"
-_HELD_OR_RESERVED = "id = ? AND lease_token = ? AND status IN ('pending', 'running')"
+def _held(statuses: str = "'running'") -> str:
+    """The fence of a lease (parameters: job id, token): this token, in one of `statuses`."""
+    return f"id = ? AND lease_token = ? AND status IN ({statuses})"
+
+
+_FENCE = _held()
+_RESERVED = _held("'pending'")
+_HELD_OR_RESERVED = _held("'pending', 'running'")
 
 
 def _pick(queues: list[str]) -> str:
