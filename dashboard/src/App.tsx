@@ -1,7 +1,7 @@
 // The page: the hooks that hold its state, by concern, and the layout that shows it.
 //   useLiveEvents     the /ws feed (live/): its state, its seq, subscribe
 //   useDashboardData  the server data shown (data/ resources over services/)
-//   useJobActions     submit and retry, with their pending and error state
+//   useJobActions     submit, retry and cancel, with their pending and error state
 //   useLiveUpdates    the feed's events applied to both, and polling while it is down
 
 import { useDashboardData } from "./app/useDashboardData";
@@ -139,7 +139,7 @@ export function App({ config, createSocket }: AppProps) {
               metrics={metrics}
               onNavigate={goToList}
               onReload={data.reloadList}
-              retry={actions.retryAction}
+              actions={actions.rowActions}
             />
           </>
         ) : (
@@ -148,6 +148,8 @@ export function App({ config, createSocket }: AppProps) {
             state={data.detail}
             onRetry={(job) => void actions.retry(job)}
             retrying={actions.retrying.has(route.id)}
+            onCancel={(job) => void actions.cancel(job)}
+            cancelling={actions.cancelling.has(route.id)}
             onReload={data.reloadDetail}
             backHref={routeHref(lastList)}
             backLabel={`Back to ${VIEW_LABELS[lastList.view].toLowerCase()} jobs`}

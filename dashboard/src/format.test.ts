@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 
 import { readConfig } from "./config";
-import { describePayload, eventLabel, formatAgo, formatDuration, formatRelative, shortId } from "./format";
+import {
+  describePayload,
+  eventLabel,
+  formatAgo,
+  formatDuration,
+  formatPercent,
+  formatRelative,
+  shortId,
+  STATUS_LABELS,
+} from "./format";
 import { parseRoute, routeHref } from "./routing";
 
 describe("format", () => {
@@ -28,8 +37,18 @@ describe("format", () => {
     expect(formatAgo(new Date(now + 3000), now)).toBe("just now"); // a clock behind the event
   });
 
-  it("names events", () => {
+  it("names events and statuses", () => {
     expect(eventLabel("job_retry_scheduled")).toBe("Retry scheduled");
+    expect(eventLabel("job_cancel_requested")).toBe("Cancel requested");
+    expect(STATUS_LABELS.cancelled).toBe("Cancelled");
+  });
+
+  it("writes progress as a whole percent that moves off 0 and stops short of 100 until done", () => {
+    expect(formatPercent(0)).toBe("0%");
+    expect(formatPercent(0.004)).toBe("1%");
+    expect(formatPercent(0.42)).toBe("42%");
+    expect(formatPercent(0.996)).toBe("99%");
+    expect(formatPercent(1)).toBe("100%");
   });
 });
 

@@ -8,6 +8,7 @@ export const STATUS_LABELS: Record<JobStatus, string> = {
   running: "Running",
   done: "Done",
   failed: "Failed",
+  cancelled: "Cancelled",
 };
 
 /** The end of a job id. Ids are UUIDv7, whose first digits are a timestamp shared by jobs
@@ -88,4 +89,21 @@ export function formatCount(value: number): string {
 export function eventLabel(type: string): string {
   const label = type.replace(/^job_/, "").replace(/_/g, " ");
   return label.charAt(0).toUpperCase() + label.slice(1);
+}
+
+/** A fraction as a whole percent: 0.42 → "42%". Never "100%" before the end, nor "0%" once
+ *  something is done, so a bar that moved says so. */
+export function formatPercent(fraction: number): string {
+  const percent = Math.round(fraction * 100);
+  if (percent === 100 && fraction < 1) return "99%";
+  if (percent === 0 && fraction > 0) return "1%";
+  return `${percent}%`;
+}
+
+/** The browser's offset from UTC at `date`: "UTC+01:00", "UTC−05:00", "UTC". */
+export function formatUtcOffset(date: Date): string {
+  const offset = -date.getTimezoneOffset();
+  if (offset === 0) return "UTC";
+  const minutes = Math.abs(offset);
+  return `UTC${offset < 0 ? "−" : "+"}${pad(Math.floor(minutes / 60))}:${pad(minutes % 60)}`;
 }

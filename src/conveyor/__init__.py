@@ -1,16 +1,19 @@
 """conveyor: a distributed task queue and job processor.
 
-The public surface: `task` to register handlers, `Client` to submit jobs, and the errors.
+The public surface: `task` to register handlers, `JobContext` and `current_job()` for a
+running handler, `Client` to submit jobs, and the errors.
 """
 
 from __future__ import annotations
 
+from conveyor.context import JobContext, current_job
 from conveyor.errors import ConveyorError, PermanentError
 from conveyor.tasks import task
 
 __version__ = "0.1.0"
 
-__all__ = ["Client", "ConveyorError", "PermanentError", "__version__", "task"]
+__all__ = ["Client", "ConveyorError", "JobContext", "PermanentError", "__version__",
+           "current_job", "task"]
 
 
 def __getattr__(name: str) -> object:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from conveyor.context import JobContext
 from conveyor.errors import PermanentError
 from conveyor.tasks import TaskDefinition
 
@@ -58,11 +59,16 @@ def check_text_payload(payload: dict[str, Any]) -> str:
     return text
 
 
-async def process_text(payload: dict[str, Any], *, seconds_per_char: float) -> dict[str, Any]:
+async def process_text(
+    payload: dict[str, Any], context: JobContext, *, seconds_per_char: float
+) -> dict[str, Any]:
+    """One character at a time, reporting progress after each (the dashboard's live bar)."""
     text = check_text_payload(payload)
-    seconds = max(1, len(text)) * seconds_per_char
-    await asyncio.sleep(seconds)
-    return {"length": len(text), "seconds": seconds}
+    steps = max(1, len(text))
+    for done in range(1, steps + 1):
+        await asyncio.sleep(seconds_per_char)
+        context.progress(done / steps, f"{done}/{steps} characters")
+    return {"length": len(text), "seconds": steps * seconds_per_char}
 
 
 def text_task(seconds_per_char: float = 1.0) -> TaskDefinition:

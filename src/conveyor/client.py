@@ -11,6 +11,7 @@ Errors come back as `ClientError` with the API's error code, message and status.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 from uuid import UUID
@@ -83,12 +84,22 @@ class Client:
         priority: int = 0,
         max_retries: int | None = None,
         delay_sec: float = 0.0,
+        run_at: datetime | None = None,
+        timeout: float | None = None,
     ) -> JobOut:
-        """Submit a job for the task registered under `task` in the workers."""
+        """Submit a job for the task registered under `task` in the workers. `run_at`: not
+        before this moment (timezone-aware; instead of `delay_sec`); `timeout`: seconds each
+        attempt may run (overrides the task's own)."""
         body: dict[str, Any] = {"task": task, "payload": payload or {}, "queue": queue,
                                 "priority": priority, "delay_sec": delay_sec}
         if max_retries is not None:
             body["max_retries"] = max_retries
+        if run_at is not None:
+            if run_at.tzinfo is None:
+                raise ValueError("run_at must be timezone-aware (e.g. datetime.now(UTC))")
+            body["run_at"] = run_at.isoformat()
+        if timeout is not None:
+            body["timeout_sec"] = timeout
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         return JobOut.model_validate(self._request("POST", "/jobs", json=body,
                                                    headers=headers).json())
@@ -120,6 +131,12 @@ class Client:
     def retry(self, job_id: UUID | str) -> JobOut:
         return JobOut.model_validate(self._request("POST", f"/jobs/{job_id}/retry").json())
 
+    def cancel(self, job_id: UUID | str) -> JobOut:
+        """Cancel a job: a pending one is `cancelled` at once; a running one is asked to stop
+        (its `cancel_requested_at` is set, and it ends `cancelled` shortly, unless its handler
+        finished first). A finished job raises `ClientError` with status 409."""
+        return JobOut.model_validate(self._request("POST", f"/jobs/{job_id}/cancel").json())
+
     def metrics(self) -> MetricsOut:
         return MetricsOut.model_validate(
             self._request("GET", "/metrics", headers={"Accept": "application/json"}).json()
@@ -127,7 +144,8 @@ class Client:
 
     def wait(self, job_id: UUID | str, *, timeout: float = 60.0,
              interval: float = 0.1) -> JobOut:
-        """Poll until the job is done or failed; raises TimeoutError at the deadline."""
+        """Poll until the job is done, failed or cancelled; raises TimeoutError at the
+        deadline."""
         deadline = time.monotonic() + timeout
         while True:
             job = self.get(job_id)

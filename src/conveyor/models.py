@@ -67,6 +67,9 @@ class NewJob:
     idempotency_key: str | None = None
     request_hash: str | None = None
     trace_id: str | None = None
+    run_at: datetime | None = None
+    """Run no sooner than this (timezone-aware); instead of `delay_sec`. A past time: now."""
+    timeout_sec: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,13 @@ class Job:
     retry_of: JobId | None = None
     retried_by: JobId | None = None
     trace_id: str | None = None
+    timeout_sec: float | None = None
+    """The job's own deadline per attempt; None: the task's default (or none)."""
+    cancel_requested_at: datetime | None = None
+    """When a cancellation of this job was asked for while it ran (it ends `cancelled`)."""
+    progress: float | None = None
+    """The running handler's last reported progress, 0 to 1."""
+    progress_message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +132,8 @@ class Lease:
     tenant: str
     queue: str
     trace_id: str | None
+    timeout_sec: float | None = None
+    """The job's own per-attempt deadline; None: the task's default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +144,19 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class Fail:
-    """A failed attempt. The store retries after `retry_in_sec` unless attempts are spent."""
+    """A failed attempt. The store retries after `retry_in_sec` unless attempts are spent,
+    the failure is permanent, or the job's cancellation was requested meanwhile (then it ends
+    `cancelled`). `cancelled`: the attempt was stopped by that cancellation (it ends
+    `cancelled` whatever else is said). `error_type` and `traceback` go into the attempt's
+    event; `error` is the short message kept as `last_error`."""
 
     lease: Lease
     error: str
     retry_in_sec: float = 0.0
     permanent: bool = False
+    cancelled: bool = False
+    error_type: str | None = None
+    traceback: str | None = None
 
 
 Outcome: TypeAlias = Ack | Fail
@@ -150,6 +169,15 @@ class Started:
 
     lease: Lease
     ago_sec: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A running handler's progress report: `fraction` from 0 to 1, and a short message."""
+
+    lease: Lease
+    fraction: float
+    message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +203,7 @@ class Counts:
     failed: int
     jobs_submitted: int
     retries: int
+    cancelled: int = 0
 
     @property
     def dlq_count(self) -> int:

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+)
 
 from conveyor.models import Job, JobEvent, JobStatus
 from conveyor.payloads import find_problem, readable
@@ -40,6 +47,33 @@ class SubmitJob(BaseModel):
         None, ge=0, le=100, description="Retries after the first attempt. Defaults to MAX_RETRIES."
     )
     delay_sec: float = Field(0, ge=0, le=30 * 86400, description="Run no sooner than this.")
+    run_at: AwareDatetime | None = Field(
+        None, strict=False, description="Run no sooner than this moment (RFC 3339 with an "
+        "offset, e.g. `2026-12-01T09:30:00+01:00`; stored in UTC). A time in the past runs "
+        "now. Not together with `delay_sec`.")
+    timeout_sec: float | None = Field(
+        None, ge=1, le=86400, description="Seconds each attempt may run before it fails with "
+        "`Timed out after N s` (and is retried). Defaults to the task's own timeout, if any.")
+
+
+    @field_validator("run_at", mode="before")
+    @classmethod
+    def _rfc3339_text(cls, value: object) -> object:
+        """A time is RFC 3339 text (lax parsing would take a number as epoch seconds too)."""
+        if value is not None and not isinstance(value, str):
+            raise ValueError("must be an RFC 3339 date-time string with an offset")
+        return value
+
+    @field_validator("run_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """Stored in UTC; a time that has no UTC equivalent (year 1 at +14:00) is refused."""
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ValueError("is outside the range of representable times") from None
 
 
 class SubmitBatch(BaseModel):
@@ -87,6 +121,13 @@ class JobOut(BaseModel):
     retry_of: UUID | None
     retried_by: UUID | None
     trace_id: str | None
+    timeout_sec: float | None = Field(
+        None, description="Seconds each attempt may run; null: the task's default, if any.")
+    cancel_requested_at: datetime | None = Field(
+        None, description="Set when a running job was asked to stop; it ends `cancelled`.")
+    progress: float | None = Field(
+        None, description="The handler's last reported progress, 0 to 1.")
+    progress_message: str | None = None
     events: list[EventOut] | None = Field(None, description="With `?history=true`.")
 
     @classmethod
@@ -113,6 +154,8 @@ class JobOut(BaseModel):
             last_error=job.last_error, result=readable(job.result),
             idempotency_key=job.idempotency_key,
             retry_of=job.retry_of, retried_by=job.retried_by, trace_id=job.trace_id,
+            timeout_sec=job.timeout_sec, cancel_requested_at=job.cancel_requested_at,
+            progress=job.progress, progress_message=job.progress_message,
             **extra,
         )
 
@@ -154,6 +197,7 @@ class MetricsOut(BaseModel):
     running: int
     done: int
     failed: int
+    cancelled: int
     dlq_count: int
     jobs_submitted: int
     retries: int

@@ -101,11 +101,12 @@ def test_list_filters_and_paginates(client: TestClient) -> None:
 def test_metrics_json_and_prometheus(client: TestClient) -> None:
     client.post("/jobs", json={"text": "Hi"})
     counts = client.get("/metrics").json()
-    assert counts == {"pending": 1, "running": 0, "done": 0, "failed": 0, "dlq_count": 0,
-                      "jobs_submitted": 1, "retries": 0}
+    assert counts == {"pending": 1, "running": 0, "done": 0, "failed": 0, "cancelled": 0,
+                      "dlq_count": 0, "jobs_submitted": 1, "retries": 0}
     prometheus = client.get("/metrics", headers={"Accept": "text/plain;version=0.0.4"})
     assert prometheus.headers["content-type"].startswith("text/plain")
     assert 'conveyor_jobs{status="pending"} 1.0' in prometheus.text
+    assert 'conveyor_jobs{status="cancelled"} 0.0' in prometheus.text
     assert "conveyor_queue_depth 1.0" in prometheus.text
     assert "conveyor_job_queue_wait_seconds_bucket" in prometheus.text
 
@@ -131,6 +132,17 @@ def test_bad_input_gets_clear_4xx_json(client: TestClient) -> None:
         (client.post("/jobs", json={"text": "a"}, headers={"X-Tenant-Id": "x" * 65}), 400),
         (client.post("/jobs", json={"text": "a"}, headers={"Idempotency-Key": "k" * 256}), 400),
         (client.post("/jobs", json={"text": "x" * 70_000}), 413),
+        (client.post(f"/jobs/{uuid.uuid4()}/cancel"), 404),
+        (client.post("/jobs/nope/cancel"), 400),
+        (client.post("/jobs", json={"text": "a", "run_at": "2030-01-01T00:00:00+00:00",
+                                    "delay_sec": 5}), 422),
+        (client.post("/jobs", json={"text": "a", "run_at": "2030-01-01T00:00:00"}), 422),
+        (client.post("/jobs", json={"text": "a", "run_at": 1893456000}), 422),
+        (client.post("/jobs", json={"text": "a", "run_at": "soon"}), 422),
+        (client.post("/jobs", json={"text": "a", "run_at": "0001-01-01T00:00:00+14:00"}), 422),
+        (client.post("/jobs", json={"text": "a", "timeout_sec": 0.5}), 422),
+        (client.post("/jobs", json={"text": "a", "timeout_sec": 86_401}), 422),
+        (client.post("/jobs/batch", json={"jobs": [{"text": "a", "timeout_sec": "5"}]}), 422),
     ]
     for response, status in cases:
         assert response.status_code == status, (response.request.url, response.text)
@@ -250,3 +262,29 @@ def test_text_that_is_not_valid_unicode_is_refused(client: TestClient) -> None:
     response = client.post("/jobs", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422, response.text
     assert response.headers["x-trace-id"] == response.json()["error"]["trace_id"]
+
+
+def test_run_at_timeout_and_cancel_over_http(client: TestClient) -> None:
+    scheduled = client.post("/jobs", json={
+        "text": "later", "run_at": "2100-01-01T09:30:00+01:00", "timeout_sec": 30})
+    assert scheduled.status_code == 201, scheduled.text
+    job = scheduled.json()
+    assert job["run_at"].startswith("2100-01-01T08:30:00") and job["timeout_sec"] == 30
+    past = client.post("/jobs", json={"text": "now", "run_at": "2001-01-01T00:00:00Z"}).json()
+    assert past["run_at"] >= past["created_at"]  # a past time runs now
+    cancelled = client.post(f"/jobs/{job['id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    again = client.post(f"/jobs/{job['id']}/cancel")
+    assert again.status_code == 409
+    assert again.json()["error"]["message"].endswith("this one is cancelled")
+    assert client.get("/jobs", params={"status": "cancelled"}).json()["total"] == 1
+    assert client.get("/metrics").json()["cancelled"] == 1
+    redo = client.post(f"/jobs/{job['id']}/retry")
+    assert redo.status_code == 201 and redo.json()["retry_of"] == job["id"]
+    # A keyed replay compares run_at and timeout_sec too.
+    body = {"text": "k", "run_at": "2100-01-01T00:00:00Z", "timeout_sec": 5}
+    first = client.post("/jobs", json=body, headers={"Idempotency-Key": "sched-1"})
+    replay = client.post("/jobs", json=body, headers={"Idempotency-Key": "sched-1"})
+    other = client.post("/jobs", json={**body, "timeout_sec": 6},
+                        headers={"Idempotency-Key": "sched-1"})
+    assert (first.status_code, replay.status_code, other.status_code) == (201, 200, 409)

@@ -89,6 +89,8 @@ class Jobs:
     pending: str  # delayed, so it stays pending: a retry answers 409
     failed: str  # in the DLQ: a retry answers 201
     legacy: str  # in the DLQ with a payload from before the limits: a retry answers 422
+    cancellable: str  # delayed, so it stays pending: a cancel answers 200
+    running: str  # leased by a test "worker" that never finishes: a cancel answers 202
 
 
 def targeted_calls(jobs: Jobs, world: str) -> dict[str, list[Call]]:
@@ -166,6 +168,13 @@ def targeted_calls(jobs: Jobs, world: str) -> dict[str, list[Call]]:
             Call(400, "/jobs/not-a-uuid/retry"),
             Call(404, f"/jobs/{unknown}/retry"),
         ],
+        "POST /jobs/{job_id}/cancel": [
+            Call(200, f"/jobs/{jobs.cancellable}/cancel"),
+            Call(202, f"/jobs/{jobs.running}/cancel", why="running: asked to stop"),
+            Call(409, f"/jobs/{jobs.cancellable}/cancel", why="cancelled already"),
+            Call(400, "/jobs/not-a-uuid/cancel"),
+            Call(404, f"/jobs/{unknown}/cancel"),
+        ],
         "GET /dlq": [
             Call(200, "/dlq", params={"limit": 1}),
             Call(400, "/dlq", params={"offset": -1}),
@@ -207,9 +216,9 @@ class Recorder:
 
 def _make_jobs(client: TestClient, world: str, headers: dict[str, str],
                database_url: str) -> Jobs:
-    def submit(body: dict[str, Any]) -> str:
+    def submit(body: dict[str, Any], tenant: str = "setup") -> str:
         response = client.post("/jobs", json=body,
-                               headers=headers | {"X-Tenant-Id": f"{world}-setup"})
+                               headers=headers | {"X-Tenant-Id": f"{world}-{tenant}"})
         assert response.status_code == 201, response.text
         job_id: str = response.json()["id"]
         return job_id
@@ -220,7 +229,14 @@ def _make_jobs(client: TestClient, world: str, headers: dict[str, str],
     for job_id in (failed, legacy):
         wait_for_status(client, job_id, "failed", headers)
     _store_payload_beyond_limits(database_url, legacy)
-    return Jobs(pending=pending, failed=failed, legacy=legacy)
+    cancellable = submit({"text": "later", "delay_sec": 3600}, "cancel")
+    running = submit({"text": "held", "queue": f"{world}-held"}, "cancel")  # no worker serves it
+    store = client.app.state.store  # type: ignore[attr-defined]
+    assert client.portal is not None
+    leases = client.portal.call(store.lease, "openapi-test", [f"{world}-held"], 1, 3600.0)
+    assert [str(lease.job_id) for lease in leases] == [running]
+    return Jobs(pending=pending, failed=failed, legacy=legacy, cancellable=cancellable,
+                running=running)
 
 
 def _store_payload_beyond_limits(database_url: str, job_id: str) -> None:
@@ -304,7 +320,7 @@ def test_every_documented_status_is_produced(make_client: AppFactory, database_u
     url = database_url if database_url.startswith("sqlite") else _with_query(
         database_url, pool_timeout=0.3, connect_timeout=2)
     down = make_client(database_url=url, rate_limit_per_minute=RATE)
-    table = targeted_calls(Jobs(*(str(uuid.uuid4()) for _ in range(3))), "down")
+    table = targeted_calls(Jobs(*(str(uuid.uuid4()) for _ in range(5))), "down")
     with _store_down(down, database_url):
         for label, calls in table.items():
             baseline = next(call for call in calls if call.status < 300)

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -63,6 +64,23 @@ def test_client_round_trip(server: str) -> None:
     assert traced.headers["x-trace-id"] == "client-trace-1"
     with Client(server, api_key="k3y") as client:
         assert client.wait(traced.json()["id"], timeout=10).trace_id == "client-trace-1"
+    # Scheduling, timeouts and cancelling.
+    with Client(server, api_key="k3y", tenant="ops") as client:
+        at = datetime.now(UTC) + timedelta(hours=1)
+        later = client.enqueue("text", {"text": "later"}, run_at=at, timeout=5)
+        assert later.status.value == "pending" and later.timeout_sec == 5
+        assert abs((later.run_at - at).total_seconds()) < 0.01
+        cancelled = client.cancel(later.id)
+        assert cancelled.status.value == "cancelled"
+        assert client.wait(later.id, timeout=1).status.value == "cancelled"
+        with pytest.raises(ClientError) as again:
+            client.cancel(later.id)
+        assert again.value.status == 409 and "cancelled" in str(again.value)
+        redo = client.retry(later.id)
+        assert redo.retry_of == later.id and redo.timeout_sec == 5
+        assert client.metrics().cancelled == 1
+        with pytest.raises(ValueError, match="timezone-aware"):
+            client.enqueue("text", {"text": "x"}, run_at=datetime.now())
 
 
 def test_cli_lists_its_commands() -> None:

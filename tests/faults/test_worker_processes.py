@@ -90,13 +90,16 @@ async def test_kill9_with_reserved_jobs_frees_them_without_spending_attempts(  #
     for job_id in reserved:  # never started on the killed worker: nothing to rescue
         job = await store.get(job_id)
         assert job.attempts == 1
-        types = [e.type.value for e in await store.job_events(job_id)]
+        types = [e.type.value for e in await store.job_events(job_id)
+                 if e.type.value != "job_progress"]
         assert types == ["job_created", "job_leased", "job_succeeded"]
     assert survivor.stop() == 0
 
 
 async def test_two_workers_drain_500_jobs_each_exactly_once(store: Store, spawn) -> None:  # type: ignore[no-untyped-def]
-    env = {"TEXT_SECONDS_PER_CHAR": "0", "WORKER_CONCURRENCY": "10"}
+    # Jobs of a few milliseconds: with none at all, one SQLite worker's tight finish-and-lease
+    # loop can keep the other out of the write lock until the queue is empty.
+    env = {"TEXT_SECONDS_PER_CHAR": "0.002", "WORKER_CONCURRENCY": "10"}
     workers = [spawn("worker", **env), spawn("worker", **env)]
 
     async def both_registered() -> bool:  # else the first can drain all before the second starts

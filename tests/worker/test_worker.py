@@ -4,17 +4,14 @@ reasons, sync handlers off the event loop."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from conveyor.config import Settings
 from conveyor.models import JobStatus, NewJob
-from conveyor.runtime import build_registry
 from conveyor.store.base import Store
 from conveyor.tasks import task
 from conveyor.worker import Worker
@@ -22,22 +19,6 @@ from tests.processes import until
 
 FAST = {"text_seconds_per_char": 0.0, "worker_poll_ms": 50, "retry_backoff_base_sec": 0.01,
         "retry_backoff_max_sec": 0.05, "lease_timeout_sec": 30, "shutdown_grace_sec": 2}
-
-
-@pytest.fixture
-async def run_worker(store: Store) -> AsyncIterator[Callable[..., Worker]]:
-    running: list[tuple[Worker, asyncio.Task[None]]] = []
-
-    def start(**overrides: Any) -> Worker:
-        settings = Settings(**{**FAST, **overrides})
-        worker = Worker(store, settings, build_registry(settings, [sys.modules[__name__]]))
-        running.append((worker, asyncio.create_task(worker.run())))
-        return worker
-
-    yield start
-    for worker, job in running:
-        worker.stop()
-        await asyncio.wait_for(job, 10)
 
 
 async def settle(store: Store, job_id: Any, timeout: float = 10.0) -> Any:

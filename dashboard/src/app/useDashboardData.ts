@@ -10,7 +10,15 @@ import { THROUGHPUT_MINUTES } from "../components/ThroughputChart";
 import type { Resource, ResourceState } from "../data/resource";
 import { useResource } from "../data/useResource";
 import { useInterval } from "../hooks";
-import { applyToJob, applyToMetrics, applyToPage, applyToThroughput, type ReceivedEvent } from "../live/apply";
+import {
+  applyCancelAnswer,
+  applyToJob,
+  applyToMetrics,
+  applyToPage,
+  applyToThroughput,
+  type Applied,
+  type ReceivedEvent,
+} from "../live/apply";
 import type { Route } from "../routing";
 import type { Credentials } from "../services/api";
 import {
@@ -52,6 +60,9 @@ export interface DashboardData {
   reloadDetail: () => void;
   /** Show at once that job `id` was retried as `retriedBy`, in the list and the detail. */
   markRetried: (id: string, retriedBy: string) => void;
+  /** Show at once what a cancel answered (the job cancelled, or asked to stop), in the list and
+   *  the detail. */
+  showCancelAnswer: (answer: Job) => void;
   /** Refetch the list and the job, throttled (an action on them failed: see what is true). */
   refetchJobs: () => void;
 }
@@ -70,6 +81,18 @@ const NOTHING: OnScreen = { metrics: null, throughput: null, workers: null, list
 
 function markRetriedInPage(page: JobPage, id: string, retriedBy: string): JobPage {
   return { ...page, jobs: page.jobs.map((job) => (job.id === id ? { ...job, retriedBy } : job)) };
+}
+
+/** A row that now has another status left its list: the refetch puts rows where they belong. */
+function cancelAnswerInPage(page: JobPage, answer: Job): Applied<JobPage> {
+  const current = page.jobs.find((job) => job.id === answer.id);
+  if (current === undefined) return { data: page, stale: false };
+  const next = applyCancelAnswer(current, answer);
+  if (next === current) return { data: page, stale: false };
+  return {
+    data: { ...page, jobs: page.jobs.map((job) => (job === current ? next : job)) },
+    stale: next.status !== current.status,
+  };
 }
 
 export interface DashboardDataOptions {
@@ -154,6 +177,16 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     }));
   }, []);
 
+  const showCancelAnswer = useCallback((answer: Job) => {
+    const { list, detail } = onScreen.current;
+    list?.apply((page) => cancelAnswerInPage(page, answer));
+    // The open job's timeline gains the cancel event, which only a refetch (or the event) brings.
+    detail?.apply((open) => {
+      const next = applyCancelAnswer(open, answer);
+      return { data: next, stale: next.status !== open.status };
+    });
+  }, []);
+
   const refetchJobs = useCallback(() => {
     const { list, detail } = onScreen.current;
     list?.refetch();
@@ -185,6 +218,7 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     reloadList,
     reloadDetail,
     markRetried,
+    showCancelAnswer,
     refetchJobs,
   };
 }

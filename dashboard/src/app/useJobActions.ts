@@ -1,17 +1,25 @@
-// What the user does to jobs: submit one, retry a failed one. Each keeps what it is doing (the
-// form's "sending", the ids being retried) and how it went (the form's feedback, a flash, an
-// auth error for the banner), and the jobs submitted from this page, which live events keep
-// current.
+// What the user does to jobs: submit one, retry a failed or cancelled one, cancel a pending or
+// running one. Each keeps what it is doing (the form's "sending", the ids being retried or
+// cancelled) and how it went (the form's feedback, a flash, an auth error for the banner), and
+// the jobs submitted from this page, which live events keep current.
 
 import { useCallback, useMemo, useRef, useState } from "react";
 
-import type { RetryAction } from "../components/JobTable";
+import type { RowActions } from "../components/JobTable";
 import type { SubmitFeedback } from "../components/SubmitPanel";
 import { shortId } from "../format";
-import { applyEventToJob, applyToJobs, type ReceivedEvent } from "../live/apply";
+import { applyCancelAnswer, applyEventToJob, applyToJobs, type ReceivedEvent } from "../live/apply";
 import { routeHref } from "../routing";
 import { ApiError, type Credentials } from "../services/api";
-import { type Job, type LiveEvent, newIdempotencyKey, retryJob, type Submission, submitJob } from "../services/jobs";
+import {
+  cancelJob,
+  type Job,
+  type LiveEvent,
+  newIdempotencyKey,
+  retryJob,
+  type Submission,
+  submitJob,
+} from "../services/jobs";
 import type { DashboardData } from "./useDashboardData";
 import { type Flash, useFlash } from "./useFlash";
 
@@ -25,8 +33,11 @@ export interface JobActions {
   retry: (job: Job) => Promise<void>;
   /** Ids of jobs whose retry request is in flight. */
   retrying: ReadonlySet<string>;
-  /** `retry` and `retrying` together, one object while neither changes (rows are memoized). */
-  retryAction: RetryAction;
+  cancel: (job: Job) => Promise<void>;
+  /** Ids of jobs whose cancel request is in flight. */
+  cancelling: ReadonlySet<string>;
+  /** What a row's buttons need, one object while none of it changes (rows are memoized). */
+  rowActions: RowActions;
   /** The last action's 401, for the page's banner; cleared when the API key changes. */
   authError: ApiError | null;
   flash: Flash | null;
@@ -50,15 +61,39 @@ function remember(memory: Map<string, LiveEvent[]>, events: readonly LiveEvent[]
   }
 }
 
+/** Ids of jobs with a request of one kind in flight, and a way to start and end one. The ref
+ *  is what `begin` reads: a second click that comes before React has re-rendered with the state
+ *  must not send a second request. */
+function useInFlight(): [ReadonlySet<string>, (id: string) => boolean, (id: string) => void] {
+  const ids = useRef(new Set<string>());
+  const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
+  const begin = useCallback((id: string) => {
+    if (ids.current.has(id)) return false;
+    ids.current.add(id);
+    setBusy((current) => new Set(current).add(id));
+    return true;
+  }, []);
+  const end = useCallback((id: string) => {
+    ids.current.delete(id);
+    setBusy((current) => {
+      const next = new Set(current);
+      next.delete(id);
+      return next;
+    });
+  }, []);
+  return [busy, begin, end];
+}
+
 export interface JobActionsOptions {
   credentials: Credentials;
-  data: Pick<DashboardData, "markRetried" | "refetchJobs">;
+  data: Pick<DashboardData, "markRetried" | "showCancelAnswer" | "refetchJobs">;
 }
 
 export function useJobActions({ credentials, data }: JobActionsOptions): JobActions {
-  const { markRetried, refetchJobs } = data;
+  const { markRetried, showCancelAnswer, refetchJobs } = data;
   const [feedback, setFeedback] = useState<SubmitFeedback>({ kind: "idle" });
-  const [retrying, setRetrying] = useState<ReadonlySet<string>>(new Set());
+  const [retrying, beginRetry, endRetry] = useInFlight();
+  const [cancelling, beginCancel, endCancel] = useInFlight();
   const [recent, setRecent] = useState<Job[]>([]);
   const [flash, showFlash, dismissFlash] = useFlash();
   const memory = useRef(new Map<string, LiveEvent[]>());
@@ -117,15 +152,9 @@ export function useJobActions({ credentials, data }: JobActionsOptions): JobActi
     [credentials, showFlash],
   );
 
-  // The ids in flight, read and written only by `retry`: a second click that comes before
-  // React has re-rendered with `retrying` must not send a second request.
-  const inFlight = useRef(new Set<string>());
-
   const retry = useCallback(
     async (job: Job) => {
-      if (inFlight.current.has(job.id)) return;
-      inFlight.current.add(job.id);
-      setRetrying((ids) => new Set(ids).add(job.id));
+      if (!beginRetry(job.id)) return;
       try {
         const created = await retryJob(credentials, job.id);
         markRetried(job.id, created.id);
@@ -142,18 +171,62 @@ export function useJobActions({ credentials, data }: JobActionsOptions): JobActi
         showFlash({ tone: "error", text: `Retry of job ${shortId(job.id)} failed: ${error.message}` });
         refetchJobs();
       } finally {
-        inFlight.current.delete(job.id);
-        setRetrying((ids) => {
-          const next = new Set(ids);
-          next.delete(job.id);
-          return next;
-        });
+        endRetry(job.id);
       }
     },
-    [credentials, markRetried, refetchJobs, showFlash],
+    [credentials, beginRetry, endRetry, markRetried, refetchJobs, showFlash],
   );
 
-  const retryAction = useMemo(() => ({ onRetry: (job: Job) => void retry(job), busy: retrying }), [retry, retrying]);
+  const cancel = useCallback(
+    async (job: Job) => {
+      if (!beginCancel(job.id)) return;
+      try {
+        const outcome = await cancelJob(credentials, job.id);
+        showCancelAnswer(outcome.job);
+        setRecent((jobs) => jobs.map((known) => applyCancelAnswer(known, outcome.job)));
+        setAuthError(null);
+        showFlash({
+          tone: "info",
+          text:
+            outcome.kind === "cancelled"
+              ? `Job ${shortId(job.id)} cancelled.`
+              : `Job ${shortId(job.id)}: cancellation requested — it stops shortly.`,
+        });
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        if (error.isUnauthorized) setAuthError(error);
+        // A 409 says why (it finished meanwhile): the server's words, then what is true now.
+        showFlash({ tone: "error", text: `Could not cancel job ${shortId(job.id)}: ${error.message}` });
+        refetchJobs();
+      } finally {
+        endCancel(job.id);
+      }
+    },
+    [credentials, beginCancel, endCancel, showCancelAnswer, refetchJobs, showFlash],
+  );
 
-  return { submit, feedback, retry, retrying, retryAction, authError, flash, dismissFlash, recent, applyEvents };
+  const rowActions = useMemo(
+    () => ({
+      onRetry: (job: Job) => void retry(job),
+      onCancel: (job: Job) => void cancel(job),
+      retrying,
+      cancelling,
+    }),
+    [retry, cancel, retrying, cancelling],
+  );
+
+  return {
+    submit,
+    feedback,
+    retry,
+    retrying,
+    cancel,
+    cancelling,
+    rowActions,
+    authError,
+    flash,
+    dismissFlash,
+    recent,
+    applyEvents,
+  };
 }

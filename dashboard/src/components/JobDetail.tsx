@@ -3,8 +3,10 @@ import { type ReactNode, useEffect, useRef } from "react";
 import type { ResourceState } from "../data/resource";
 import { eventLabel, formatAgo, formatDateTime, formatDuration, formatRelative, shortId } from "../format";
 import { useNow } from "../hooks";
+import { isProgressEvent } from "../live/apply";
 import { routeHref } from "../routing";
-import { isTerminal, type Job, type JobEvent } from "../services/jobs";
+import { canCancel, canRetry, isTerminal, type Job, type JobEvent } from "../services/jobs";
+import { ProgressBar } from "./ProgressBar";
 import { StatusBadge } from "./StatusBadge";
 import { ErrorState, LoadingState } from "./States";
 
@@ -62,11 +64,28 @@ function EventData({ event }: { event: JobEvent }) {
   );
 }
 
+/** A failed attempt's Python traceback, folded: the error above it says what went wrong, and
+ *  the traceback is there for whoever needs where. */
+function Traceback({ event }: { event: JobEvent }) {
+  const { traceback, error_type: errorType } = event.data;
+  if (typeof traceback !== "string" || traceback === "") return null;
+  return (
+    <details className="traceback">
+      <summary>Traceback{typeof errorType === "string" && errorType !== "" ? ` (${errorType})` : ""}</summary>
+      <pre className="code traceback__text" tabIndex={0} aria-label={`Traceback of event ${event.seq}`}>
+        {traceback}
+      </pre>
+    </details>
+  );
+}
+
 function Timeline({ events }: { events: readonly JobEvent[] }) {
-  if (events.length === 0) return <p className="muted">No events recorded.</p>;
+  // Progress reports are the bar above, not steps of the job's life.
+  const steps = events.filter((event) => !isProgressEvent(event));
+  if (steps.length === 0) return <p className="muted">No events recorded.</p>;
   return (
     <ol className="timeline" aria-label="Event timeline, oldest first">
-      {events.map((event) => (
+      {steps.map((event) => (
         <li key={event.seq} className={`timeline__item timeline__item--${event.status}`} data-event-type={event.type}>
           <span className="timeline__marker" aria-hidden="true" />
           <div className="timeline__body">
@@ -88,6 +107,7 @@ function Timeline({ events }: { events: readonly JobEvent[] }) {
               <span className="mono">#{event.seq}</span>
             </div>
             {event.error && <p className="timeline__error">{event.error}</p>}
+            <Traceback event={event} />
           </div>
         </li>
       ))}
@@ -100,12 +120,24 @@ interface JobDetailProps {
   state: ResourceState<Job>;
   onRetry: (job: Job) => void;
   retrying: boolean;
+  onCancel: (job: Job) => void;
+  cancelling: boolean;
   onReload: () => void;
   backHref: string;
   backLabel: string;
 }
 
-export function JobDetail({ id, state, onRetry, retrying, onReload, backHref, backLabel }: JobDetailProps) {
+export function JobDetail({
+  id,
+  state,
+  onRetry,
+  retrying,
+  onCancel,
+  cancelling,
+  onReload,
+  backHref,
+  backLabel,
+}: JobDetailProps) {
   const heading = useRef<HTMLHeadingElement>(null);
   const job = state.data?.data ?? null;
   const now = useNow(job?.status === "running" ? 1000 : 5000);
@@ -139,7 +171,7 @@ export function JobDetail({ id, state, onRetry, retrying, onReload, backHref, ba
           <span className="muted">
             {job.task} on queue {job.queue}, tenant {job.tenant}
           </span>
-          {job.status === "failed" && job.retriedBy === null && (
+          {canRetry(job.status) && job.retriedBy === null && (
             <button
               type="button"
               className="button button--primary button--small"
@@ -149,7 +181,40 @@ export function JobDetail({ id, state, onRetry, retrying, onReload, backHref, ba
               {retrying ? "Retrying…" : "Retry"}
             </button>
           )}
+          {canCancel(job.status) && job.cancelRequestedAt === null && (
+            <button
+              type="button"
+              className="button button--danger button--small"
+              onClick={() => onCancel(job)}
+              aria-disabled={cancelling}
+            >
+              {cancelling ? "Cancelling…" : "Cancel"}
+            </button>
+          )}
         </div>
+
+        {job.status === "pending" && job.runAt.getTime() > now + 1000 && (
+          <p className="detail__note" data-testid="scheduled">
+            Scheduled for <Timestamp date={job.runAt} now={now} future />
+          </p>
+        )}
+        {job.status === "running" && job.cancelRequestedAt !== null && (
+          <p className="detail__note detail__note--stopping" data-testid="cancel-requested">
+            Cancellation requested <Timestamp date={job.cancelRequestedAt} now={now} />: the job stops shortly.
+          </p>
+        )}
+
+        {job.progress !== null && (
+          <div className="detail__progress">
+            <h3 className="section-title">{job.status === "running" ? "Progress" : "Last reported progress"}</h3>
+            <ProgressBar
+              progress={job.progress}
+              message={job.progressMessage}
+              label={`Progress of job ${shortId(job.id)}`}
+              showMessage
+            />
+          </div>
+        )}
 
         {(job.retryOf !== null || job.retriedBy !== null) && (
           <ul className="detail__links" aria-label="Related jobs">
@@ -184,6 +249,9 @@ export function JobDetail({ id, state, onRetry, retrying, onReload, backHref, ba
             <span className="mono break">{job.traceId ?? "–"}</span>
           </Field>
           <Field label="Priority">{job.priority}</Field>
+          {job.timeoutSec !== null && (
+            <Field label="Timeout">{formatDuration(job.timeoutSec * 1000)} per attempt</Field>
+          )}
           <Field label="Created">
             <Timestamp date={job.createdAt} now={now} />
           </Field>

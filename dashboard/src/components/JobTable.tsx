@@ -2,19 +2,25 @@ import { memo, type ReactNode } from "react";
 
 import { describePayload, formatAgo, formatDateTime, formatDuration, formatRelative, shortId } from "../format";
 import { routeHref } from "../routing";
-import type { Job, JobListView } from "../services/jobs";
+import { canCancel, canRetry, type Job, type JobListView } from "../services/jobs";
+import { ProgressBar } from "./ProgressBar";
 import { StatusBadge } from "./StatusBadge";
 
-export interface RetryAction {
+/** What a row's buttons do, and which requests are in flight (one object while none of it
+ *  changes: rows are memoized). */
+export interface RowActions {
   onRetry: (job: Job) => void;
+  onCancel: (job: Job) => void;
   /** Ids of jobs whose retry request is in flight. */
-  busy: ReadonlySet<string>;
+  retrying: ReadonlySet<string>;
+  /** Ids of jobs whose cancel request is in flight. */
+  cancelling: ReadonlySet<string>;
 }
 
 interface Column {
   header: string;
   className?: string;
-  cell: (job: Job, now: number, retry: RetryAction) => ReactNode;
+  cell: (job: Job, now: number, actions: RowActions) => ReactNode;
 }
 
 /** A moment, relative to now; `future` for one that may be ahead (run at). */
@@ -68,31 +74,69 @@ const reasonColumn: Column = {
   cell: (job) => <span className="reason">{job.lastError ?? "–"}</span>,
 };
 
-const retryColumn: Column = {
-  header: "Action",
-  className: "cell-action",
-  cell: (job, _now, retry) => {
-    if (job.retriedBy !== null) {
+/** The one thing to do with a job: cancel it while it may run, retry it once it failed or was
+ *  cancelled; or where its retry went. */
+function JobAction({ job, actions }: { job: Job; actions: RowActions }) {
+  if (job.retriedBy !== null) {
+    return (
+      <a className="retried-link" href={routeHref({ name: "job", id: job.retriedBy })}>
+        Retried as <span className="mono">{shortId(job.retriedBy)}</span>
+      </a>
+    );
+  }
+  if (canCancel(job.status)) {
+    if (job.status === "running" && job.cancelRequestedAt !== null) {
       return (
-        <a className="retried-link" href={routeHref({ name: "job", id: job.retriedBy })}>
-          Retried as <span className="mono">{shortId(job.retriedBy)}</span>
-        </a>
+        <span className="muted stopping" title={`Cancellation requested at ${formatDateTime(job.cancelRequestedAt)}`}>
+          Stopping…
+        </span>
       );
     }
-    if (job.status !== "failed") return <span className="muted">–</span>;
-    const busy = retry.busy.has(job.id);
+    const busy = actions.cancelling.has(job.id);
+    return (
+      <button
+        type="button"
+        className="button button--small button--danger"
+        onClick={() => actions.onCancel(job)}
+        aria-disabled={busy}
+        aria-label={`Cancel job ${shortId(job.id)}`}
+      >
+        {busy ? "Cancelling…" : "Cancel"}
+      </button>
+    );
+  }
+  if (canRetry(job.status)) {
+    const busy = actions.retrying.has(job.id);
     return (
       <button
         type="button"
         className="button button--small"
-        onClick={() => retry.onRetry(job)}
+        onClick={() => actions.onRetry(job)}
         aria-disabled={busy}
         aria-label={`Retry job ${shortId(job.id)}`}
       >
         {busy ? "Retrying…" : "Retry"}
       </button>
     );
-  },
+  }
+  return <span className="muted">–</span>;
+}
+
+const actionColumn: Column = {
+  header: "Action",
+  className: "cell-action",
+  cell: (job, _now, actions) => <JobAction job={job} actions={actions} />,
+};
+
+const progressColumn: Column = {
+  header: "Progress",
+  className: "cell-progress",
+  cell: (job) =>
+    job.status === "running" && job.progress !== null ? (
+      <ProgressBar progress={job.progress} message={job.progressMessage} label={`Progress of job ${shortId(job.id)}`} />
+    ) : (
+      <span className="muted">–</span>
+    ),
 };
 
 const COLUMNS: Record<JobListView, Column[]> = {
@@ -108,6 +152,7 @@ const COLUMNS: Record<JobListView, Column[]> = {
       cell: (job, now) =>
         job.runAt.getTime() > now + 1000 ? <When date={job.runAt} now={now} future /> : <span className="muted">when a worker is free</span>,
     },
+    actionColumn,
   ],
   running: [
     jobColumn,
@@ -116,12 +161,14 @@ const COLUMNS: Record<JobListView, Column[]> = {
     { header: "Worker", className: "cell-worker", cell: (job) => <span className="mono">{job.leaseOwner ?? "–"}</span> },
     attemptsColumn,
     { header: "Started", cell: (job, now) => <When date={job.startedAt} now={now} /> },
+    progressColumn,
     {
       header: "Running for",
       className: "cell-num",
       cell: (job, now) =>
         job.startedAt && job.status === "running" ? formatDuration(Math.max(0, now - job.startedAt.getTime())) : "–",
     },
+    actionColumn,
   ],
   done: [
     jobColumn,
@@ -144,7 +191,16 @@ const COLUMNS: Record<JobListView, Column[]> = {
     reasonColumn,
     attemptsColumn,
     { header: "Failed", cell: (job, now) => <When date={job.finishedAt} now={now} /> },
-    retryColumn,
+    actionColumn,
+  ],
+  cancelled: [
+    jobColumn,
+    payloadColumn,
+    statusColumn,
+    tenantColumn,
+    attemptsColumn,
+    { header: "Cancelled", cell: (job, now) => <When date={job.finishedAt} now={now} /> },
+    actionColumn,
   ],
   dlq: [
     jobColumn,
@@ -153,7 +209,7 @@ const COLUMNS: Record<JobListView, Column[]> = {
     attemptsColumn,
     tenantColumn,
     { header: "Failed", cell: (job, now) => <When date={job.finishedAt} now={now} /> },
-    retryColumn,
+    actionColumn,
   ],
 };
 
@@ -161,15 +217,15 @@ interface RowProps {
   job: Job;
   columns: Column[];
   now: number;
-  retry: RetryAction;
+  actions: RowActions;
 }
 
-const JobRow = memo(function JobRow({ job, columns, now, retry }: RowProps) {
+const JobRow = memo(function JobRow({ job, columns, now, actions }: RowProps) {
   return (
     <tr className={job.status === "running" ? "is-running" : undefined} data-job-id={job.id} data-status={job.status}>
       {columns.map((column) => (
         <td key={column.header} className={column.className} data-label={column.header}>
-          {column.cell(job, now, retry)}
+          {column.cell(job, now, actions)}
         </td>
       ))}
     </tr>
@@ -181,10 +237,10 @@ interface JobTableProps {
   jobs: readonly Job[];
   caption: string;
   now: number;
-  retry: RetryAction;
+  actions: RowActions;
 }
 
-export function JobTable({ view, jobs, caption, now, retry }: JobTableProps) {
+export function JobTable({ view, jobs, caption, now, actions }: JobTableProps) {
   const columns = COLUMNS[view];
   return (
     <div className="table-wrap">
@@ -201,7 +257,7 @@ export function JobTable({ view, jobs, caption, now, retry }: JobTableProps) {
         </thead>
         <tbody>
           {jobs.map((job) => (
-            <JobRow key={job.id} job={job} columns={columns} now={now} retry={retry} />
+            <JobRow key={job.id} job={job} columns={columns} now={now} actions={actions} />
           ))}
         </tbody>
       </table>

@@ -4,7 +4,7 @@ import type { ResourceState } from "../data/resource";
 import { formatCount, STATUS_LABELS } from "../format";
 import { useNow } from "../hooks";
 import { JOB_LIST_VIEWS, type JobListView, type JobPage, type Metrics, PAGE_SIZE } from "../services/jobs";
-import { JobTable, type RetryAction } from "./JobTable";
+import { JobTable, type RowActions } from "./JobTable";
 import { Pagination } from "./Pagination";
 import { EmptyState, ErrorState, LoadingState } from "./States";
 
@@ -15,6 +15,7 @@ const EMPTY: Record<JobListView, [string, string]> = {
   running: ["Nothing is running", "Jobs show here, pulsing, while a worker processes them."],
   done: ["No finished jobs yet", "Jobs that complete successfully are listed here, newest first."],
   failed: ["No failed jobs", "A job fails after its last retry, or at once on a permanent error."],
+  cancelled: ["No cancelled jobs", "Jobs cancelled while pending or running are listed here; retry them from here."],
   dlq: ["The dead letter queue is empty", "Jobs land here with the reason they failed; retry them from here."],
 };
 
@@ -30,10 +31,10 @@ interface JobsPanelProps {
   metrics: Metrics | null;
   onNavigate: (view: JobListView, page: number) => void;
   onReload: () => void;
-  retry: RetryAction;
+  actions: RowActions;
 }
 
-export function JobsPanel({ view, page, list, metrics, onNavigate, onReload, retry }: JobsPanelProps) {
+export function JobsPanel({ view, page, list, metrics, onNavigate, onReload, actions }: JobsPanelProps) {
   const tabs = useRef<Map<JobListView, HTMLButtonElement>>(new Map());
   const now = useNow(view === "running" ? 1000 : 5000);
 
@@ -87,7 +88,7 @@ export function JobsPanel({ view, page, list, metrics, onNavigate, onReload, ret
         view={view}
         jobs={data.jobs}
         now={now}
-        retry={retry}
+        actions={actions}
         caption={`${label} jobs, page ${page + 1} of ${pages}, newest first`}
       />
     );

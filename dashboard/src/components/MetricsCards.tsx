@@ -23,6 +23,7 @@ const STATUS_CARDS: Record<JobStatus, Card> = {
   done: statusCard("done"),
   // The failed jobs are the dead letter queue; the card says so and opens it.
   failed: { id: "failed", label: "Failed (DLQ)", value: (m) => m.dlqCount, view: "dlq", tone: "failed" },
+  cancelled: statusCard("cancelled"),
 };
 
 const CARDS: Card[] = [

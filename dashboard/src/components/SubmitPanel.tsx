@@ -1,9 +1,9 @@
-import { type FormEvent, useId, useRef, useState } from "react";
+import { type FormEvent, type RefObject, useId, useRef, useState } from "react";
 
-import { describePayload, formatAgo, shortId } from "../format";
+import { describePayload, formatAgo, formatUtcOffset, shortId } from "../format";
 import { useNow } from "../hooks";
 import { routeHref } from "../routing";
-import type { Job, Submission } from "../services/jobs";
+import { type Job, rfc3339FromLocal, type Submission, type SubmitOptions } from "../services/jobs";
 import { StatusBadge } from "./StatusBadge";
 
 export interface QuickSubmit {
@@ -40,6 +40,33 @@ export type SubmitFeedback =
   | { kind: "error"; message: string }
   | { kind: "rate_limited"; until: number; seconds: number; message: string };
 
+/** The most seconds an attempt may be given (the API's limit: a day). */
+export const MAX_TIMEOUT_SEC = 86_400;
+
+type FormField = "text" | "runAt" | "timeout";
+
+const INVALID: Record<FormField, string> = {
+  text: "Enter some text to process.",
+  runAt: "Enter a date and time to run at, or leave it empty.",
+  timeout: `The timeout is a number of seconds from 1 to ${MAX_TIMEOUT_SEC.toLocaleString("en-US")}, or empty.`,
+};
+
+/** The form's optional fields as the API takes them, or the first one that is not valid. */
+function readOptions(runAt: string, timeout: string): SubmitOptions | FormField {
+  const options: SubmitOptions = {};
+  if (runAt !== "") {
+    const moment = rfc3339FromLocal(runAt);
+    if (moment === null) return "runAt";
+    options.run_at = moment;
+  }
+  if (timeout.trim() !== "") {
+    const seconds = Number(timeout);
+    if (!Number.isFinite(seconds) || seconds < 1 || seconds > MAX_TIMEOUT_SEC) return "timeout";
+    options.timeout_sec = seconds;
+  }
+  return options;
+}
+
 interface SubmitPanelProps {
   onSubmit: (submission: Submission) => void;
   feedback: SubmitFeedback;
@@ -48,26 +75,52 @@ interface SubmitPanelProps {
 
 export function SubmitPanel({ onSubmit, feedback, recent }: SubmitPanelProps) {
   const [text, setText] = useState("");
-  const [invalid, setInvalid] = useState(false);
-  const input = useRef<HTMLInputElement>(null);
-  const ids = { title: useId(), text: useId(), hint: useId(), quick: useId(), feedback: useId() };
+  const [runAt, setRunAt] = useState("");
+  const [timeoutSec, setTimeoutSec] = useState("");
+  const [invalid, setInvalid] = useState<FormField | null>(null);
+  const textInput = useRef<HTMLInputElement>(null);
+  const runAtInput = useRef<HTMLInputElement>(null);
+  const timeoutInput = useRef<HTMLInputElement>(null);
+  const ids = {
+    title: useId(),
+    text: useId(),
+    hint: useId(),
+    runAt: useId(),
+    timeout: useId(),
+    optionsHint: useId(),
+    quick: useId(),
+    feedback: useId(),
+  };
   const limited = feedback.kind === "rate_limited";
   const now = useNow(limited ? 1000 : 15_000);
 
   const submitText = (event: FormEvent) => {
     event.preventDefault();
-    if (text.trim() === "") {
-      setInvalid(true);
-      input.current?.focus();
+    const options = text.trim() === "" ? "text" : readOptions(runAt, timeoutSec);
+    if (typeof options === "string") {
+      setInvalid(options);
+      const inputs: Record<FormField, RefObject<HTMLInputElement | null>> = {
+        text: textInput,
+        runAt: runAtInput,
+        timeout: timeoutInput,
+      };
+      inputs[options].current?.focus();
       return;
     }
-    setInvalid(false);
-    onSubmit({ text });
+    setInvalid(null);
+    onSubmit({ text, ...options });
     setText("");
+    setRunAt("");
+    setTimeoutSec("");
+  };
+
+  /** Typing into a field clears the complaint about it. */
+  const edited = (field: FormField) => {
+    if (invalid === field) setInvalid(null);
   };
 
   let message: string | null = null;
-  if (invalid) message = "Enter some text to process.";
+  if (invalid !== null) message = INVALID[invalid];
   else if (feedback.kind === "error") message = feedback.message;
   else if (limited) {
     // `now` ticks once a second and may predate the answer: never count above what it said.
@@ -86,7 +139,7 @@ export function SubmitPanel({ onSubmit, feedback, recent }: SubmitPanelProps) {
         </label>
         <div className="submit__row">
           <input
-            ref={input}
+            ref={textInput}
             id={ids.text}
             className="input"
             type="text"
@@ -95,9 +148,9 @@ export function SubmitPanel({ onSubmit, feedback, recent }: SubmitPanelProps) {
             value={text}
             onChange={(event) => {
               setText(event.target.value);
-              if (invalid) setInvalid(false);
+              edited("text");
             }}
-            aria-invalid={invalid}
+            aria-invalid={invalid === "text"}
             aria-describedby={`${ids.hint} ${ids.feedback}`}
           />
           <button type="submit" className="button button--primary" aria-disabled={feedback.kind === "sending"}>
@@ -107,6 +160,53 @@ export function SubmitPanel({ onSubmit, feedback, recent }: SubmitPanelProps) {
         <p id={ids.hint} className="field__hint">
           One second per character (“Hello” takes 5 s). More than 30 characters, or the word “reject”,
           sends the job to the dead letter queue.
+        </p>
+        <div className="submit__options">
+          <div className="submit__option">
+            <label htmlFor={ids.runAt} className="field__label">
+              Run at
+            </label>
+            <input
+              ref={runAtInput}
+              id={ids.runAt}
+              className="input"
+              type="datetime-local"
+              value={runAt}
+              onChange={(event) => {
+                setRunAt(event.target.value);
+                edited("runAt");
+              }}
+              aria-invalid={invalid === "runAt"}
+              aria-describedby={`${ids.optionsHint} ${ids.feedback}`}
+            />
+          </div>
+          <div className="submit__option submit__option--narrow">
+            <label htmlFor={ids.timeout} className="field__label">
+              Timeout (s)
+            </label>
+            <input
+              ref={timeoutInput}
+              id={ids.timeout}
+              className="input"
+              type="number"
+              inputMode="decimal"
+              min={1}
+              max={MAX_TIMEOUT_SEC}
+              step="any"
+              placeholder="task default"
+              value={timeoutSec}
+              onChange={(event) => {
+                setTimeoutSec(event.target.value);
+                edited("timeout");
+              }}
+              aria-invalid={invalid === "timeout"}
+              aria-describedby={`${ids.optionsHint} ${ids.feedback}`}
+            />
+          </div>
+        </div>
+        <p id={ids.optionsHint} className="field__hint">
+          Both optional. Run at is your time ({formatUtcOffset(new Date(now))}); empty runs it as soon as a
+          worker is free. Timeout: the seconds each attempt may take before it fails and is retried.
         </p>
       </form>
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { buildEvent, buildJob } from "../test/factories/job";
 import type { JobPage, Metrics } from "../services/jobs";
 import {
+  applyCancelAnswer,
   applyEventToJob,
   applyToJob,
   applyToJobs,
@@ -13,7 +14,7 @@ import {
   MINUTE_MS,
 } from "./apply";
 
-const zero: Metrics = { pending: 0, running: 0, done: 0, failed: 0, dlqCount: 0, jobsSubmitted: 0, retries: 0 };
+const zero: Metrics = { pending: 0, running: 0, done: 0, failed: 0, cancelled: 0, dlqCount: 0, jobsSubmitted: 0, retries: 0 };
 
 function page(...jobs: ReturnType<typeof buildJob>[]): JobPage {
   return { jobs, total: jobs.length, limit: 20, offset: 0 };
@@ -32,7 +33,7 @@ describe("applyToMetrics", () => {
       buildEvent({ seq: 7, jobId: "b", type: "job_created", status: "pending" }),
     ];
     const { data, stale } = applyToMetrics(zero, events, 0);
-    expect(data).toEqual({ pending: 1, running: 0, done: 0, failed: 1, dlqCount: 1, jobsSubmitted: 2, retries: 1 });
+    expect(data).toEqual({ pending: 1, running: 0, done: 0, failed: 1, cancelled: 0, dlqCount: 1, jobsSubmitted: 2, retries: 1 });
     expect(stale).toBe(false);
   });
 
@@ -211,5 +212,107 @@ describe("scale", () => {
     applyToMetrics({ ...zero, running: 10_000 }, events, 0);
     applyToThroughput([], events, 0);
     expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe("job control events", () => {
+  it("takes a job's progress and message from job_progress, keeping its status", () => {
+    const job = buildJob({ status: "running", attempts: 1 });
+    const halfway = applyEventToJob(
+      job,
+      buildEvent({ jobId: job.id, seq: 5, type: "job_progress", status: "running", attempt: 1, data: { progress: 0.42, message: "3/7 characters" } }),
+    );
+    expect(halfway).toMatchObject({ status: "running", progress: 0.42, progressMessage: "3/7 characters" });
+    const quiet = applyEventToJob(
+      halfway,
+      buildEvent({ jobId: job.id, seq: 6, type: "job_progress", status: "running", attempt: 1, data: { progress: 0.5, message: null } }),
+    );
+    expect(quiet).toMatchObject({ progress: 0.5, progressMessage: null });
+  });
+
+  it("marks the cancel request, then the cancellation", () => {
+    const job = buildJob({ status: "running", attempts: 1, lease_owner: "w1" });
+    const asked = applyEventToJob(
+      job,
+      buildEvent({ jobId: job.id, seq: 7, type: "job_cancel_requested", status: "running", attempt: 1, at: "2026-01-02T10:00:04Z" }),
+    );
+    expect(asked.status).toBe("running");
+    expect(asked.cancelRequestedAt?.toISOString()).toBe("2026-01-02T10:00:04.000Z");
+    const cancelled = applyEventToJob(
+      asked,
+      buildEvent({ jobId: job.id, seq: 8, type: "job_cancelled", status: "cancelled", attempt: 1, at: "2026-01-02T10:00:05Z" }),
+    );
+    expect(cancelled).toMatchObject({ status: "cancelled", leaseOwner: null });
+    expect(cancelled.finishedAt?.toISOString()).toBe("2026-01-02T10:00:05.000Z");
+  });
+
+  it("starts a new attempt's progress from nothing", () => {
+    const job = buildJob({ status: "pending", attempts: 1, progress: 0.6, progress_message: "6/10 characters" });
+    const leased = applyEventToJob(job, buildEvent({ jobId: job.id, seq: 9, type: "job_leased", status: "running", attempt: 2 }));
+    expect(leased).toMatchObject({ progress: null, progressMessage: null });
+  });
+
+  it("keeps progress out of the detail's timeline, and refetches nothing for it", () => {
+    const job = buildJob({ status: "running", attempts: 1 });
+    job.events = [];
+    const progress = buildEvent({ jobId: job.id, seq: 5, type: "job_progress", status: "running", attempt: 1, data: { progress: 0.3 } });
+    const result = applyToJob(job, [progress], 0);
+    expect(result.stale).toBe(false);
+    expect(result.data.progress).toBe(0.3);
+    expect(result.data.events).toEqual([]);
+    const asked = applyToJob(result.data, [buildEvent({ jobId: job.id, seq: 6, type: "job_cancel_requested", status: "running", attempt: 1 })], 0);
+    expect(asked.stale).toBe(true);
+    expect(asked.data.events?.map((event) => event.type)).toEqual(["job_cancel_requested"]);
+  });
+
+  it("counts: a cancel is left to the refetch (pending or running?), progress and requests move nothing", () => {
+    const start = { ...zero, pending: 1, running: 1, cancelled: 1 };
+    const { data, stale } = applyToMetrics(
+      start,
+      [
+        buildEvent({ seq: 1, type: "job_progress", status: "running", attempt: 1 }),
+        buildEvent({ seq: 2, type: "job_cancel_requested", status: "running", attempt: 1 }),
+        buildEvent({ seq: 3, type: "job_retried", status: "cancelled", data: { retried_by: "n" } }),
+      ],
+      0,
+    );
+    expect(data).toEqual(start);
+    expect(stale).toBe(false);
+    const cancel = applyToMetrics(start, [buildEvent({ seq: 4, type: "job_cancelled", status: "cancelled" })], 0);
+    expect(cancel).toEqual({ data: start, stale: true });
+  });
+
+  it("lists: a cancelled job enters the cancelled list; progress of a job on another page changes nothing", () => {
+    expect(applyToPage(page(), "cancelled", [buildEvent({ seq: 2, type: "job_cancelled", status: "cancelled" })], 0).stale).toBe(true);
+    const running = page(buildJob({ status: "running" }));
+    expect(
+      applyToPage(running, "running", [buildEvent({ seq: 3, type: "job_progress", status: "running", data: { progress: 0.5 } })], 0),
+    ).toEqual({ data: running, stale: false });
+    const cancelled = buildJob({ status: "cancelled" });
+    const retried = applyToPage(page(cancelled), "cancelled", [
+      buildEvent({ jobId: cancelled.id, seq: 4, type: "job_retried", status: "cancelled", data: { retried_by: "n" } }),
+    ], 0);
+    expect(retried.stale).toBe(false);
+    expect(retried.data.jobs[0]?.retriedBy).toBe("n");
+  });
+});
+
+describe("applyCancelAnswer", () => {
+  it("takes a 200's cancelled job, keeping the page's timeline", () => {
+    const job = buildJob({ status: "pending", events: [] });
+    const answer = buildJob({ id: job.id, status: "cancelled", finished_at: "2026-01-02T10:00:03Z" });
+    const next = applyCancelAnswer(job, answer);
+    expect(next.status).toBe("cancelled");
+    expect(next.finishedAt).not.toBeNull();
+    expect(next.events).toBe(job.events);
+  });
+
+  it("takes only the request from a 202, which events may have overtaken", () => {
+    const running = buildJob({ status: "running" });
+    const answer = buildJob({ id: running.id, status: "running", cancel_requested_at: "2026-01-02T10:00:04Z" });
+    expect(applyCancelAnswer(running, answer)).toMatchObject({ status: "running", cancelRequestedAt: answer.cancelRequestedAt });
+    const ended = buildJob({ id: running.id, status: "cancelled" });
+    expect(applyCancelAnswer(ended, answer)).toMatchObject({ status: "cancelled", cancelRequestedAt: answer.cancelRequestedAt });
+    expect(applyCancelAnswer(buildJob(), answer).cancelRequestedAt).toBeNull(); // another job
   });
 });

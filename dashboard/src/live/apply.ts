@@ -4,8 +4,11 @@
 // i.e. holds something only a refetch can tell (a job entered the list, a row left it).
 
 import {
+  EVENT_SOURCES,
+  EVENT_TARGET,
   type EventType,
   isEventType,
+  isTerminal,
   type Job,
   type JobEvent,
   type JobListView,
@@ -17,18 +20,22 @@ import {
   viewStatus,
 } from "../services/jobs";
 
-/** Where a job was before each kind of event (null: it did not exist); `sources` in the Python
- *  lifecycle table, which the generated module does not carry. */
-export const PREVIOUS_STATUS: Record<EventType, JobStatus | null> = {
-  job_created: null,
-  job_leased: "pending",
-  job_succeeded: "running",
-  job_retry_scheduled: "running",
-  job_failed: "running",
-  job_lease_expired: "running",
-  job_released: "running",
-  job_retried: "failed",
-};
+/** Where the job was before `event` (null: it did not exist), or undefined when the event
+ *  does not say: it can come from several statuses (a cancel, from pending or running), or is
+ *  of a type this build does not know. An event that keeps the status (absent from
+ *  EVENT_TARGET, like a retry) came from the status it carries. */
+export function previousStatus(event: LiveEvent): JobStatus | null | undefined {
+  if (!isEventType(event.type)) return undefined;
+  if (EVENT_TARGET[event.type] === undefined) return event.status;
+  const sources = EVENT_SOURCES[event.type];
+  return sources.length === 1 ? sources[0] : undefined;
+}
+
+/** Events that change nothing but what they carry (progress), which the timeline leaves out:
+ *  a job reports progress many times an attempt. */
+export function isProgressEvent(event: Pick<LiveEvent, "type">): boolean {
+  return event.type === "job_progress";
+}
 
 /** A live event plus whether it came in the catch-up replay after a (re)connect. Replayed
  *  events may already be reflected in data polled while the socket was down. */
@@ -64,11 +71,11 @@ export function applyToMetrics(metrics: Metrics, events: readonly ReceivedEvent[
       stale = true;
       continue;
     }
-    if (!isEventType(event.type)) {
-      stale = true;
+    const from = previousStatus(event);
+    if (from === undefined) {
+      stale = true; // the refetch that follows every batch tells which count it left
       continue;
     }
-    const from = PREVIOUS_STATUS[event.type];
     const to = event.status;
     if (from === to) continue;
     next ??= { ...metrics };
@@ -112,6 +119,8 @@ export function applyEventToJob(job: Job, event: LiveEvent): Job {
       next.startedAt = event.at;
       next.finishedAt = null;
       next.leaseOwner = event.worker;
+      next.progress = null; // a new attempt reports from the start
+      next.progressMessage = null;
       break;
     case "job_succeeded":
       next.finishedAt = event.at;
@@ -136,27 +145,61 @@ export function applyEventToJob(job: Job, event: LiveEvent): Job {
       if (typeof retriedBy === "string") next.retriedBy = retriedBy;
       break;
     }
+    case "job_cancel_requested":
+      next.cancelRequestedAt = event.at;
+      break;
+    case "job_cancelled":
+      next.finishedAt = event.at;
+      next.leaseOwner = null;
+      next.leaseExpiresAt = null;
+      if (event.error !== null) next.lastError = event.error; // "cancelled while running"
+      break;
+    case "job_progress": {
+      const { progress, message } = event.data;
+      if (typeof progress === "number" && Number.isFinite(progress)) next.progress = progress;
+      next.progressMessage = typeof message === "string" ? message : null;
+      break;
+    }
     case "job_created":
     case null:
       break;
     default:
       kind satisfies never;
   }
-  if (job.events && !job.events.some((known) => known.seq === event.seq)) {
+  if (job.events && !isProgressEvent(event) && !job.events.some((known) => known.seq === event.seq)) {
     next.events = [...job.events, timelineEvent(event)].sort((a, b) => a.seq - b.seq);
   }
   return next;
 }
 
 /** The open job detail: patched in place and its timeline extended; stale after any change
- *  so the fields events do not carry (result, timestamps) follow within a second. */
+ *  but progress so the fields events do not carry (result, timestamps) follow within a second.
+ *  Progress events carry all they change, and come often: they alone refetch nothing. */
 export function applyToJob(job: Job, events: readonly LiveEvent[], asOfSeq: number): Applied<Job> {
   const lastKnown = Math.max(asOfSeq, ...(job.events ?? []).map((event) => event.seq));
   let next = job;
+  let stale = false;
   for (const event of newer(events, lastKnown)) {
-    if (event.jobId === job.id) next = applyEventToJob(next, event);
+    if (event.jobId !== job.id) continue;
+    next = applyEventToJob(next, event);
+    if (!isProgressEvent(event)) stale = true;
   }
-  return { data: next, stale: next !== job };
+  return { data: next, stale };
+}
+
+/** The job as the page shows it, given what a cancel answered. A cancelled job (200) never
+ *  changes again but for a retry, so the answer stands; a job asked to stop (202) may have
+ *  moved on by events since the answer was sent (to `cancelled`), so only the request is
+ *  taken from it. The timeline stays the page's. */
+export function applyCancelAnswer(job: Job, answer: Job): Job {
+  if (job.id !== answer.id) return job;
+  if (isTerminal(answer.status)) {
+    if (isTerminal(job.status)) return job;
+    const next: Job = { ...answer, retriedBy: job.retriedBy ?? answer.retriedBy };
+    return job.events ? { ...next, events: job.events } : next;
+  }
+  if (job.cancelRequestedAt !== null || answer.cancelRequestedAt === null) return job;
+  return { ...job, cancelRequestedAt: answer.cancelRequestedAt };
 }
 
 // ---- a page of a list ---------------------------------------------------------------------
@@ -184,8 +227,7 @@ export function applyToPage(
       continue;
     }
     if (event.status !== status) continue;
-    const from = isEventType(event.type) ? PREVIOUS_STATUS[event.type] : null;
-    if (from !== status) stale = true; // a job entered this list
+    if (previousStatus(event) !== status) stale = true; // a job entered this list (or may have)
   }
   return { data: jobs ? { ...page, jobs } : page, stale };
 }

@@ -104,9 +104,21 @@ async function errorFromResponse(response: Response): Promise<ApiError> {
   );
 }
 
+/** A successful answer: its body, and its status for routes whose 2xx codes differ in meaning
+ *  (`POST /jobs/{id}/cancel`: 200 cancelled, 202 asked to stop). */
+export interface ApiResponse<T> {
+  status: number;
+  data: T;
+}
+
 /** Fetch JSON from the API (same origin). Resolves to the parsed body; rejects with ApiError,
  *  or with the caller's AbortError when the caller's signal aborts. */
 export async function apiFetch<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  return (await apiRequest<T>(path, options)).data;
+}
+
+/** apiFetch, with the response's status. */
+export async function apiRequest<T>(path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
   const { method = "GET", body, credentials = NO_CREDENTIALS, idempotencyKey, signal } = options;
   const headers: Record<string, string> = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -134,7 +146,7 @@ export async function apiFetch<T>(path: string, options: RequestOptions = {}): P
   }
   if (!response.ok) throw await errorFromResponse(response);
   try {
-    return (await response.json()) as T;
+    return { status: response.status, data: (await response.json()) as T };
   } catch {
     throw new ApiError(response.status, "bad_response", "The API sent a response that is not JSON.");
   }

@@ -1,10 +1,25 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 
 import { buildEventWire, buildJobWire, buildListWire } from "../test/factories/job";
-import { jobFromWire, listJobs, parseLiveMessage, throughputFromWire } from "./jobs";
+import { ApiError } from "./api";
+import {
+  cancelJob,
+  canCancel,
+  canRetry,
+  JOB_STATUSES,
+  jobFromWire,
+  listJobs,
+  parseLiveMessage,
+  rfc3339FromLocal,
+  throughputFromWire,
+} from "./jobs";
+
+const TZ = process.env.TZ;
 
 afterEach(() => {
   vi.unstubAllGlobals();
+  if (TZ === undefined) delete process.env.TZ;
+  else process.env.TZ = TZ;
 });
 
 describe("converters", () => {
@@ -23,6 +38,14 @@ describe("converters", () => {
     expect(job.retryOf).toBe("orig");
     expect(job.events).toEqual([expect.objectContaining({ seq: 3, data: {} })]);
     expect(jobFromWire(buildJobWire()).events).toBeUndefined();
+  });
+
+  it("read the job control fields", () => {
+    const job = jobFromWire(
+      buildJobWire({ timeout_sec: 30, cancel_requested_at: "2026-01-02T10:00:04Z", progress: 0.42, progress_message: "3/7 characters" }),
+    );
+    expect(job).toMatchObject({ timeoutSec: 30, progress: 0.42, progressMessage: "3/7 characters" });
+    expect(job.cancelRequestedAt).toEqual(new Date("2026-01-02T10:00:04Z"));
   });
 
   it("read throughput minutes as epoch milliseconds", () => {
@@ -72,5 +95,52 @@ describe("listJobs", () => {
     await listJobs({ apiKey: "", tenant: "" }, "dlq", 0);
     const paths = fetch.mock.calls.map((call) => (call as unknown as [string])[0]);
     expect(paths).toEqual(["/jobs?limit=20&offset=40&status=running", "/dlq?limit=20&offset=0"]);
+  });
+});
+
+describe("job control", () => {
+  it("cancels pending and running jobs, and retries failed and cancelled ones", () => {
+    expect(JOB_STATUSES.filter(canCancel)).toEqual(["pending", "running"]);
+    expect(JOB_STATUSES.filter(canRetry)).toEqual(["failed", "cancelled"]);
+  });
+
+  it("tells a cancelled job (200) from one asked to stop (202), and passes a 409 on", async () => {
+    const answer = (status: number, body: unknown) =>
+      vi.fn(() => Promise.resolve(new Response(JSON.stringify(body), { status })));
+    const job = buildJobWire({ status: "cancelled" });
+    const fetch = answer(200, job);
+    vi.stubGlobal("fetch", fetch);
+    expect(await cancelJob({ apiKey: "k", tenant: "" }, job.id)).toMatchObject({ kind: "cancelled", job: { id: job.id } });
+    const [path, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
+    expect(path).toBe(`/jobs/${job.id}/cancel`);
+    expect(init).toMatchObject({ method: "POST", headers: { "X-API-Key": "k" } });
+    expect(init.body).toBeUndefined();
+
+    vi.stubGlobal("fetch", answer(202, { ...job, status: "running", cancel_requested_at: "2026-01-02T10:00:04Z" }));
+    expect(await cancelJob({ apiKey: "", tenant: "" }, job.id)).toMatchObject({ kind: "requested", job: { status: "running" } });
+
+    const message = "only pending or running jobs can be cancelled; this one is done";
+    vi.stubGlobal("fetch", answer(409, { error: { code: "invalid_transition", message } }));
+    const error = await cancelJob({ apiKey: "", tenant: "" }, job.id).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ status: 409, code: "invalid_transition", message });
+  });
+});
+
+describe("rfc3339FromLocal", () => {
+  it("writes a datetime-local value with the browser's offset on that date", () => {
+    process.env.TZ = "Europe/Paris";
+    expect(rfc3339FromLocal("2026-12-01T09:30")).toBe("2026-12-01T09:30:00+01:00");
+    expect(rfc3339FromLocal("2026-07-01T09:30:15")).toBe("2026-07-01T09:30:15+02:00"); // summer time
+    process.env.TZ = "America/St_Johns";
+    expect(rfc3339FromLocal("2026-12-01T23:05")).toBe("2026-12-01T23:05:00-03:30");
+    process.env.TZ = "UTC";
+    expect(rfc3339FromLocal("2026-12-01T09:30")).toBe("2026-12-01T09:30:00+00:00");
+  });
+
+  it("is null for what is not a date and time", () => {
+    for (const value of ["", "2026-12-01", "tomorrow", "2026-02-31T10:00", "2026-12-01T9:30"]) {
+      expect(rfc3339FromLocal(value)).toBeNull();
+    }
   });
 });

@@ -7,10 +7,25 @@
 // added there makes tsc point at every Record<JobStatus, …> or Record<EventType, …> (and every
 // comparison with a literal) that must handle it.
 
-import { EVENT_TYPES, type EventType, JOB_STATUSES, type JobStatus, TERMINAL_STATUSES } from "../generated/lifecycle";
-import { apiFetch, type Credentials } from "./api";
+import {
+  EVENT_SOURCES,
+  EVENT_TYPES,
+  type EventType,
+  JOB_STATUSES,
+  type JobStatus,
+  TERMINAL_STATUSES,
+} from "../generated/lifecycle";
+import { apiFetch, apiRequest, type Credentials } from "./api";
 
-export { EVENT_TYPES, type EventType, JOB_STATUSES, type JobStatus, TERMINAL_STATUSES } from "../generated/lifecycle";
+export {
+  EVENT_SOURCES,
+  EVENT_TARGET,
+  EVENT_TYPES,
+  type EventType,
+  JOB_STATUSES,
+  type JobStatus,
+  TERMINAL_STATUSES,
+} from "../generated/lifecycle";
 
 export function isJobStatus(value: unknown): value is JobStatus {
   return typeof value === "string" && (JOB_STATUSES as readonly string[]).includes(value);
@@ -23,6 +38,16 @@ export function isEventType(value: unknown): value is EventType {
 /** A job in a terminal status never runs again (a retry is a new job). */
 export function isTerminal(status: JobStatus): boolean {
   return (TERMINAL_STATUSES as readonly JobStatus[]).includes(status);
+}
+
+/** A job the API would cancel (`POST /jobs/{id}/cancel`): one `job_cancelled` starts from. */
+export function canCancel(status: JobStatus): boolean {
+  return EVENT_SOURCES.job_cancelled.includes(status);
+}
+
+/** A job the API would retry as a new job (`POST /jobs/{id}/retry`). */
+export function canRetry(status: JobStatus): boolean {
+  return EVENT_SOURCES.job_retried.includes(status);
 }
 
 /** A count per status: a status added to the lifecycle is a field the API must send. */
@@ -63,6 +88,10 @@ export interface JobWire {
   retry_of: string | null;
   retried_by: string | null;
   trace_id: string | null;
+  timeout_sec: number | null;
+  cancel_requested_at: string | null;
+  progress: number | null;
+  progress_message: string | null;
   events?: JobEventWire[] | null;
 }
 
@@ -148,6 +177,13 @@ export interface Job {
   retryOf: string | null;
   retriedBy: string | null;
   traceId: string | null;
+  /** Seconds each attempt may run; null: the task's default, if any. */
+  timeoutSec: number | null;
+  /** When a running job was asked to stop (it ends `cancelled`). */
+  cancelRequestedAt: Date | null;
+  /** The handler's last reported progress, 0 to 1, and what it said with it. */
+  progress: number | null;
+  progressMessage: string | null;
   /** The timeline, oldest first; only on a job fetched with `history=true`. */
   events?: JobEvent[];
 }
@@ -213,6 +249,27 @@ function toDateOrNull(value: string | null | undefined): Date | null {
   return value === null || value === undefined ? null : new Date(value);
 }
 
+function pad(value: number, width = 2): string {
+  return String(Math.abs(value)).padStart(width, "0");
+}
+
+/** A `datetime-local` input's value (`2026-12-01T09:30`, seconds optional), a time on this
+ *  browser's clock, as RFC 3339 with the browser's offset at that moment (`…T09:30:00+01:00`;
+ *  daylight saving time included); null when it is not a valid date and time. */
+export function rfc3339FromLocal(value: string): string | null {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?$/.exec(value);
+  if (match === null) return null;
+  const part = (index: number) => Number(match[index] ?? 0);
+  const date = new Date(part(1), part(2) - 1, part(3), part(4), part(5), part(6));
+  if (date.getMonth() !== part(2) - 1 || date.getDate() !== part(3)) return null; // 31 February
+  const offset = -date.getTimezoneOffset(); // minutes east of UTC
+  return (
+    `${pad(date.getFullYear(), 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}` +
+    `${offset < 0 ? "-" : "+"}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`
+  );
+}
+
 export function eventFromWire(wire: JobEventWire): JobEvent {
   return {
     seq: wire.seq,
@@ -249,6 +306,10 @@ export function jobFromWire(wire: JobWire): Job {
     retryOf: wire.retry_of,
     retriedBy: wire.retried_by,
     traceId: wire.trace_id,
+    timeoutSec: wire.timeout_sec,
+    cancelRequestedAt: toDateOrNull(wire.cancel_requested_at),
+    progress: wire.progress,
+    progressMessage: wire.progress_message,
   };
   if (wire.events) job.events = wire.events.map(eventFromWire);
   return job;
@@ -264,6 +325,7 @@ export function metricsFromWire(wire: MetricsWire): Metrics {
     running: wire.running,
     done: wire.done,
     failed: wire.failed,
+    cancelled: wire.cancelled,
     dlqCount: wire.dlq_count,
     jobsSubmitted: wire.jobs_submitted,
     retries: wire.retries,
@@ -372,10 +434,21 @@ export async function getJob(credentials: Credentials, id: string, signal?: Abor
   return jobFromWire(await apiFetch<JobWire>(path, { credentials, ...(signal && { signal }) }));
 }
 
-export type Submission =
+/** When and for how long a submitted job may run (both optional). */
+export interface SubmitOptions {
+  /** RFC 3339 with an offset (`2026-12-01T09:30:00+01:00`); not with `delay_sec`. */
+  run_at?: string;
+  delay_sec?: number;
+  /** Seconds each attempt may run, 1 to 86,400. */
+  timeout_sec?: number;
+}
+
+export type Submission = (
   | { text: string }
   | { payload: Record<string, unknown> }
-  | { task: string; payload: Record<string, unknown> };
+  | { task: string; payload: Record<string, unknown> }
+) &
+  SubmitOptions;
 
 export async function submitJob(
   credentials: Credentials,
@@ -397,6 +470,19 @@ export async function retryJob(credentials: Credentials, id: string): Promise<Jo
     credentials,
   });
   return jobFromWire(wire);
+}
+
+/** How a cancel went: a pending job is cancelled at once (200); a running one is asked to stop
+ *  (202) and ends `cancelled` shortly, which its events tell. A job that cannot be cancelled any
+ *  more is an ApiError (409 `invalid_transition`). */
+export type CancelOutcome = { kind: "cancelled"; job: Job } | { kind: "requested"; job: Job };
+
+export async function cancelJob(credentials: Credentials, id: string): Promise<CancelOutcome> {
+  const { status, data } = await apiRequest<JobWire>(`/jobs/${encodeURIComponent(id)}/cancel`, {
+    method: "POST",
+    credentials,
+  });
+  return { kind: status === 202 ? "requested" : "cancelled", job: jobFromWire(data) };
 }
 
 export async function getMetrics(credentials: Credentials, signal?: AbortSignal): Promise<Metrics> {

@@ -118,7 +118,8 @@ async def list_jobs(
     store: StoreDep,
     limit: Limit = 20,
     offset: Offset = 0,
-    status: Annotated[JobStatus | None, Query(description="pending running done failed")] = None,
+    status: Annotated[JobStatus | None,
+                      Query(description="pending running done failed cancelled")] = None,
     tenant: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
 ) -> JobList:
     """List jobs, newest first."""
@@ -139,14 +140,35 @@ async def get_job(
     return JobOut.from_job(job, events)
 
 
+@router.post("/jobs/{job_id}/cancel", status_code=200, response_model=JobOut,
+             response_description="The job was pending and is now cancelled.",
+             responses={202: {"model": JobOut, "description": "The job is running: it was "
+                              "asked to stop, and ends `cancelled` (unless its handler "
+                              "finished first: then it keeps that outcome)."}}
+             | errors(404, 503)
+             | error(409, "The job is done, failed or cancelled already."))
+async def cancel_job(job_id: JobIdPath, store: StoreDep, response: Response) -> JobOut:
+    """Cancel a job: a pending one (also scheduled or waiting for a retry) at once, a running
+    one cooperatively (its worker stops the handler within a heartbeat interval, sooner on
+    PostgreSQL). Asking again for a running job changes nothing."""
+    job = await store.cancel(job_id)
+    if job.status is JobStatus.RUNNING:
+        response.status_code = status.HTTP_202_ACCEPTED
+        log.info("job_cancel_requested", jobId=str(job_id), tenant=job.tenant)
+    else:
+        log.info("job_cancelled", jobId=str(job_id), tenant=job.tenant)
+    return JobOut.from_job(job)
+
+
 @router.post("/jobs/{job_id}/retry", status_code=201, response_model=JobOut,
              response_description="The new job.",
              responses=errors(404, 503)
-             | error(409, "The job is not failed, or was already retried.")
+             | error(409, "The job is not failed or cancelled, or was already retried.")
              | error(422, "The job's stored payload breaks the payload limits (a row written "
                           "before they existed), so it cannot be copied."))
 async def retry_job(job_id: JobIdPath, store: StoreDep) -> JobOut:
-    """Retry a failed (DLQ) job: a new job with the same payload, linked both ways."""
+    """Retry a failed (DLQ) or cancelled job: a new job with the same payload, linked both
+    ways."""
     new_job = await store.retry(job_id, trace_id_var.get())
     log.info("job_created", jobId=str(new_job.id), retry_of=str(job_id), tenant=new_job.tenant)
     return JobOut.from_job(new_job)

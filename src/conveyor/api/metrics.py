@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from conveyor.models import Counts, EventType, JobEvent
+from conveyor.models import Counts, EventType, JobEvent, JobStatus
 
 _BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 
@@ -49,13 +49,14 @@ class ApiMetrics:
                 EventType.SUCCEEDED: "succeeded",
                 EventType.RETRY_SCHEDULED: "retried",
                 EventType.FAILED: "failed",
+                EventType.CANCELLED: "cancelled",
             }.get(event.type)
             if outcome:
                 self.run_time.labels(outcome).observe(float(event.data["runtime"]))
 
     def render(self, counts: Counts) -> bytes:
-        for status in ("pending", "running", "done", "failed"):
-            self.jobs.labels(status).set(getattr(counts, status))
+        for status in JobStatus:
+            self.jobs.labels(status.value).set(getattr(counts, status.value))
         self.queue_depth.set(counts.pending)
         self.dlq.set(counts.dlq_count)
         self.submitted.set(counts.jobs_submitted)

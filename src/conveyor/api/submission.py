@@ -34,6 +34,8 @@ def to_new_job(
     """
     if body.text is not None and body.payload is not None:
         raise HTTPException(422, "give either `text` or `payload`, not both")
+    if body.run_at is not None and body.delay_sec:
+        raise HTTPException(422, "give either `run_at` or `delay_sec`, not both")
     task_name = body.task or DEFAULT_TASK
     payload: dict[str, Any] = dict(body.payload or {})
     if body.text is not None:
@@ -52,7 +54,10 @@ def to_new_job(
     request_hash = None
     if idempotency_key is not None:  # only a keyed submission is ever compared
         canonical = json.dumps(
-            [task_name, payload, body.queue, body.priority, max_retries, body.delay_sec],
+            [task_name, payload, body.queue, body.priority, max_retries, body.delay_sec,
+             *([] if body.run_at is None and body.timeout_sec is None
+               else [None if body.run_at is None else body.run_at.timestamp(),
+                     body.timeout_sec])],
             sort_keys=True, separators=(",", ":"),
         )
         request_hash = hashlib.sha256(canonical.encode()).hexdigest()
@@ -67,4 +72,6 @@ def to_new_job(
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         trace_id=trace_id,
+        run_at=body.run_at,
+        timeout_sec=body.timeout_sec,
     )

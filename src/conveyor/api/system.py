@@ -76,7 +76,8 @@ async def metrics(
         api_metrics: ApiMetrics = request.app.state.metrics
         return Response(api_metrics.render(counts), media_type=CONTENT_TYPE_LATEST)
     return MetricsOut(pending=counts.pending, running=counts.running, done=counts.done,
-                      failed=counts.failed, dlq_count=counts.dlq_count,
+                      failed=counts.failed, cancelled=counts.cancelled,
+                      dlq_count=counts.dlq_count,
                       jobs_submitted=counts.jobs_submitted, retries=counts.retries)
 
 

@@ -7,7 +7,7 @@ driver. Timestamps that decide leases and retries come from the store's clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Protocol
@@ -22,6 +22,7 @@ from conveyor.models import (
     NewJob,
     Outcome,
     Page,
+    Progress,
     RateLimit,
     Started,
     SubmitResult,
@@ -38,6 +39,18 @@ class WorkerInfo:
     started_at: datetime | None = None
     last_seen_at: datetime | None = None
     running: int = 0
+
+
+class Held(frozenset[JobId]):
+    """What `heartbeat` answers: the ids still held (a frozenset, so it compares with sets),
+    and in `cancelling` those of them whose cancellation was requested."""
+
+    cancelling: frozenset[JobId]
+
+    def __new__(cls, held: Iterable[JobId] = (), cancelling: Iterable[JobId] = ()) -> Held:
+        self = super().__new__(cls, held)
+        self.cancelling = frozenset(cancelling) & self
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +87,20 @@ class Store(Protocol):
     async def retry(self, job_id: JobId, trace_id: str | None = None) -> Job:
         """Create a new pending job from a failed one; link both ways. Returns the new job.
 
-        Raises `JobNotFound`, or `InvalidTransition` when the job is not failed or was
-        already retried.
+        Raises `JobNotFound`, or `InvalidTransition` when the job is not failed or
+        cancelled, or was already retried.
+        """
+
+    async def cancel(self, job_id: JobId) -> Job:
+        """Cancel a job. A pending one (also one scheduled for later, waiting for a retry or
+        reserved by a worker) becomes `cancelled` at once (`job_cancelled`). A running one is
+        asked to stop: `cancel_requested_at` is set (`job_cancel_requested`, and the worker
+        holding it is told, see `on_cancel`), and whoever ends its attempt ends it
+        `cancelled` unless the handler had already succeeded or failed for good. Asking again
+        changes nothing. Returns the job as it is now.
+
+        Raises `JobNotFound`, or `InvalidTransition` when the job is done, failed or
+        cancelled already.
         """
 
     # -- readers ---------------------------------------------------------------------------
@@ -129,9 +154,22 @@ class Store(Protocol):
         """Reserved jobs whose handlers have begun become `running` (their `job_leased`, an
         attempt spent); returns the ids started (the rest had lost their reservation)."""
 
-    async def heartbeat(self, leases: Sequence[Lease], lease_for_sec: float) -> set[JobId]:
+    async def heartbeat(self, leases: Sequence[Lease], lease_for_sec: float) -> Held:
         """Extend these leases and reservations; returns the ids still held (the rest were
-        lost)."""
+        lost), and among them the running jobs whose cancellation was requested."""
+
+    async def progress(self, reports: Sequence[Progress]) -> set[JobId]:
+        """Record running handlers' progress (`job_progress`), fenced by each lease's token;
+        returns the ids recorded. Callers throttle: this is one write per call."""
+
+    async def next_due(self, queues: Sequence[str]) -> float | None:
+        """Seconds until the earliest free pending job of `queues` may run (zero or less:
+        one may run now); None when there is none. An idle worker sleeps until then."""
+
+    def on_cancel(self, callback: Callable[[JobId], None]) -> None:
+        """Call `callback(job_id)` in this process soon after any running job's cancellation
+        is requested, where the database can push it (PostgreSQL: by NOTIFY); elsewhere it
+        is never called and `heartbeat` tells."""
 
     async def finish(
         self,
@@ -144,17 +182,20 @@ class Store(Protocol):
         `started` reservations are started first, in the same transaction (see `start`).
 
         A failure is retried (status pending, run_at = now + retry_in_sec) while attempts
-        <= max_retries and it is not permanent; otherwise the job goes to the DLQ. Returns,
-        per outcome, whether it was applied (False: the lease had been lost).
+        <= max_retries and it is not permanent; otherwise the job goes to the DLQ. A job
+        whose cancellation was requested is not retried: a retryable failure (and any
+        failure marked `cancelled`) ends it `cancelled`. Returns, per outcome, whether it was
+        applied (False: the lease had been lost).
         """
 
     async def release(self, leases: Sequence[Lease]) -> None:
-        """Hand running jobs back to pending and refund the attempt (graceful shutdown);
-        reserved ones are simply free again."""
+        """Hand running jobs back to pending and refund the attempt (graceful shutdown), or
+        end them `cancelled` when that was requested; reserved ones are simply free again."""
 
     async def rescue(self) -> list[JobId]:
-        """Requeue (or dead-letter, when attempts are spent) jobs whose lease expired, and free
-        expired reservations (those are not returned: no attempt was spent)."""
+        """Requeue (or dead-letter, when attempts are spent, or cancel, when that was
+        requested) jobs whose lease expired, and free expired reservations (those are not
+        returned: no attempt was spent)."""
 
     async def register_worker(self, info: WorkerInfo) -> None: ...
 

@@ -3,9 +3,9 @@
 Both drivers share one floor plan. Each is a package with the same modules for the same
 concerns:
 
-- `producers`: submit_many, submit_each (group commit), retry
-- `workers`:   lease, reserve, start, heartbeat, finish, release, rescue, and the worker
-               registry
+- `producers`: submit_many, submit_each (group commit), retry, cancel
+- `workers`:   lease, reserve, start, heartbeat, progress, next_due, finish, release, rescue,
+               and the worker registry
 - `reads`:     get, list_jobs, job_events, counts, throughput, events_after, last_event_seq,
                list_workers
 - `rows`:      conversions between rows and domain objects
@@ -38,22 +38,26 @@ from conveyor.models import (
     NewJob,
     Outcome,
     Page,
+    Progress,
     RateLimit,
     Started,
     SubmitResult,
 )
 from conveyor.store import rules
-from conveyor.store.base import ThroughputBucket, WorkerInfo
+from conveyor.store.base import Held, ThroughputBucket, WorkerInfo
 from conveyor.store.group import GroupCommit
 
 OPERATIONS: dict[str, str] = {
     "submit_many": "producers",
     "submit_each": "producers",
     "retry": "producers",
+    "cancel": "producers",
     "lease": "workers",
     "reserve": "workers",
     "start": "workers",
     "heartbeat": "workers",
+    "progress": "workers",
+    "next_due": "workers",
     "finish": "workers",
     "release": "workers",
     "rescue": "workers",
@@ -119,6 +123,10 @@ class DriverStore(abc.ABC):
 
     async def retry(self, job_id: JobId, trace_id: str | None = None) -> Job:
         job: Job = await self._write("retry", job_id, trace_id)
+        return job
+
+    async def cancel(self, job_id: JobId) -> Job:
+        job: Job = await self._write("cancel", job_id)
         return job
 
     # -- readers ---------------------------------------------------------------------------
@@ -192,13 +200,32 @@ class DriverStore(abc.ABC):
         )
         return ids
 
-    async def heartbeat(self, leases: Sequence[Lease], lease_for_sec: float) -> set[JobId]:
+    async def heartbeat(self, leases: Sequence[Lease], lease_for_sec: float) -> Held:
         if not leases:
-            return set()
-        held: set[JobId] = await self._write(
+            return Held()
+        held: Held = await self._write(
             "heartbeat", sorted(leases, key=_by_job), float(lease_for_sec)
         )
         return held
+
+    async def progress(self, reports: Sequence[Progress]) -> set[JobId]:
+        if not reports:
+            return set()
+        latest = {report.lease.job_id: report for report in reports}  # the last one counts
+        cleaned = [Progress(r.lease, *rules.clean_progress(r.fraction, r.message))
+                   for r in sorted(latest.values(), key=lambda r: r.lease.job_id)]
+        recorded: set[JobId] = await self._write("progress", cleaned)
+        return recorded
+
+    async def next_due(self, queues: Sequence[str]) -> float | None:
+        if not queues:
+            return None
+        due: float | None = await self._read("next_due", sorted(set(queues)))
+        return due
+
+    @abc.abstractmethod
+    def on_cancel(self, callback: Callable[[JobId], None]) -> None:
+        """See `Store.on_cancel`: only the driver knows whether its database can push."""
 
     async def finish(
         self,

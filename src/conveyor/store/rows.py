@@ -18,7 +18,8 @@ from conveyor.store.base import WorkerInfo
 JOB_COLUMNS = (
     "id, tenant, queue, task, payload, status, priority, attempts, max_retries, run_at,"
     " created_at, started_at, finished_at, lease_owner, lease_expires_at, last_error, result,"
-    " idempotency_key, request_hash, retry_of, retried_by, trace_id"
+    " idempotency_key, request_hash, retry_of, retried_by, trace_id, timeout_sec,"
+    " cancel_requested_at, progress, progress_message"
 )
 """Named, never `*`: a prepared `SELECT *` fails ("cached plan must not change result type")
 once a later migration adds a column, in every process still running the old code."""
@@ -79,6 +80,10 @@ class RowReader:
             retry_of=self.maybe_id(row["retry_of"]),
             retried_by=self.maybe_id(row["retried_by"]),
             trace_id=row["trace_id"],
+            timeout_sec=row["timeout_sec"],
+            cancel_requested_at=self.maybe_time(row["cancel_requested_at"]),
+            progress=row["progress"],
+            progress_message=row["progress_message"],
         )
 
 
@@ -93,6 +98,7 @@ class RowReader:
             tenant=row["tenant"],
             queue=row["queue"],
             trace_id=row["trace_id"],
+            timeout_sec=row["timeout_sec"],
         )
 
 

@@ -127,14 +127,32 @@ def refusal(rate: RateLimit, tenant: str, available: float, wanted: int) -> Rate
 # -- retrying from the DLQ ----------------------------------------------------------------------
 
 
+RETRYABLE_STATUSES = (JobStatus.FAILED.value, JobStatus.CANCELLED.value)
+
+
 def check_retryable(status: str, retried_by: object | None, payload: object) -> None:
-    """Only a failed job that was not retried before, with a payload within the limits (a
-    row stored before them may not be); each case has its own error."""
-    if status != JobStatus.FAILED.value:
-        raise InvalidTransition(f"only failed jobs can be retried; this one is {status}")
+    """Only a failed or cancelled job that was not retried before, with a payload within the
+    limits (a row stored before them may not be); each case has its own error."""
+    if status not in RETRYABLE_STATUSES:
+        raise InvalidTransition(
+            f"only failed or cancelled jobs can be retried; this one is {status}")
     if retried_by is not None:
         raise InvalidTransition(f"this job was already retried as {retried_by}")
     check_json(payload, "the stored payload")
+
+
+# -- cancelling ---------------------------------------------------------------------------------
+
+
+def check_cancellable(status: str) -> None:
+    """A pending job is cancelled at once and a running one on request; nothing else."""
+    if status not in (JobStatus.PENDING.value, JobStatus.RUNNING.value):
+        raise InvalidTransition(
+            f"only pending or running jobs can be cancelled; this one is {status}")
+
+
+CANCELLED_ERROR = "cancelled while running"
+"""`last_error` of a job whose running attempt was stopped by its cancellation."""
 
 
 # -- attempts -----------------------------------------------------------------------------------
@@ -172,6 +190,32 @@ WAIT_DECIMALS = 6
 """`job_leased.data.wait` and `data.runtime`: seconds, rounded to microseconds."""
 RETRY_IN_DECIMALS = 3
 """`job_retry_scheduled.data.retry_in`: seconds, rounded to milliseconds."""
+PROGRESS_DECIMALS = 4
+"""`job_progress.data.progress` and the job's `progress`: a fraction, to 1/10,000."""
+TRACEBACK_LIMIT = 16 * 1024
+"""The most characters of a traceback a failed attempt's event keeps (`cap_traceback`)."""
+PROGRESS_MESSAGE_LIMIT = 200
+"""The most characters of a progress message kept."""
+
+
+def cap_traceback(text: str) -> str:
+    """A traceback within `TRACEBACK_LIMIT`: its end is kept (the innermost frames and the
+    exception), with a first line saying how much of the beginning was cut."""
+    if len(text) <= TRACEBACK_LIMIT:
+        return text
+    marker = "… {} characters cut …\n"
+    keep = TRACEBACK_LIMIT - len(marker.format(len(text)))
+    return marker.format(len(text) - keep) + text[-keep:]
+
+
+def clean_progress(fraction: float, message: str | None) -> tuple[float, str | None]:
+    """A progress report as stored: the fraction clamped to [0, 1] and rounded, the message
+    cut to `PROGRESS_MESSAGE_LIMIT`."""
+    value = min(1.0, max(0.0, float(fraction)))
+    if value != value:  # NaN
+        value = 0.0
+    text = None if message is None else str(message)[:PROGRESS_MESSAGE_LIMIT]
+    return round(value, PROGRESS_DECIMALS), text
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -183,5 +227,5 @@ def list_total(counts: Counts, status: JobStatus | None) -> int:
     deleted; once retention deletes some, `done` and `failed` still count them (they count
     jobs that reached the status), and retention must keep a count of what it removed."""
     if status is None:
-        return counts.pending + counts.running + counts.done + counts.failed
+        return sum(int(getattr(counts, each.value)) for each in JobStatus)
     return int(getattr(counts, status.value))

@@ -17,32 +17,46 @@ stays `pending` to everyone looking (it has not started); the flusher writes its
 renew reservations and a stop hands them back. How many: WORKER_PREFETCH, or by default about
 what the slots finish during two lease round trips, and none while jobs take less time than
 a round trip (then the slots are not what waits).
+
+Stopping a handler: a job's cancellation (learned from a heartbeat, or at once on PostgreSQL
+by notification), its deadline (the job's `timeout_sec` or the task's `timeout`) or a lost
+lease sets its context's `cancelled` flag and, for an async handler, cancels its task. A sync
+handler cannot be interrupted: a cancelled one ends when its thread returns; a timed-out one
+fails at its deadline and its thread is left to finish (its result discarded), still counted
+against `concurrency` until it does, so stuck threads never outnumber the slots.
+
+Idle, the worker sleeps until the earliest scheduled job of its queues is due (or a change
+wakes it), so a job scheduled for a time starts at that time, not a poll later.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import math
 import os
 import socket
 import time
+import traceback
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from conveyor import context as job_context
 from conveyor.backoff import retry_delay
 from conveyor.config import Settings
+from conveyor.context import JobContext
 from conveyor.errors import PermanentError, StoreUnavailable
 from conveyor.logging import bind_context, get_logger
-from conveyor.models import Ack, Fail, JobId, Lease, Outcome, Started
+from conveyor.models import Ack, Fail, JobId, Lease, Outcome, Progress, Started
 from conveyor.payloads import find_problem, safe_text
 from conveyor.store.base import Store, WorkerInfo
-from conveyor.store.rules import is_last_attempt
-from conveyor.tasks import TaskRegistry
+from conveyor.store.rules import CANCELLED_ERROR, cap_traceback, is_last_attempt
+from conveyor.tasks import TaskDefinition, TaskRegistry
 from conveyor.worker.supervise import StoreRetry, supervised
 
 log = get_logger("conveyor.worker")
@@ -52,13 +66,30 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+PROGRESS_INTERVAL_SEC = 0.5
+"""How often a worker writes its handlers' latest progress reports (one write for all)."""
+_DUE_MIN_SEC = 0.002
+"""The shortest sleep until a scheduled job is due (its time may be a moment in the past)."""
+
+
 @dataclass
 class _Running:
     lease: Lease
     task: asyncio.Task[None]
+    context: JobContext
     lost: bool = False
     finishing: bool = False  # its outcome is queued: never hand it back
     sync: bool = False  # runs on a thread, which cancelling cannot stop
+    handling: bool = False  # its handler has begun (a task cancelled before it began
+    # would never reach its own clean-up)
+    cancel_requested: bool = False
+
+
+class _TimedOut(Exception):
+    """The attempt's deadline passed."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"Timed out after {seconds:g} s")
 
 
 class _Average:
@@ -111,6 +142,8 @@ class Worker:
         self._runtime = _Average()
         self._lease_time = _Average()
         self._store_retry = StoreRetry(log, self.id)
+        self._stuck = 0
+        """Threads of timed-out sync handlers still running (they hold a slot each)."""
         # Sync handlers run here: a thread per slot, so none waits for another's. The worker's
         # own pool, not the loop's default executor, which belongs to whoever runs the loop.
         self._threads = ThreadPoolExecutor(self.concurrency + 2, "conveyor-task")
@@ -122,7 +155,7 @@ class Worker:
 
     @property
     def free_slots(self) -> int:
-        return self.concurrency - self.busy_slots
+        return self.concurrency - self.busy_slots - self._stuck
 
     def stop(self) -> None:
         """Stop leasing; running jobs get SHUTDOWN_GRACE_SEC to finish, then are handed back."""
@@ -146,8 +179,9 @@ class Worker:
         )
         log.info("worker_start", worker=self.id, queues=self.queues,
                  concurrency=self.concurrency, message="worker started")
+        self.store.on_cancel(self._cancellation_requested)
         async with supervised(self._flusher(), self._heartbeats(), self._rescuer(),
-                              self._watch_store()):
+                              self._watch_store(), self._progress_writer()):
             await self._lease_loop()
             await self._drain()
         with contextlib.suppress(StoreUnavailable):
@@ -160,6 +194,7 @@ class Worker:
             self._wakeup.clear()  # before leasing, so a wake-up during the lease is not lost
             self._start_reserved()
             try:
+                wait = poll
                 if self.free_slots > 0:
                     leases = await self._timed(self.store.lease(
                         self.id, self.queues, self.free_slots, self.settings.lease_timeout_sec))
@@ -167,6 +202,10 @@ class Worker:
                         self._start(lease)
                     if leases and self.free_slots > 0:
                         continue  # there may be more waiting
+                    if not leases:  # idle: sleep until the next scheduled job is due
+                        due = await self.store.next_due(self.queues)
+                        if due is not None:
+                            wait = min(poll, max(_DUE_MIN_SEC, due))
                 ahead = self.prefetch - len(self._reserved)
                 if self.free_slots == 0 and ahead > 0:  # every slot busy: hold some ahead
                     self._reserved.extend(await self._timed(self.store.reserve(
@@ -177,7 +216,7 @@ class Worker:
                 continue
             if self.free_slots > 0 and self._reserved:
                 continue  # a slot freed meanwhile
-            await _first_of(self._wakeup.wait(), self._stopping.wait(), timeout=poll)
+            await _first_of(self._wakeup.wait(), self._stopping.wait(), timeout=wait)
 
     @property
     def prefetch(self) -> int:
@@ -203,7 +242,7 @@ class Worker:
 
     def _start(self, lease: Lease, *, reserved: bool = False) -> None:
         task = asyncio.create_task(self._execute(lease), name=f"job-{lease.job_id}")
-        self._running[lease.job_id] = _Running(lease, task)
+        self._running[lease.job_id] = _Running(lease, task, JobContext.of(lease))
         if reserved:  # the flusher records that it began, before any outcome of it
             self._starts.append((lease, time.monotonic()))
             self._completions_ready.set()
@@ -252,27 +291,116 @@ class Worker:
 
     async def _run_handler(self, lease: Lease) -> Outcome:
         """Run the task and turn what happened into an outcome the store can always write."""
-        entry = self._running.get(lease.job_id)
+        entry = self._running[lease.job_id]
+        entry.handling = True
+        token = job_context.enter(entry.context)
         try:
             definition = self.tasks.get(lease.task)
-            if entry is not None:
-                entry.sync = not definition.is_async
-            result = await definition.run(lease.payload, self._threads)
+            entry.sync = not definition.is_async
+            timeout = lease.timeout_sec or definition.timeout
+            if entry.cancel_requested:  # asked before the handler began
+                return _cancelled(lease)
+            if entry.sync:
+                result = await self._run_sync(definition, entry, timeout)
+            else:
+                result = await self._run_async(definition, entry, timeout)
+            if entry.cancel_requested:  # it returned after the worker asked it to stop
+                return _cancelled(lease)
             check_result(result)
             return Ack(lease, result)
         except asyncio.CancelledError:
             task = asyncio.current_task()
+            if entry.cancel_requested or entry.lost:  # we stopped the handler
+                if task is not None:
+                    task.uncancel()
+                return _cancelled(lease)
             if task is not None and task.cancelling():
                 raise  # we were cancelled (shutdown): the lease is handed back
-            return Fail(lease, "the handler raised CancelledError",
-                        retry_in_sec=self._retry_delay(lease))
+            return self._failure(lease, "the handler raised CancelledError", None)
+        except _TimedOut as exc:
+            if entry.cancel_requested:
+                return _cancelled(lease)
+            return Fail(lease, str(exc), retry_in_sec=self._retry_delay(lease),
+                        error_type="TimeoutError")
         except PermanentError as exc:
-            return Fail(lease, safe_text(exc.message or type(exc).__name__), permanent=True)
+            return self._failure(lease, exc.message or type(exc).__name__, exc, permanent=True)
         except ResultNotJSON as exc:
-            return Fail(lease, safe_text(str(exc)), permanent=True)
+            return self._failure(lease, str(exc), exc, permanent=True)
         except Exception as exc:
-            return Fail(lease, safe_text(str(exc) or type(exc).__name__),
-                        retry_in_sec=self._retry_delay(lease))
+            if entry.cancel_requested:
+                return _cancelled(lease)
+            return self._failure(lease, str(exc) or type(exc).__name__, exc)
+        finally:
+            job_context.leave(token)
+
+    async def _run_async(
+        self, definition: TaskDefinition, entry: _Running, timeout: float | None
+    ) -> object:
+        deadline = asyncio.timeout(timeout)
+        try:
+            async with deadline:
+                return await definition.call(entry.lease.payload, entry.context)
+        except TimeoutError:
+            if deadline.expired():
+                entry.context.stop()
+                raise _TimedOut(timeout or 0.0) from None
+            raise
+
+    async def _run_sync(
+        self, definition: TaskDefinition, entry: _Running, timeout: float | None
+    ) -> object:
+        """On the worker's threads, with this context (so `current_job()` works there). At
+        the deadline the attempt fails; the thread is left to finish, counted as stuck."""
+        call = contextvars.copy_context().run
+        running = self._threads.submit(call, definition.call, entry.lease.payload,
+                                       entry.context)
+        result = asyncio.wrap_future(running)
+        done, _ = await asyncio.wait({result}, timeout=timeout)
+        if done:
+            return result.result()
+        entry.context.stop()
+        self._stuck += 1
+        loop = asyncio.get_running_loop()
+        running.add_done_callback(lambda _: loop.call_soon_threadsafe(self._unstick))
+        result.add_done_callback(_ignore_result)
+        log.warning("handler_abandoned", timeout=timeout, message="a sync handler ran past its "
+                    "deadline; its thread is left to finish and its result discarded")
+        raise _TimedOut(timeout or 0.0)
+
+    def _unstick(self) -> None:
+        self._stuck -= 1
+        self._start_reserved()
+        self._wakeup.set()
+
+    def _failure(self, lease: Lease, message: str, exc: BaseException | None, *,
+                 permanent: bool = False) -> Fail:
+        """A failed attempt with its evidence: the short message (`last_error`), and the
+        exception's type and traceback for the attempt's event."""
+        return Fail(
+            lease, safe_text(message),
+            retry_in_sec=0.0 if permanent else self._retry_delay(lease),
+            permanent=permanent,
+            error_type=None if exc is None else type(exc).__name__,
+            traceback=None if exc is None else safe_text(cap_traceback(
+                "".join(traceback.format_exception(exc)))),
+        )
+
+    def _cancellation_requested(self, job_id: JobId) -> None:
+        """The store says this job's cancellation was requested (a notification or a
+        heartbeat's answer): stop its handler."""
+        entry = self._running.get(job_id)
+        if entry is None or entry.cancel_requested or entry.finishing:
+            return
+        entry.cancel_requested = True
+        with bind_context(jobId=str(job_id), traceId=entry.lease.trace_id):
+            log.info("job_cancelling", worker=self.id, message="cancellation requested; "
+                     "stopping the handler")
+        self._stop_handler(entry)
+
+    def _stop_handler(self, entry: _Running) -> None:
+        entry.context.stop()
+        if entry.handling and not entry.sync and not entry.finishing and not entry.task.done():
+            entry.task.cancel()
 
     def _retry_delay(self, lease: Lease) -> float:
         return retry_delay(lease.attempt, self.settings.retry_backoff_base_sec,
@@ -315,6 +443,7 @@ class Worker:
                 or entry.finishing):  # a finished one's outcome is refused, and logged, anyway
             return
         entry.lost = True
+        self._stop_handler(entry)
         with bind_context(jobId=str(lease.job_id), traceId=lease.trace_id):
             log.warning("job_lease_lost", worker=self.id, message=why)
 
@@ -336,9 +465,26 @@ class Worker:
             for entry in entries:
                 if entry.lease.job_id not in held:
                     self._lose(entry.lease, "another worker may run this job now")
+                elif entry.lease.job_id in held.cancelling:
+                    self._cancellation_requested(entry.lease.job_id)
             lost = {lease.job_id for lease in reserved if lease.job_id not in held}
             if lost:
                 self._reserved = deque(r for r in self._reserved if r.job_id not in lost)
+
+    async def _progress_writer(self) -> None:
+        """Writes the handlers' latest progress reports, all in one call, at most every
+        PROGRESS_INTERVAL_SEC: a handler reporting in a tight loop costs the store nothing
+        more."""
+        while True:
+            await asyncio.sleep(PROGRESS_INTERVAL_SEC)
+            reports = []
+            for entry in list(self._running.values()):
+                report = None if entry.finishing else entry.context.take_report()
+                if report is not None:
+                    reports.append(Progress(entry.lease, *report))
+            if reports:
+                with contextlib.suppress(StoreUnavailable):  # the next report replaces it
+                    await self.store.progress(reports)
 
     async def _rescuer(self) -> None:
         interval = max(0.2, min(self.settings.lease_timeout_sec / 2, 30.0))
@@ -413,6 +559,17 @@ class Worker:
                             message="store unreachable at shutdown; leases will expire")
 
 
+def _cancelled(lease: Lease) -> Fail:
+    """The outcome of an attempt stopped by its job's cancellation: the job ends cancelled."""
+    return Fail(lease, CANCELLED_ERROR, permanent=True, cancelled=True)
+
+
+def _ignore_result(future: asyncio.Future[object]) -> None:
+    """An abandoned handler's result (or exception) is discarded, not logged as unretrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
 class ResultNotJSON(Exception):
     """The handler returned something the store cannot hold (see `conveyor.payloads`)."""
 
@@ -431,6 +588,8 @@ def _log_outcome(outcome: Outcome, applied: bool, elapsed: float) -> None:
                     message="lease was lost before the outcome was written")
     elif isinstance(outcome, Ack):
         log.info("job_succeeded", elapsed=elapsed)
+    elif outcome.cancelled:
+        log.info("job_cancelled", elapsed=elapsed, attempt=outcome.lease.attempt)
     elif is_last_attempt(outcome.lease.attempt, outcome.lease.max_retries, outcome.permanent):
         log.warning("job_failed", elapsed=elapsed, error=outcome.error,
                     attempt=outcome.lease.attempt, message="moved to the DLQ")

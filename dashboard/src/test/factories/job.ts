@@ -42,6 +42,10 @@ export function buildJobWire(overrides: Partial<JobWire> = {}): JobWire {
     retry_of: null,
     retried_by: null,
     trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+    timeout_sec: null,
+    cancel_requested_at: null,
+    progress: null,
+    progress_message: null,
     ...overrides,
   };
 }
@@ -90,5 +94,5 @@ export function buildListWire(jobs: JobWire[], overrides: Partial<JobListWire> =
 }
 
 export function buildMetricsWire(overrides: Partial<MetricsWire> = {}): MetricsWire {
-  return { pending: 0, running: 0, done: 0, failed: 0, dlq_count: 0, jobs_submitted: 0, retries: 0, ...overrides };
+  return { pending: 0, running: 0, done: 0, failed: 0, cancelled: 0, dlq_count: 0, jobs_submitted: 0, retries: 0, ...overrides };
 }

@@ -49,6 +49,10 @@ EVENT_LOCK_KEY = 7165066986957399414
 NOTIFY_CHANNEL = "conveyor_events"
 """Every event-writing transaction sends one NOTIFY here; the payload is its highest seq."""
 
+CANCEL_CHANNEL = "conveyor_cancel"
+"""A requested cancellation of a running job is sent here too, its id as the payload, so the
+worker holding it stops the handler without waiting for a heartbeat."""
+
 COUNTER_SHARDS = 32
 """Counter rows per name. A transaction bumps the shard of its backend (pid % shards), so
 concurrent producers on different connections do not queue on one hot row."""

@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
+from collections.abc import Callable
 
 import psycopg
 
 from conveyor.aio import wait_event
-from conveyor.store.postgres.events import NOTIFY_CHANNEL
+from conveyor.models import JobId
+from conveyor.store.postgres.events import CANCEL_CHANNEL, NOTIFY_CHANNEL
 
 log = logging.getLogger("conveyor.store.postgres")
 
@@ -28,10 +31,13 @@ _BACKOFF_MAX_SEC = 5.0
 
 
 class Listener:
-    """Follows NOTIFYs on `conveyor_events`; `changed` is replaced (after being set) on each."""
+    """Follows NOTIFYs on `conveyor_events`; `changed` is replaced (after being set) on each.
+    Also follows `conveyor_cancel` (one note per requested cancellation: rare) for the
+    callbacks registered with `on_cancel`."""
 
     def __init__(self, conninfo: str) -> None:
         self._conninfo = conninfo
+        self._cancel_callbacks: list[Callable[[JobId], None]] = []
         self.newest_seq = 0
         self.connected = False
         self.changed = asyncio.Event()
@@ -58,6 +64,17 @@ class Listener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    def on_cancel(self, callback: Callable[[JobId], None]) -> None:
+        """Call `callback` with each job id sent on the cancel channel. A note sent while
+        the listener was reconnecting is lost: heartbeats tell the worker then."""
+        self._cancel_callbacks.append(callback)
+
+    def _cancelled(self, payload: str) -> None:
+        with contextlib.suppress(ValueError):
+            job_id = uuid.UUID(payload)
+            for callback in self._cancel_callbacks:
+                callback(job_id)
 
     def saw(self, seq: int) -> None:
         """Record a committed seq and wake every waiter."""
@@ -86,6 +103,7 @@ class Listener:
         )
         try:
             await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            await conn.execute(f"LISTEN {CANCEL_CHANNEL}")
             # Anything committed before LISTEN took effect is read here instead.
             cur = await conn.execute("SELECT coalesce(max(seq), 0) FROM job_events")
             row = await cur.fetchone()
@@ -93,6 +111,9 @@ class Listener:
             self.saw(int(row[0]) if row else 0)
             while True:
                 async for note in conn.notifies(timeout=_QUIET_CHECK_SEC):
+                    if note.channel == CANCEL_CHANNEL:
+                        self._cancelled(note.payload)
+                        continue
                     with contextlib.suppress(ValueError):
                         self.saw(int(note.payload))
                 await conn.execute("SELECT 1")

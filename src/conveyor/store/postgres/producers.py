@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from conveyor.errors import IdempotencyConflict, JobNotFound
+from conveyor.errors import IdempotencyConflict, JobNotFound, StoreUnavailable
 from conveyor.lifecycle import EventType, JobStatus
 from conveyor.models import Job, JobId, NewJob, RateLimit, SubmitResult, new_job_id
 from conveyor.store import rules
 from conveyor.store.postgres import statements as sql
-from conveyor.store.postgres.events import Conn, append_tail, event
+from conveyor.store.postgres.events import CANCEL_CHANNEL, Conn, append_tail, event
 from conveyor.store.postgres.rows import READ, dumps
 
 
@@ -46,6 +46,8 @@ def _job_columns(jobs: Sequence[NewJob]) -> tuple[list[JobId], list[list[object]
         [j.idempotency_key for j in jobs],
         [j.request_hash for j in jobs],
         [j.trace_id for j in jobs],
+        [j.run_at for j in jobs],
+        [None if j.timeout_sec is None else float(j.timeout_sec) for j in jobs],
     ]
     return ids, columns
 
@@ -195,6 +197,32 @@ async def _take_tokens(conn: Conn, wanted: Mapping[str, int], rate: RateLimit) -
             raise rules.refusal(rate, tenant, available, wanted[tenant])
 
 
+async def cancel(conn: Conn, job_id: JobId) -> Job:
+    """Cancel a pending job, or ask a running one to stop (see `Store.cancel`). A job that
+    moves between the two statements (leased, or retried) is tried again."""
+    for _ in range(_CANCEL_ATTEMPTS):
+        async with conn.transaction():
+            for statement in (sql.CANCEL_PENDING, sql.REQUEST_CANCEL):
+                cur = await conn.execute(statement, {"id": job_id}, prepare=False)
+                row = await cur.fetchone()
+                if row is not None:
+                    if statement is sql.REQUEST_CANCEL:
+                        await conn.execute("SELECT pg_notify(%s, %s)",
+                                           (CANCEL_CHANNEL, str(job_id)))
+                    return READ.job(row)
+            cur = await conn.execute(sql.GET, (job_id,))
+            current = await cur.fetchone()
+        if current is None:
+            raise JobNotFound()
+        rules.check_cancellable(current["status"])
+        if current["status"] == JobStatus.RUNNING.value and current["cancel_requested_at"]:
+            return READ.job(current)  # asked before: nothing changes
+    raise StoreUnavailable("the job kept changing status; try the cancel again")
+
+
+_CANCEL_ATTEMPTS = 5
+
+
 async def retry(conn: Conn, job_id: JobId, trace_id: str | None) -> Job:
     """Copy a failed job into a new pending one, linked both ways (in one transaction)."""
     async with conn.transaction():
@@ -210,6 +238,7 @@ async def retry(conn: Conn, job_id: JobId, trace_id: str | None) -> Job:
         await conn.execute(sql.RETRY_LINK, (new_id, job_id))
         await append_tail(conn, [
             (event(new, EventType.CREATED, data={"retry_of": str(job_id)}), None),
-            (event(old, EventType.RETRIED, data={"retried_by": str(new_id)}), JobStatus.FAILED),
+            (event(old, EventType.RETRIED, data={"retried_by": str(new_id)}),
+             JobStatus(old["status"])),
         ])
         return READ.job(new)

@@ -21,17 +21,22 @@ _LAST = rules.last_attempt_sql("j.attempts", "j.max_retries")
 
 # -- producers ----------------------------------------------------------------------------------
 
+# A given `at` in the past runs now (it does not jump ahead of jobs already waiting).
 _JOB_VALUES = """
 SELECT id, tenant, queue, task, payload::jsonb, 'pending', priority, max_retries,
-       now() + make_interval(secs => delay), now(), key, hash, trace
+       CASE WHEN at IS NULL THEN now() + make_interval(secs => delay)
+            ELSE greatest(at, now()) END,
+       now(), key, hash, trace, timeout
   FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::int[],
-              %s::float8[], %s::text[], %s::text[], %s::text[])
-       AS t(id, tenant, queue, task, payload, priority, max_retries, delay, key, hash, trace)
+              %s::float8[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],
+              %s::float8[])
+       AS t(id, tenant, queue, task, payload, priority, max_retries, delay, key, hash, trace,
+            at, timeout)
 """
 
 INSERT_JOBS = f"""
 INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, max_retries, run_at,
-                  created_at, idempotency_key, request_hash, trace_id)
+                  created_at, idempotency_key, request_hash, trace_id, timeout_sec)
 {_JOB_VALUES}
     ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING {JOB_COLUMNS}
@@ -98,10 +103,11 @@ changed AS (
     UPDATE jobs AS j
        SET status = 'running', attempts = j.attempts + 1, lease_owner = %(worker)s,
            lease_token = gen_random_uuid(), started_at = now(),
-           lease_expires_at = now() + make_interval(secs => %(lease_for)s)
+           lease_expires_at = now() + make_interval(secs => %(lease_for)s),
+           progress = NULL, progress_message = NULL
      WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING j.id, j.lease_token, j.task, j.payload, j.attempts, j.max_retries, j.tenant,
-              j.queue, j.trace_id, j.status,
+              j.queue, j.trace_id, j.timeout_sec, j.status,
               greatest(0, extract(epoch FROM now() - j.run_at)) AS waited)""",
     events=f"""
     SELECT id, 'job_leased', status, attempts, tenant, task, %(worker)s::text, NULL::text,
@@ -109,7 +115,8 @@ changed AS (
       FROM changed""",
     source=JobStatus.PENDING,
     returning="""changed.id, changed.lease_token, changed.task, changed.payload,
-       changed.attempts, changed.max_retries, changed.tenant, changed.queue, changed.trace_id""",
+       changed.attempts, changed.max_retries, changed.tenant, changed.queue, changed.trace_id,
+       changed.timeout_sec""",
 )
 
 # Each row is locked through its primary key, in id order (callers sort), and the fence (token
@@ -131,41 +138,49 @@ _HELD = _held()
 _RESERVED = _held("'pending'")
 _HELD_OR_RESERVED = _held("'pending', 'running'")
 
+# What an outcome makes of its job (o: the outcome, j: the row before it).
+_OUTCOME_STATUS = f"""CASE WHEN o.ok THEN 'done'
+                         WHEN o.cancelled THEN 'cancelled'
+                         WHEN o.permanent OR {_LAST} THEN 'failed'
+                         WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                         ELSE 'pending' END"""
+
 FINISH = logged(
     f"""o AS (
     SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[], %(ok)s::bool[], %(results)s::text[],
-                         %(errors)s::text[], %(retry_in)s::float8[], %(permanent)s::bool[])
-           AS o(id, token, ok, result, error, retry_in, permanent)),
+                         %(errors)s::text[], %(retry_in)s::float8[], %(permanent)s::bool[],
+                         %(cancelled)s::bool[], %(error_types)s::text[], %(tracebacks)s::text[])
+           AS o(id, token, ok, result, error, retry_in, permanent, cancelled, error_type,
+                traceback)),
 {_HELD},
 changed AS (
     UPDATE jobs AS j
-       SET status = CASE WHEN o.ok THEN 'done'
-                         WHEN o.permanent OR {_LAST} THEN 'failed'
-                         ELSE 'pending' END,
+       SET status = {_OUTCOME_STATUS},
            result = CASE WHEN o.ok THEN o.result::jsonb ELSE j.result END,
-           finished_at = CASE WHEN o.ok OR o.permanent OR {_LAST}
-                              THEN now() END,
-           run_at = CASE WHEN o.ok OR o.permanent OR {_LAST} THEN j.run_at
-                         ELSE now() + make_interval(secs => o.retry_in) END,
+           finished_at = CASE WHEN {_OUTCOME_STATUS} <> 'pending' THEN now() END,
+           run_at = CASE WHEN {_OUTCOME_STATUS} = 'pending'
+                         THEN now() + make_interval(secs => o.retry_in) ELSE j.run_at END,
            last_error = CASE WHEN o.ok THEN j.last_error ELSE o.error END,
            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
       FROM held AS o
      WHERE j.id = o.id AND j.id = ANY(ARRAY(SELECT id FROM held))
     RETURNING j.id, o.token, j.status, j.attempts, j.tenant, j.task, o.ok, o.error, o.retry_in,
+              o.error_type, o.traceback,
               greatest(0, extract(epoch FROM now() - coalesce(j.started_at, now()))) AS runtime)""",
     events=f"""
     SELECT id,
            CASE status WHEN 'done' THEN 'job_succeeded'
                        WHEN 'pending' THEN 'job_retry_scheduled'
+                       WHEN 'cancelled' THEN 'job_cancelled'
                        ELSE 'job_failed' END,
            status, attempts, tenant, task, %(worker)s::text,
            CASE WHEN ok THEN NULL ELSE error END,
-           CASE WHEN status = 'pending'
-                THEN jsonb_build_object(
-                    'runtime', round(runtime::numeric, {rules.WAIT_DECIMALS}),
-                    'retry_in', round(retry_in::numeric, {rules.RETRY_IN_DECIMALS}))
-                ELSE jsonb_build_object(
-                    'runtime', round(runtime::numeric, {rules.WAIT_DECIMALS})) END
+           jsonb_strip_nulls(jsonb_build_object(
+               'runtime', round(runtime::numeric, {rules.WAIT_DECIMALS}),
+               'retry_in', CASE WHEN status = 'pending'
+                                THEN round(retry_in::numeric, {rules.RETRY_IN_DECIMALS}) END,
+               'error_type', error_type,
+               'traceback', traceback))
       FROM changed""",
     source=JobStatus.RUNNING,
     returning="changed.id, changed.token",
@@ -177,13 +192,19 @@ RELEASE = logged(
 {_HELD},
 changed AS (
     UPDATE jobs AS j
-       SET status = 'pending', attempts = greatest(0, j.attempts - 1),
+       SET status = CASE WHEN j.cancel_requested_at IS NULL THEN 'pending' ELSE 'cancelled' END,
+           attempts = CASE WHEN j.cancel_requested_at IS NULL
+                           THEN greatest(0, j.attempts - 1) ELSE j.attempts END,
+           finished_at = CASE WHEN j.cancel_requested_at IS NULL THEN NULL ELSE now() END,
+           last_error = CASE WHEN j.cancel_requested_at IS NULL THEN j.last_error
+                             ELSE %(cancelled_error)s END,
            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
      WHERE j.id = ANY(ARRAY(SELECT id FROM held))
-    RETURNING j.id, j.status, j.attempts, j.tenant, j.task)""",
+    RETURNING j.id, j.status, j.attempts, j.tenant, j.task, j.last_error)""",
     events="""
-    SELECT id, 'job_released', status, attempts, tenant, task, NULL::text, NULL::text,
-           NULL::jsonb
+    SELECT id, CASE WHEN status = 'cancelled' THEN 'job_cancelled' ELSE 'job_released' END,
+           status, attempts, tenant, task, NULL::text,
+           CASE WHEN status = 'cancelled' THEN last_error END, NULL::jsonb
       FROM changed""",
     source=JobStatus.RUNNING,
     returning="changed.id",
@@ -196,7 +217,7 @@ UPDATE jobs AS j
        lease_expires_at = now() + make_interval(secs => %(lease_for)s)
  WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
 RETURNING j.id, j.lease_token, j.task, j.payload, j.attempts + 1 AS attempts, j.max_retries,
-          j.tenant, j.queue, j.trace_id
+          j.tenant, j.queue, j.trace_id, j.timeout_sec
 """
 """Hold jobs ahead of a free slot: they stay `pending` (no event: nothing a user sees
 changes) with the worker's lease token, until `START` when their handler begins."""
@@ -209,7 +230,8 @@ changed AS (
     UPDATE jobs AS j
        SET status = 'running', attempts = j.attempts + 1,
            started_at = now() - make_interval(secs => greatest(0, o.ago)),
-           lease_expires_at = now() + make_interval(secs => %(lease_for)s)
+           lease_expires_at = now() + make_interval(secs => %(lease_for)s),
+           progress = NULL, progress_message = NULL
       FROM held AS o
      WHERE j.id = o.id AND j.id = ANY(ARRAY(SELECT id FROM held))
     RETURNING j.id, j.status, j.attempts, j.tenant, j.task, j.lease_owner,
@@ -245,6 +267,9 @@ RETURNING id
 """
 """Reservations of a worker that stopped renewing them: the jobs are simply free again."""
 
+_RESCUED_STATUS = f"""CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                          WHEN {_LAST} THEN 'failed' ELSE 'pending' END"""
+
 # SKIP LOCKED: a job whose row is locked is being finished or heartbeated right now; the
 # rescuer never waits for (or deadlocks with) a live worker.
 RESCUE = logged(
@@ -256,16 +281,18 @@ RESCUE = logged(
        FOR UPDATE SKIP LOCKED),
 changed AS (
     UPDATE jobs AS j
-       SET status = CASE WHEN {_LAST} THEN 'failed' ELSE 'pending' END,
-           finished_at = CASE WHEN {_LAST} THEN now() END,
-           run_at = CASE WHEN {_LAST} THEN j.run_at ELSE now() END,
+       SET status = {_RESCUED_STATUS},
+           finished_at = CASE WHEN {_RESCUED_STATUS} <> 'pending' THEN now() END,
+           run_at = CASE WHEN {_RESCUED_STATUS} = 'pending' THEN now() ELSE j.run_at END,
            last_error = {rules.rescue_error_sql("e.lease_owner")},
            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
       FROM expired AS e
      WHERE j.id = e.id AND j.id = ANY(ARRAY(SELECT id FROM expired))
     RETURNING j.id, j.status, j.attempts, j.tenant, j.task, j.last_error, e.lease_owner)""",
     events="""
-    SELECT id, CASE WHEN status = 'failed' THEN 'job_failed' ELSE 'job_lease_expired' END,
+    SELECT id, CASE status WHEN 'failed' THEN 'job_failed'
+                           WHEN 'cancelled' THEN 'job_cancelled'
+                           ELSE 'job_lease_expired' END,
            status, attempts, tenant, task, lease_owner, last_error, NULL::jsonb
       FROM changed""",
     source=JobStatus.RUNNING,
@@ -277,8 +304,70 @@ WITH o AS (SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS o(id, to
 {_HELD_OR_RESERVED}
 UPDATE jobs AS j SET lease_expires_at = now() + make_interval(secs => %(lease_for)s)
  WHERE j.id = ANY(ARRAY(SELECT id FROM held))
-RETURNING j.id
+RETURNING j.id, j.cancel_requested_at IS NOT NULL AS cancelling
 """
+
+PROGRESS = logged(
+    f"""o AS (SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[], %(fractions)s::float8[],
+                               %(messages)s::text[]) AS o(id, token, fraction, message)),
+{_HELD},
+changed AS (
+    UPDATE jobs AS j SET progress = o.fraction, progress_message = o.message
+      FROM held AS o
+     WHERE j.id = o.id AND j.id = ANY(ARRAY(SELECT id FROM held))
+    RETURNING j.id, j.status, j.attempts, j.tenant, j.task, j.lease_owner, o.fraction,
+              o.message)""",
+    events="""
+    SELECT id, 'job_progress', status, attempts, tenant, task, lease_owner, NULL::text,
+           jsonb_build_object('progress', fraction, 'message', message)
+      FROM changed""",
+    source=JobStatus.RUNNING,
+    returning="changed.id",
+)
+"""Running handlers' progress, with a `job_progress` event each (the dashboard's live bar)."""
+
+# The first free pending job of each queue by time (the `jobs_due` index), the earliest of them.
+NEXT_DUE = """
+SELECT extract(epoch FROM min(d.run_at) - now())::float8 AS due
+  FROM unnest(%s::text[]) AS q(name)
+ CROSS JOIN LATERAL (
+       SELECT run_at FROM jobs
+        WHERE status = 'pending' AND lease_token IS NULL AND queue = q.name
+        ORDER BY run_at LIMIT 1) AS d
+"""
+
+# -- cancelling ---------------------------------------------------------------------------------
+
+CANCEL_PENDING = logged(
+    f"""changed AS (
+    UPDATE jobs
+       SET status = 'cancelled', finished_at = now(),
+           lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
+     WHERE id = %(id)s AND status = 'pending'
+    RETURNING {JOB_COLUMNS})""",
+    events="""
+    SELECT id, 'job_cancelled', status, attempts, tenant, task, NULL::text, NULL::text,
+           NULL::jsonb
+      FROM changed""",
+    source=JobStatus.PENDING,
+    returning="changed.*",
+)
+"""A pending job (scheduled, waiting for a retry, or reserved by a worker) ends at once; a
+reservation's start then finds it gone."""
+
+REQUEST_CANCEL = logged(
+    f"""changed AS (
+    UPDATE jobs SET cancel_requested_at = now()
+     WHERE id = %(id)s AND status = 'running' AND cancel_requested_at IS NULL
+    RETURNING {JOB_COLUMNS})""",
+    events="""
+    SELECT id, 'job_cancel_requested', status, attempts, tenant, task, NULL::text, NULL::text,
+           NULL::jsonb
+      FROM changed""",
+    source=JobStatus.RUNNING,
+    returning="changed.*",
+)
+"""A running job is asked to stop; its worker is told by `CANCEL_CHANNEL` or a heartbeat."""
 
 
 # -- reads --------------------------------------------------------------------------------------
@@ -343,9 +432,9 @@ SELECT {WORKER_COLUMNS} FROM workers
 
 RETRY_INSERT = f"""
 INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, max_retries, run_at,
-                  created_at, retry_of, trace_id)
+                  created_at, retry_of, trace_id, timeout_sec)
 SELECT %s, tenant, queue, task, payload, 'pending', priority, max_retries, now(), now(), id,
-       coalesce(%s, trace_id)
+       coalesce(%s, trace_id), timeout_sec
   FROM jobs WHERE id = %s
 RETURNING {JOB_COLUMNS}
 """

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import psycopg
@@ -36,6 +36,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from conveyor.aio import wait_event
 from conveyor.errors import IdempotencyConflict, StoreError, StoreUnavailable
+from conveyor.models import JobId
 from conveyor.store.driver import DriverStore, bind_operations
 from conveyor.store.postgres import producers, reads, workers
 from conveyor.store.postgres.conninfo import PostgresOptions, describe, parse_postgres_url
@@ -137,6 +138,9 @@ class PostgresStore(DriverStore):
 
     async def ping(self) -> None:
         await self.run_sql("SELECT 1")
+
+    def on_cancel(self, callback: Callable[[JobId], None]) -> None:
+        self._listener.on_cancel(callback)
 
     async def run_sql(
         self, query: str, params: Sequence[object] | Mapping[str, object] = ()

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import uuid
 
-from conveyor.models import Ack, Fail, JobId, Lease, Outcome, Started
-from conveyor.store.base import WorkerInfo
+from conveyor.models import Ack, Fail, JobId, Lease, Outcome, Progress, Started
+from conveyor.store import rules
+from conveyor.store.base import Held, WorkerInfo
 from conveyor.store.postgres import statements as sql
 from conveyor.store.postgres.events import Conn
 from conveyor.store.postgres.rows import READ, dumps, fetch
@@ -54,9 +55,24 @@ def _fence(leases: list[Lease]) -> dict[str, object]:
             "tokens": [lease.token for lease in leases]}
 
 
-async def heartbeat(conn: Conn, leases: list[Lease], lease_for_sec: float) -> set[JobId]:
+async def heartbeat(conn: Conn, leases: list[Lease], lease_for_sec: float) -> Held:
     rows = await fetch(conn, sql.HEARTBEAT, {**_fence(leases), "lease_for": lease_for_sec})
+    return Held((row["id"] for row in rows), (row["id"] for row in rows if row["cancelling"]))
+
+
+async def progress(conn: Conn, reports: list[Progress]) -> set[JobId]:
+    rows = await fetch(conn, sql.PROGRESS, {
+        **_fence([report.lease for report in reports]),
+        "fractions": [report.fraction for report in reports],
+        "messages": [report.message for report in reports],
+    })
     return {row["id"] for row in rows}
+
+
+async def next_due(conn: Conn, queues: list[str]) -> float | None:
+    rows = await fetch(conn, sql.NEXT_DUE, (queues,))
+    due = rows[0]["due"] if rows else None
+    return None if due is None else float(due)
 
 
 async def finish(
@@ -89,6 +105,9 @@ async def _finish(
                 for o in outcomes
             ],
             "permanent": [o.permanent if isinstance(o, Fail) else False for o in outcomes],
+            "cancelled": [o.cancelled if isinstance(o, Fail) else False for o in outcomes],
+            "error_types": [o.error_type if isinstance(o, Fail) else None for o in outcomes],
+            "tracebacks": [o.traceback if isinstance(o, Fail) else None for o in outcomes],
             "worker": worker,
         },
     )
@@ -97,7 +116,7 @@ async def _finish(
 
 async def release(conn: Conn, leases: list[Lease]) -> None:
     """Running jobs go back with `job_released`; reserved ones are just free again."""
-    await fetch(conn, sql.RELEASE, _fence(leases))
+    await fetch(conn, sql.RELEASE, {**_fence(leases), "cancelled_error": rules.CANCELLED_ERROR})
     await fetch(conn, sql.UNRESERVE, _fence(leases))
 
 

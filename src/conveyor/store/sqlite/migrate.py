@@ -32,7 +32,18 @@ def split_sqlite_statements(sql: str) -> list[str]:
 
 def migrate(conn: sqlite3.Connection) -> list[int]:
     """Apply pending migrations under one write lock; concurrent starters wait, then see them
-    applied. Returns the versions applied now."""
+    applied. Returns the versions applied now.
+
+    Foreign keys are off while migrations run (a migration may rebuild a table, which SQLite
+    does by copy, drop and rename) and checked before the commit."""
+    conn.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: set before
+    try:
+        return _migrate(conn)
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _migrate(conn: sqlite3.Connection) -> list[int]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(
@@ -52,6 +63,9 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
                 (migration.version, migration.name),
             )
             applied.append(migration.version)
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise sqlite3.IntegrityError(f"foreign keys broken by a migration: {broken[:5]}")
         conn.execute("COMMIT")
         return applied
     except BaseException:

@@ -106,18 +106,47 @@ def _insert(
     conn: sqlite3.Connection, now: float, job: NewJob, changes: list[Change]
 ) -> SubmitResult:
     """Insert one new job; its `job_created` goes on `changes`."""
+    # A given `run_at` in the past runs now (it does not jump ahead of jobs already waiting).
+    run_at = (now + max(0.0, job.delay_sec) if job.run_at is None
+              else max(now, job.run_at.timestamp()))
     row = conn.execute(
         "INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, attempts,"
-        " max_retries, run_at, created_at, idempotency_key, request_hash, trace_id)"
-        " VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?, ?)"
+        " max_retries, run_at, created_at, idempotency_key, request_hash, trace_id, timeout_sec)"
+        " VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?, ?, ?)"
         f" RETURNING {JOB_COLUMNS}",
         (str(new_job_id()), job.tenant, job.queue, job.task, dumps(dict(job.payload)),
-         job.priority, job.max_retries, now + max(0.0, job.delay_sec), now,
-         job.idempotency_key, job.request_hash, job.trace_id),
+         job.priority, job.max_retries, run_at, now, job.idempotency_key, job.request_hash,
+         job.trace_id, job.timeout_sec),
     ).fetchone()
     changes.append(Change(row["id"], EventType.CREATED, None, row["status"], 0,
                           job.tenant, job.task))
     return SubmitResult(READ.job(row), created=True)
+
+
+def cancel(conn: sqlite3.Connection, now: float, job_id: JobId) -> Job:
+    """Cancel a pending job, or ask a running one to stop (see `Store.cancel`)."""
+    row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (str(job_id),)).fetchone()
+    if row is None:
+        raise JobNotFound()
+    rules.check_cancellable(row["status"])
+    if row["status"] == JobStatus.PENDING.value:
+        changed = conn.execute(
+            "UPDATE jobs SET status = 'cancelled', finished_at = ?, lease_token = NULL,"
+            f" lease_owner = NULL, lease_expires_at = NULL WHERE id = ? RETURNING {JOB_COLUMNS}",
+            (now, row["id"]),
+        ).fetchone()
+        event_type, source = EventType.CANCELLED, JobStatus.PENDING
+    elif row["cancel_requested_at"] is None:
+        changed = conn.execute(
+            f"UPDATE jobs SET cancel_requested_at = ? WHERE id = ? RETURNING {JOB_COLUMNS}",
+            (now, row["id"]),
+        ).fetchone()
+        event_type, source = EventType.CANCEL_REQUESTED, JobStatus.RUNNING
+    else:
+        return READ.job(row)  # asked before: nothing changes
+    append(conn, now, [Change(row["id"], event_type, source, changed["status"],
+                              changed["attempts"], row["tenant"], row["task"])])
+    return READ.job(changed)
 
 
 def retry(conn: sqlite3.Connection, now: float, job_id: JobId, trace_id: str | None) -> Job:
@@ -128,17 +157,19 @@ def retry(conn: sqlite3.Connection, now: float, job_id: JobId, trace_id: str | N
     new_id = str(new_job_id())
     new_row = conn.execute(
         "INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, attempts,"
-        " max_retries, run_at, created_at, retry_of, trace_id)"
-        " VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?)"
+        " max_retries, run_at, created_at, retry_of, trace_id, timeout_sec)"
+        " VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?, ?)"
         f" RETURNING {JOB_COLUMNS}",
         (new_id, row["tenant"], row["queue"], row["task"], row["payload"], row["priority"],
-         row["max_retries"], now, now, row["id"], trace_id or row["trace_id"]),
+         row["max_retries"], now, now, row["id"], trace_id or row["trace_id"],
+         row["timeout_sec"]),
     ).fetchone()
     conn.execute("UPDATE jobs SET retried_by = ? WHERE id = ?", (new_id, row["id"]))
     append(conn, now, [
         Change(new_id, EventType.CREATED, None, new_row["status"], 0, row["tenant"],
                row["task"], data={"retry_of": row["id"]}),
-        Change(row["id"], EventType.RETRIED, JobStatus.FAILED, row["status"], row["attempts"],
+        Change(row["id"], EventType.RETRIED, JobStatus(row["status"]), row["status"],
+               row["attempts"],
                row["tenant"], row["task"], data={"retried_by": new_id}),
     ])
     return READ.job(new_row)

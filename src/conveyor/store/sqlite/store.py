@@ -25,6 +25,7 @@ from typing import Any, ClassVar, TypeVar
 
 from conveyor.aio import wait_event
 from conveyor.errors import StoreError, StoreUnavailable
+from conveyor.models import JobId
 from conveyor.store.driver import DriverStore, bind_operations
 from conveyor.store.sqlite import producers, reads, workers
 from conveyor.store.sqlite.migrate import migrate
@@ -103,6 +104,10 @@ class SqliteStore(DriverStore):
         if enabled_by_environment() if wake is None else wake:
             store._wake = WakeChannel.open(path, store._peer_committed)
         return store
+
+    def on_cancel(self, callback: Callable[[JobId], None]) -> None:
+        """Never called: SQLite has no channel to push on, so a worker learns of a requested
+        cancellation from its next heartbeat."""
 
     @property
     def wake_socket(self) -> Path | None:

@@ -13,9 +13,9 @@ import sqlite3
 import uuid
 
 from conveyor.lifecycle import EventType, JobStatus
-from conveyor.models import Ack, JobId, Lease, Outcome, Started
+from conveyor.models import Ack, JobId, Lease, Outcome, Progress, Started
 from conveyor.store import rules
-from conveyor.store.base import WorkerInfo
+from conveyor.store.base import Held, WorkerInfo
 from conveyor.store.sqlite.events import Change, append
 from conveyor.store.sqlite.rows import READ, dumps
 
@@ -51,10 +51,10 @@ def lease(
 ) -> list[Lease]:
     rows = conn.execute(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?,"
-        " lease_token = lower(hex(randomblob(16))), lease_expires_at = ?, started_at = ?"
-        f" WHERE id IN ({_pick(queues)})"
+        " lease_token = lower(hex(randomblob(16))), lease_expires_at = ?, started_at = ?,"
+        f" progress = NULL, progress_message = NULL WHERE id IN ({_pick(queues)})"
         " RETURNING id, lease_token, task, payload, attempts, max_retries, tenant, queue,"
-        " trace_id, status, run_at",
+        " trace_id, timeout_sec, status, run_at",
         (worker, now + lease_for_sec, now, now, *queues, limit),
     ).fetchall()
     append(conn, now, [_leased(now, row, worker) for row in rows])
@@ -80,7 +80,7 @@ def reserve(
         "UPDATE jobs SET lease_owner = ?, lease_token = lower(hex(randomblob(16))),"
         f" lease_expires_at = ? WHERE id IN ({_pick(queues)})"
         " RETURNING id, lease_token, task, payload, attempts + 1 AS attempts, max_retries,"
-        " tenant, queue, trace_id",
+        " tenant, queue, trace_id, timeout_sec",
         (worker, now + lease_for_sec, now, *queues, limit),
     ).fetchall()
     return [READ.lease(row) for row in rows]
@@ -95,6 +95,7 @@ def start(
         began = now - max(0.0, one.ago_sec)
         row = conn.execute(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?,"
+            " progress = NULL, progress_message = NULL,"
             f" lease_expires_at = ? WHERE {_RESERVED}"
             " RETURNING id, status, attempts, tenant, task, lease_owner, run_at",
             (began, now + lease_for_sec, str(one.lease.job_id), one.lease.token.hex),
@@ -107,16 +108,54 @@ def start(
 
 def heartbeat(
     conn: sqlite3.Connection, now: float, leases: list[Lease], lease_for_sec: float
-) -> set[JobId]:
-    held: set[JobId] = set()
+) -> Held:
+    held: list[JobId] = []
+    cancelling: list[JobId] = []
     for lease in leases:
         row = conn.execute(
-            f"UPDATE jobs SET lease_expires_at = ? WHERE {_HELD_OR_RESERVED} RETURNING id",
+            f"UPDATE jobs SET lease_expires_at = ? WHERE {_HELD_OR_RESERVED}"
+            " RETURNING cancel_requested_at IS NOT NULL AS cancelling",
             (now + lease_for_sec, str(lease.job_id), lease.token.hex),
         ).fetchone()
         if row is not None:
-            held.add(lease.job_id)
-    return held
+            held.append(lease.job_id)
+            if row["cancelling"]:
+                cancelling.append(lease.job_id)
+    return Held(held, cancelling)
+
+
+def progress(conn: sqlite3.Connection, now: float, reports: list[Progress]) -> set[JobId]:
+    changes: list[Change] = []
+    for report in reports:
+        row = conn.execute(
+            f"UPDATE jobs SET progress = ?, progress_message = ? WHERE {_FENCE}"
+            " RETURNING status, attempts, tenant, task, lease_owner",
+            (report.fraction, report.message, str(report.lease.job_id), report.lease.token.hex),
+        ).fetchone()
+        if row is not None:
+            changes.append(Change(str(report.lease.job_id), EventType.PROGRESS,
+                                  JobStatus.RUNNING, row["status"], row["attempts"],
+                                  row["tenant"], row["task"], row["lease_owner"],
+                                  data={"progress": report.fraction,
+                                        "message": report.message}))
+    append(conn, now, changes)
+    return {uuid.UUID(change.job_id) for change in changes}
+
+
+def next_due(conn: sqlite3.Connection, now: float, queues: list[str]) -> float | None:
+    """Through the `jobs_due` index: the first free pending job of each queue by time."""
+    firsts = " UNION ALL ".join(
+        "SELECT * FROM (SELECT run_at FROM jobs WHERE status = 'pending'"
+        " AND lease_token IS NULL AND queue = ? ORDER BY run_at LIMIT 1)" for _ in queues)
+    row = conn.execute(f"SELECT min(run_at) AS due FROM ({firsts})", queues).fetchone()
+    return None if row is None or row["due"] is None else float(row["due"]) - now
+
+
+# What an outcome makes of its job (parameters: ok, cancelled, permanent; the row before it).
+_OUTCOME_STATUS = (
+    "CASE WHEN ? THEN 'done' WHEN ? THEN 'cancelled'"
+    f" WHEN ? OR {_LAST} THEN 'failed'"
+    " WHEN cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE 'pending' END")
 
 
 def finish(
@@ -134,57 +173,86 @@ def finish(
     changes: list[Change] = []
     for outcome in outcomes:
         lease = outcome.lease
-        if isinstance(outcome, Ack):
-            row = conn.execute(
-                f"UPDATE jobs SET status = 'done', result = ?, finished_at = ?, {_UNLEASE}"
-                f" WHERE {_FENCE} RETURNING status, attempts, tenant, task, started_at",
-                (dumps(outcome.result), now, str(lease.job_id), lease.token.hex),
-            ).fetchone()
-        else:
-            last = f"(? OR {_LAST})"
-            row = conn.execute(
-                "UPDATE jobs SET"
-                f" status = CASE WHEN {last} THEN 'failed' ELSE 'pending' END,"
-                f" run_at = CASE WHEN {last} THEN run_at ELSE ? END,"
-                f" finished_at = CASE WHEN {last} THEN ? ELSE NULL END,"
-                f" last_error = ?, {_UNLEASE}"
-                f" WHERE {_FENCE} RETURNING status, attempts, tenant, task, started_at",
-                (outcome.permanent, outcome.permanent, now + max(0.0, outcome.retry_in_sec),
-                 outcome.permanent, now, outcome.error, str(lease.job_id), lease.token.hex),
-            ).fetchone()
+        ok = isinstance(outcome, Ack)
+        fail = None if isinstance(outcome, Ack) else outcome
+        decided = (ok, fail is not None and fail.cancelled, fail is not None and fail.permanent)
+        row = conn.execute(
+            f"UPDATE jobs SET status = {_OUTCOME_STATUS},"
+            f" run_at = CASE WHEN {_OUTCOME_STATUS} = 'pending' THEN ? ELSE run_at END,"
+            f" finished_at = CASE WHEN {_OUTCOME_STATUS} = 'pending' THEN NULL ELSE ? END,"
+            " result = CASE WHEN ? THEN ? ELSE result END,"
+            f" last_error = CASE WHEN ? THEN last_error ELSE ? END, {_UNLEASE}"
+            f" WHERE {_FENCE} RETURNING status, attempts, tenant, task, started_at",
+            (*decided, *decided, now + (0.0 if fail is None else max(0.0, fail.retry_in_sec)),
+             *decided, now, ok, dumps(outcome.result) if isinstance(outcome, Ack) else None,
+             ok, None if fail is None else fail.error, str(lease.job_id), lease.token.hex),
+        ).fetchone()
         if row is None:
             continue
         applied.add((lease.job_id, lease.token))
-        data = {"runtime": round(max(0.0, now - (row["started_at"] or now)),
-                                 rules.WAIT_DECIMALS)}
-        if isinstance(outcome, Ack):
+        data: dict[str, object] = {
+            "runtime": round(max(0.0, now - (row["started_at"] or now)), rules.WAIT_DECIMALS)}
+        status = JobStatus(row["status"])
+        if fail is None:
             event_type, error = EventType.SUCCEEDED, None
-        elif row["status"] == JobStatus.PENDING.value:
-            event_type, error = EventType.RETRY_SCHEDULED, outcome.error
-            data["retry_in"] = round(max(0.0, outcome.retry_in_sec), rules.RETRY_IN_DECIMALS)
         else:
-            event_type, error = EventType.FAILED, outcome.error
+            event_type, error = _FAILED_EVENTS[status], fail.error
+            if status is JobStatus.PENDING:
+                data["retry_in"] = round(max(0.0, fail.retry_in_sec), rules.RETRY_IN_DECIMALS)
+            if fail.error_type is not None:
+                data["error_type"] = fail.error_type
+            if fail.traceback is not None:
+                data["traceback"] = fail.traceback
         changes.append(Change(str(lease.job_id), event_type, JobStatus.RUNNING, row["status"],
                               row["attempts"], row["tenant"], row["task"], worker, error, data))
     append(conn, now, changes)
     return applied
 
 
+_FAILED_EVENTS = {
+    JobStatus.PENDING: EventType.RETRY_SCHEDULED,
+    JobStatus.FAILED: EventType.FAILED,
+    JobStatus.CANCELLED: EventType.CANCELLED,
+}
+"""The event of a failed attempt, by the status it left the job in."""
+
+
 def release(conn: sqlite3.Connection, now: float, leases: list[Lease]) -> None:
+    """Running jobs go back with `job_released` (or end with `job_cancelled` when that was
+    requested); reserved ones are just free again."""
     changes: list[Change] = []
     for lease in leases:
         row = conn.execute(
-            f"UPDATE jobs SET status = 'pending', attempts = max(0, attempts - 1), {_UNLEASE}"
-            f" WHERE {_FENCE} RETURNING status, attempts, tenant, task",
-            (str(lease.job_id), lease.token.hex),
+            "UPDATE jobs SET"
+            " status = CASE WHEN cancel_requested_at IS NULL THEN 'pending' ELSE 'cancelled' END,"
+            " attempts = CASE WHEN cancel_requested_at IS NULL THEN max(0, attempts - 1)"
+            " ELSE attempts END,"
+            " finished_at = CASE WHEN cancel_requested_at IS NULL THEN NULL ELSE ? END,"
+            " last_error = CASE WHEN cancel_requested_at IS NULL THEN last_error ELSE ? END,"
+            f" {_UNLEASE} WHERE {_FENCE} RETURNING status, attempts, tenant, task, last_error",
+            (now, rules.CANCELLED_ERROR, str(lease.job_id), lease.token.hex),
         ).fetchone()
         if row is not None:
-            changes.append(Change(str(lease.job_id), EventType.RELEASED, JobStatus.RUNNING,
-                                  row["status"], row["attempts"], row["tenant"], row["task"]))
+            cancelled = row["status"] == JobStatus.CANCELLED.value
+            changes.append(Change(str(lease.job_id),
+                                  EventType.CANCELLED if cancelled else EventType.RELEASED,
+                                  JobStatus.RUNNING, row["status"], row["attempts"],
+                                  row["tenant"], row["task"],
+                                  error=row["last_error"] if cancelled else None))
         else:  # a reservation: free again, no attempt was spent and no event is due
             conn.execute(f"UPDATE jobs SET {_UNLEASE} WHERE {_RESERVED}",
                          (str(lease.job_id), lease.token.hex))
     append(conn, now, changes)
+
+
+_RESCUED_EVENTS = {
+    JobStatus.PENDING: EventType.LEASE_EXPIRED,
+    JobStatus.FAILED: EventType.FAILED,
+    JobStatus.CANCELLED: EventType.CANCELLED,
+}
+_RESCUED_STATUS = (
+    "CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'"
+    f" WHEN {_LAST} THEN 'failed' ELSE 'pending' END")
 
 
 def rescue(conn: sqlite3.Connection, now: float) -> list[JobId]:
@@ -194,18 +262,15 @@ def rescue(conn: sqlite3.Connection, now: float) -> list[JobId]:
     expired = "status = 'running' AND lease_expires_at < ?"
     owners = dict(conn.execute(f"SELECT id, lease_owner FROM jobs WHERE {expired}", (now,)))
     rows = conn.execute(
-        "UPDATE jobs SET"
-        f" status = CASE WHEN {_LAST} THEN 'failed' ELSE 'pending' END,"
-        f" finished_at = CASE WHEN {_LAST} THEN ? ELSE NULL END,"
-        f" run_at = CASE WHEN {_LAST} THEN run_at ELSE ? END,"
+        f"UPDATE jobs SET status = {_RESCUED_STATUS},"
+        f" finished_at = CASE WHEN {_RESCUED_STATUS} = 'pending' THEN NULL ELSE ? END,"
+        f" run_at = CASE WHEN {_RESCUED_STATUS} = 'pending' THEN ? ELSE run_at END,"
         f" last_error = {rules.rescue_error_sql('lease_owner')}, {_UNLEASE}"
         f" WHERE {expired} RETURNING id, status, attempts, tenant, task, last_error",
         (now, now, now),
     ).fetchall()
     append(conn, now, [
-        Change(row["id"],
-               EventType.FAILED if row["status"] == JobStatus.FAILED.value
-               else EventType.LEASE_EXPIRED,
+        Change(row["id"], _RESCUED_EVENTS[JobStatus(row["status"])],
                JobStatus.RUNNING, row["status"], row["attempts"], row["tenant"], row["task"],
                owners.get(row["id"]), row["last_error"])
         for row in rows

@@ -2,8 +2,10 @@
 -- `python -m conveyor.store.postgres.render`; do not edit.
 WITH o AS (
     SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[], %(ok)s::bool[], %(results)s::text[],
-                         %(errors)s::text[], %(retry_in)s::float8[], %(permanent)s::bool[])
-           AS o(id, token, ok, result, error, retry_in, permanent)),
+                         %(errors)s::text[], %(retry_in)s::float8[], %(permanent)s::bool[],
+                         %(cancelled)s::bool[], %(error_types)s::text[], %(tracebacks)s::text[])
+           AS o(id, token, ok, result, error, retry_in, permanent, cancelled, error_type,
+                traceback)),
 held AS MATERIALIZED (
     SELECT o.* FROM o
      CROSS JOIN LATERAL (
@@ -13,18 +15,28 @@ held AS MATERIALIZED (
 changed AS (
     UPDATE jobs AS j
        SET status = CASE WHEN o.ok THEN 'done'
+                         WHEN o.cancelled THEN 'cancelled'
                          WHEN o.permanent OR (j.attempts > j.max_retries) THEN 'failed'
+                         WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
                          ELSE 'pending' END,
            result = CASE WHEN o.ok THEN o.result::jsonb ELSE j.result END,
-           finished_at = CASE WHEN o.ok OR o.permanent OR (j.attempts > j.max_retries)
-                              THEN now() END,
-           run_at = CASE WHEN o.ok OR o.permanent OR (j.attempts > j.max_retries) THEN j.run_at
-                         ELSE now() + make_interval(secs => o.retry_in) END,
+           finished_at = CASE WHEN CASE WHEN o.ok THEN 'done'
+                         WHEN o.cancelled THEN 'cancelled'
+                         WHEN o.permanent OR (j.attempts > j.max_retries) THEN 'failed'
+                         WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                         ELSE 'pending' END <> 'pending' THEN now() END,
+           run_at = CASE WHEN CASE WHEN o.ok THEN 'done'
+                         WHEN o.cancelled THEN 'cancelled'
+                         WHEN o.permanent OR (j.attempts > j.max_retries) THEN 'failed'
+                         WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                         ELSE 'pending' END = 'pending'
+                         THEN now() + make_interval(secs => o.retry_in) ELSE j.run_at END,
            last_error = CASE WHEN o.ok THEN j.last_error ELSE o.error END,
            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
       FROM held AS o
      WHERE j.id = o.id AND j.id = ANY(ARRAY(SELECT id FROM held))
     RETURNING j.id, o.token, j.status, j.attempts, j.tenant, j.task, o.ok, o.error, o.retry_in,
+              o.error_type, o.traceback,
               greatest(0, extract(epoch FROM now() - coalesce(j.started_at, now()))) AS runtime),
 ev AS (
     SELECT e.*, 'running'::text AS source
@@ -32,15 +44,16 @@ ev AS (
     SELECT id,
            CASE status WHEN 'done' THEN 'job_succeeded'
                        WHEN 'pending' THEN 'job_retry_scheduled'
+                       WHEN 'cancelled' THEN 'job_cancelled'
                        ELSE 'job_failed' END,
            status, attempts, tenant, task, %(worker)s::text,
            CASE WHEN ok THEN NULL ELSE error END,
-           CASE WHEN status = 'pending'
-                THEN jsonb_build_object(
-                    'runtime', round(runtime::numeric, 6),
-                    'retry_in', round(retry_in::numeric, 3))
-                ELSE jsonb_build_object(
-                    'runtime', round(runtime::numeric, 6)) END
+           jsonb_strip_nulls(jsonb_build_object(
+               'runtime', round(runtime::numeric, 6),
+               'retry_in', CASE WHEN status = 'pending'
+                                THEN round(retry_in::numeric, 3) END,
+               'error_type', error_type,
+               'traceback', traceback))
       FROM changed) AS e(job_id, type, status, attempt, tenant, task, worker, error, data)),
 bumped AS (
     INSERT INTO counters AS c (name, shard, value)
@@ -62,7 +75,11 @@ bumped AS (
         ('job_lease_expired', 'running', 'status:pending', 1),
         ('job_lease_expired', 'running', 'status:running', -1),
         ('job_released', 'running', 'status:pending', 1),
-        ('job_released', 'running', 'status:running', -1)) AS d(type, source, name, delta)
+        ('job_released', 'running', 'status:running', -1),
+        ('job_cancelled', 'pending', 'status:cancelled', 1),
+        ('job_cancelled', 'pending', 'status:pending', -1),
+        ('job_cancelled', 'running', 'status:cancelled', 1),
+        ('job_cancelled', 'running', 'status:running', -1)) AS d(type, source, name, delta)
         ON d.type = ev.type AND d.source IS NOT DISTINCT FROM ev.source
      GROUP BY d.name
     HAVING sum(d.delta) <> 0

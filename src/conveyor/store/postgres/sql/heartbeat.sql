@@ -9,4 +9,4 @@ held AS MATERIALIZED (
      WHERE locked_row.lease_token = o.token AND locked_row.status IN ('pending', 'running'))
 UPDATE jobs AS j SET lease_expires_at = now() + make_interval(secs => %(lease_for)s)
  WHERE j.id = ANY(ARRAY(SELECT id FROM held))
-RETURNING j.id
+RETURNING j.id, j.cancel_requested_at IS NOT NULL AS cancelling

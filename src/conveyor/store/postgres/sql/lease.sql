@@ -16,10 +16,11 @@ changed AS (
     UPDATE jobs AS j
        SET status = 'running', attempts = j.attempts + 1, lease_owner = %(worker)s,
            lease_token = gen_random_uuid(), started_at = now(),
-           lease_expires_at = now() + make_interval(secs => %(lease_for)s)
+           lease_expires_at = now() + make_interval(secs => %(lease_for)s),
+           progress = NULL, progress_message = NULL
      WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING j.id, j.lease_token, j.task, j.payload, j.attempts, j.max_retries, j.tenant,
-              j.queue, j.trace_id, j.status,
+              j.queue, j.trace_id, j.timeout_sec, j.status,
               greatest(0, extract(epoch FROM now() - j.run_at)) AS waited),
 ev AS (
     SELECT e.*, 'pending'::text AS source
@@ -47,7 +48,11 @@ bumped AS (
         ('job_lease_expired', 'running', 'status:pending', 1),
         ('job_lease_expired', 'running', 'status:running', -1),
         ('job_released', 'running', 'status:pending', 1),
-        ('job_released', 'running', 'status:running', -1)) AS d(type, source, name, delta)
+        ('job_released', 'running', 'status:running', -1),
+        ('job_cancelled', 'pending', 'status:cancelled', 1),
+        ('job_cancelled', 'pending', 'status:pending', -1),
+        ('job_cancelled', 'running', 'status:cancelled', 1),
+        ('job_cancelled', 'running', 'status:running', -1)) AS d(type, source, name, delta)
         ON d.type = ev.type AND d.source IS NOT DISTINCT FROM ev.source
      GROUP BY d.name
     HAVING sum(d.delta) <> 0
@@ -68,4 +73,5 @@ notified AS (
     SELECT pg_notify('conveyor_events', max(seq)::text) AS sent FROM appended
     HAVING count(*) > 0)
 SELECT changed.id, changed.lease_token, changed.task, changed.payload,
-       changed.attempts, changed.max_retries, changed.tenant, changed.queue, changed.trace_id FROM changed LEFT JOIN notified ON true
+       changed.attempts, changed.max_retries, changed.tenant, changed.queue, changed.trace_id,
+       changed.timeout_sec FROM changed LEFT JOIN notified ON true

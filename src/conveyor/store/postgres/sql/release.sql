@@ -9,15 +9,21 @@ held AS MATERIALIZED (
      WHERE locked_row.lease_token = o.token AND locked_row.status IN ('running')),
 changed AS (
     UPDATE jobs AS j
-       SET status = 'pending', attempts = greatest(0, j.attempts - 1),
+       SET status = CASE WHEN j.cancel_requested_at IS NULL THEN 'pending' ELSE 'cancelled' END,
+           attempts = CASE WHEN j.cancel_requested_at IS NULL
+                           THEN greatest(0, j.attempts - 1) ELSE j.attempts END,
+           finished_at = CASE WHEN j.cancel_requested_at IS NULL THEN NULL ELSE now() END,
+           last_error = CASE WHEN j.cancel_requested_at IS NULL THEN j.last_error
+                             ELSE %(cancelled_error)s END,
            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
      WHERE j.id = ANY(ARRAY(SELECT id FROM held))
-    RETURNING j.id, j.status, j.attempts, j.tenant, j.task),
+    RETURNING j.id, j.status, j.attempts, j.tenant, j.task, j.last_error),
 ev AS (
     SELECT e.*, 'running'::text AS source
       FROM (
-    SELECT id, 'job_released', status, attempts, tenant, task, NULL::text, NULL::text,
-           NULL::jsonb
+    SELECT id, CASE WHEN status = 'cancelled' THEN 'job_cancelled' ELSE 'job_released' END,
+           status, attempts, tenant, task, NULL::text,
+           CASE WHEN status = 'cancelled' THEN last_error END, NULL::jsonb
       FROM changed) AS e(job_id, type, status, attempt, tenant, task, worker, error, data)),
 bumped AS (
     INSERT INTO counters AS c (name, shard, value)
@@ -39,7 +45,11 @@ bumped AS (
         ('job_lease_expired', 'running', 'status:pending', 1),
         ('job_lease_expired', 'running', 'status:running', -1),
         ('job_released', 'running', 'status:pending', 1),
-        ('job_released', 'running', 'status:running', -1)) AS d(type, source, name, delta)
+        ('job_released', 'running', 'status:running', -1),
+        ('job_cancelled', 'pending', 'status:cancelled', 1),
+        ('job_cancelled', 'pending', 'status:pending', -1),
+        ('job_cancelled', 'running', 'status:cancelled', 1),
+        ('job_cancelled', 'running', 'status:running', -1)) AS d(type, source, name, delta)
         ON d.type = ev.type AND d.source IS NOT DISTINCT FROM ev.source
      GROUP BY d.name
     HAVING sum(d.delta) <> 0

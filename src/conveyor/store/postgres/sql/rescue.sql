@@ -8,9 +8,12 @@ WITH expired AS MATERIALIZED (
        FOR UPDATE SKIP LOCKED),
 changed AS (
     UPDATE jobs AS j
-       SET status = CASE WHEN (j.attempts > j.max_retries) THEN 'failed' ELSE 'pending' END,
-           finished_at = CASE WHEN (j.attempts > j.max_retries) THEN now() END,
-           run_at = CASE WHEN (j.attempts > j.max_retries) THEN j.run_at ELSE now() END,
+       SET status = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                          WHEN (j.attempts > j.max_retries) THEN 'failed' ELSE 'pending' END,
+           finished_at = CASE WHEN CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                          WHEN (j.attempts > j.max_retries) THEN 'failed' ELSE 'pending' END <> 'pending' THEN now() END,
+           run_at = CASE WHEN CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                          WHEN (j.attempts > j.max_retries) THEN 'failed' ELSE 'pending' END = 'pending' THEN now() ELSE j.run_at END,
            last_error = 'lease expired: worker ' || coalesce(e.lease_owner, 'None') || ' stopped renewing it',
            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
       FROM expired AS e
@@ -19,7 +22,9 @@ changed AS (
 ev AS (
     SELECT e.*, 'running'::text AS source
       FROM (
-    SELECT id, CASE WHEN status = 'failed' THEN 'job_failed' ELSE 'job_lease_expired' END,
+    SELECT id, CASE status WHEN 'failed' THEN 'job_failed'
+                           WHEN 'cancelled' THEN 'job_cancelled'
+                           ELSE 'job_lease_expired' END,
            status, attempts, tenant, task, lease_owner, last_error, NULL::jsonb
       FROM changed) AS e(job_id, type, status, attempt, tenant, task, worker, error, data)),
 bumped AS (
@@ -42,7 +47,11 @@ bumped AS (
         ('job_lease_expired', 'running', 'status:pending', 1),
         ('job_lease_expired', 'running', 'status:running', -1),
         ('job_released', 'running', 'status:pending', 1),
-        ('job_released', 'running', 'status:running', -1)) AS d(type, source, name, delta)
+        ('job_released', 'running', 'status:running', -1),
+        ('job_cancelled', 'pending', 'status:cancelled', 1),
+        ('job_cancelled', 'pending', 'status:pending', -1),
+        ('job_cancelled', 'running', 'status:cancelled', 1),
+        ('job_cancelled', 'running', 'status:running', -1)) AS d(type, source, name, delta)
         ON d.type = ev.type AND d.source IS NOT DISTINCT FROM ev.source
      GROUP BY d.name
     HAVING sum(d.delta) <> 0

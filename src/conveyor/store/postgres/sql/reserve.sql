@@ -17,4 +17,4 @@ UPDATE jobs AS j
        lease_expires_at = now() + make_interval(secs => %(lease_for)s)
  WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
 RETURNING j.id, j.lease_token, j.task, j.payload, j.attempts + 1 AS attempts, j.max_retries,
-          j.tenant, j.queue, j.trace_id
+          j.tenant, j.queue, j.trace_id, j.timeout_sec

@@ -12,7 +12,8 @@ changed AS (
     UPDATE jobs AS j
        SET status = 'running', attempts = j.attempts + 1,
            started_at = now() - make_interval(secs => greatest(0, o.ago)),
-           lease_expires_at = now() + make_interval(secs => %(lease_for)s)
+           lease_expires_at = now() + make_interval(secs => %(lease_for)s),
+           progress = NULL, progress_message = NULL
       FROM held AS o
      WHERE j.id = o.id AND j.id = ANY(ARRAY(SELECT id FROM held))
     RETURNING j.id, j.status, j.attempts, j.tenant, j.task, j.lease_owner,
@@ -43,7 +44,11 @@ bumped AS (
         ('job_lease_expired', 'running', 'status:pending', 1),
         ('job_lease_expired', 'running', 'status:running', -1),
         ('job_released', 'running', 'status:pending', 1),
-        ('job_released', 'running', 'status:running', -1)) AS d(type, source, name, delta)
+        ('job_released', 'running', 'status:running', -1),
+        ('job_cancelled', 'pending', 'status:cancelled', 1),
+        ('job_cancelled', 'pending', 'status:pending', -1),
+        ('job_cancelled', 'running', 'status:cancelled', 1),
+        ('job_cancelled', 'running', 'status:running', -1)) AS d(type, source, name, delta)
         ON d.type = ev.type AND d.source IS NOT DISTINCT FROM ev.source
      GROUP BY d.name
     HAVING sum(d.delta) <> 0
