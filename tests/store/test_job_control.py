@@ -222,3 +222,19 @@ async def test_progress_is_recorded_fenced_and_reset_by_the_next_attempt(store: 
     await store.lease("w", ["default"], 1, LONG)
     fresh = await store.get(job.id)
     assert fresh.progress is None and fresh.progress_message is None
+
+
+async def test_a_rescued_job_keeps_its_place_in_the_queue(store: Store) -> None:
+    first = (await store.submit(text_job("first"))).job
+    [short] = await store.lease("w-dead", ["default"], 1, 0.0)
+    assert short.job_id == first.id
+    later = [(await store.submit(text_job(f"later {i}"))).job for i in range(3)]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while first.id not in await store.rescue():
+        assert loop.time() < deadline, "never rescued"
+        await asyncio.sleep(0.01)
+    rescued = await store.get(first.id)
+    assert rescued.run_at == first.run_at  # not pushed to the end
+    leases = await store.lease("w", ["default"], 2, LONG)
+    assert {lease.job_id for lease in leases} == {first.id, later[0].id}  # the two oldest

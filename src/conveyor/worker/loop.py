@@ -261,9 +261,9 @@ class Worker:
             elapsed = round(time.monotonic() - started, 6)
             self._runtime.observe(elapsed)
             entry = self._running.get(lease.job_id)
-            if entry is not None and entry.lost:
-                log.warning("job_lease_lost", elapsed=elapsed,
-                            message="lease lost while running; outcome discarded")
+            if entry is not None and entry.lost:  # `job_lease_lost` was logged when it was
+                log.info("job_outcome_discarded", elapsed=elapsed,
+                         message="the lease was lost while it ran")
                 self._forget(lease)
                 return
             if entry is not None:
@@ -440,7 +440,8 @@ class Worker:
         """Another worker may run this job now: its outcome here will be discarded."""
         entry = self._running.get(lease.job_id)
         if (entry is None or entry.lease.token != lease.token or entry.task.done()
-                or entry.finishing):  # a finished one's outcome is refused, and logged, anyway
+                or entry.finishing  # a finished one's outcome is refused, and logged, anyway
+                or entry.lost):  # said once
             return
         entry.lost = True
         self._stop_handler(entry)

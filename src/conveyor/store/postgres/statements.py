@@ -270,8 +270,10 @@ RETURNING id
 _RESCUED_STATUS = f"""CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
                           WHEN {_LAST} THEN 'failed' ELSE 'pending' END"""
 
-# SKIP LOCKED: a job whose row is locked is being finished or heartbeated right now; the
-# rescuer never waits for (or deadlocks with) a live worker.
+# A rescued job keeps its `run_at`, so it goes back to its place in the queue (ahead of what
+# was submitted after it), not to the end. SKIP LOCKED: a job whose row is locked is being
+# finished or heartbeated right now; the rescuer never waits for (or deadlocks with) a live
+# worker.
 RESCUE = logged(
     f"""expired AS MATERIALIZED (
     SELECT id, lease_owner FROM jobs
@@ -283,7 +285,6 @@ changed AS (
     UPDATE jobs AS j
        SET status = {_RESCUED_STATUS},
            finished_at = CASE WHEN {_RESCUED_STATUS} <> 'pending' THEN now() END,
-           run_at = CASE WHEN {_RESCUED_STATUS} = 'pending' THEN now() ELSE j.run_at END,
            last_error = {rules.rescue_error_sql("e.lease_owner")},
            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
       FROM expired AS e

@@ -35,9 +35,12 @@ _HELD_OR_RESERVED = _held("'pending', 'running'")
 
 def _pick(queues: list[str]) -> str:
     """Runnable, unreserved pending jobs of `queues`, best first (parameters: now, *queues,
-    limit). A reserved job (pending, with a lease token) belongs to one worker already."""
+    limit). A reserved job (pending, with a lease token) belongs to one worker already.
+    Through `jobs_pending`, named: its order is the lease order, while `jobs_due` (by time
+    alone) matches the filter more exactly and would otherwise be chosen, then sorted."""
     marks = ",".join("?" * len(queues))
-    return ("SELECT id FROM jobs WHERE status = 'pending' AND lease_token IS NULL"
+    return ("SELECT id FROM jobs INDEXED BY jobs_pending"
+            " WHERE status = 'pending' AND lease_token IS NULL"
             f" AND run_at <= ? AND queue IN ({marks}) ORDER BY priority DESC, run_at, id LIMIT ?")
 
 
@@ -151,10 +154,9 @@ def next_due(conn: sqlite3.Connection, now: float, queues: list[str]) -> float |
     return None if row is None or row["due"] is None else float(row["due"]) - now
 
 
-# What an outcome makes of its job (parameters: ok, cancelled, permanent; the row before it).
-_OUTCOME_STATUS = (
-    "CASE WHEN ? THEN 'done' WHEN ? THEN 'cancelled'"
-    f" WHEN ? OR {_LAST} THEN 'failed'"
+# What a failed attempt makes of its job (parameters: cancelled, permanent; the row before it).
+_FAILED_STATUS = (
+    f"CASE WHEN ? THEN 'cancelled' WHEN ? OR {_LAST} THEN 'failed'"
     " WHEN cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE 'pending' END")
 
 
@@ -173,20 +175,25 @@ def finish(
     changes: list[Change] = []
     for outcome in outcomes:
         lease = outcome.lease
-        ok = isinstance(outcome, Ack)
         fail = None if isinstance(outcome, Ack) else outcome
-        decided = (ok, fail is not None and fail.cancelled, fail is not None and fail.permanent)
-        row = conn.execute(
-            f"UPDATE jobs SET status = {_OUTCOME_STATUS},"
-            f" run_at = CASE WHEN {_OUTCOME_STATUS} = 'pending' THEN ? ELSE run_at END,"
-            f" finished_at = CASE WHEN {_OUTCOME_STATUS} = 'pending' THEN NULL ELSE ? END,"
-            " result = CASE WHEN ? THEN ? ELSE result END,"
-            f" last_error = CASE WHEN ? THEN last_error ELSE ? END, {_UNLEASE}"
-            f" WHERE {_FENCE} RETURNING status, attempts, tenant, task, started_at",
-            (*decided, *decided, now + (0.0 if fail is None else max(0.0, fail.retry_in_sec)),
-             *decided, now, ok, dumps(outcome.result) if isinstance(outcome, Ack) else None,
-             ok, None if fail is None else fail.error, str(lease.job_id), lease.token.hex),
-        ).fetchone()
+        if isinstance(outcome, Ack):  # the common case, kept to the plainest statement
+            row = conn.execute(
+                f"UPDATE jobs SET status = 'done', result = ?, finished_at = ?, {_UNLEASE}"
+                f" WHERE {_FENCE} RETURNING status, attempts, tenant, task, started_at",
+                (dumps(outcome.result), now, str(lease.job_id), lease.token.hex),
+            ).fetchone()
+        else:
+            fail = outcome
+            decided = (fail.cancelled, fail.permanent)
+            row = conn.execute(
+                f"UPDATE jobs SET status = {_FAILED_STATUS},"
+                f" run_at = CASE WHEN {_FAILED_STATUS} = 'pending' THEN ? ELSE run_at END,"
+                f" finished_at = CASE WHEN {_FAILED_STATUS} = 'pending' THEN NULL ELSE ? END,"
+                f" last_error = ?, {_UNLEASE}"
+                f" WHERE {_FENCE} RETURNING status, attempts, tenant, task, started_at",
+                (*decided, *decided, now + max(0.0, fail.retry_in_sec), *decided, now,
+                 fail.error, str(lease.job_id), lease.token.hex),
+            ).fetchone()
         if row is None:
             continue
         applied.add((lease.job_id, lease.token))
@@ -256,6 +263,7 @@ _RESCUED_STATUS = (
 
 
 def rescue(conn: sqlite3.Connection, now: float) -> list[JobId]:
+    """A rescued job keeps its `run_at`: it goes back to its place in the queue."""
     # Reservations of a worker that stopped renewing them: the jobs are simply free again.
     conn.execute(f"UPDATE jobs SET {_UNLEASE} WHERE status = 'pending'"
                  " AND lease_token IS NOT NULL AND lease_expires_at < ?", (now,))
@@ -264,10 +272,9 @@ def rescue(conn: sqlite3.Connection, now: float) -> list[JobId]:
     rows = conn.execute(
         f"UPDATE jobs SET status = {_RESCUED_STATUS},"
         f" finished_at = CASE WHEN {_RESCUED_STATUS} = 'pending' THEN NULL ELSE ? END,"
-        f" run_at = CASE WHEN {_RESCUED_STATUS} = 'pending' THEN ? ELSE run_at END,"
         f" last_error = {rules.rescue_error_sql('lease_owner')}, {_UNLEASE}"
         f" WHERE {expired} RETURNING id, status, attempts, tenant, task, last_error",
-        (now, now, now),
+        (now, now),
     ).fetchall()
     append(conn, now, [
         Change(row["id"], _RESCUED_EVENTS[JobStatus(row["status"])],

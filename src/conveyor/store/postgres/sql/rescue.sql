@@ -12,8 +12,6 @@ changed AS (
                           WHEN (j.attempts > j.max_retries) THEN 'failed' ELSE 'pending' END,
            finished_at = CASE WHEN CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
                           WHEN (j.attempts > j.max_retries) THEN 'failed' ELSE 'pending' END <> 'pending' THEN now() END,
-           run_at = CASE WHEN CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
-                          WHEN (j.attempts > j.max_retries) THEN 'failed' ELSE 'pending' END = 'pending' THEN now() ELSE j.run_at END,
            last_error = 'lease expired: worker ' || coalesce(e.lease_owner, 'None') || ' stopped renewing it',
            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
       FROM expired AS e
