@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/index.html dashboard/package.json dashboard/vite.config.ts dashboard/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test lint typecheck pytest dashboard dashboard-test bench bench-growth clean
+.PHONY: run test lint typecheck pytest dashboard dashboard-test wheel bench bench-growth clean
 
 run: $(VENV)/.installed dashboard/dist/index.html
 	$(BIN)/conveyor up
@@ -16,8 +16,9 @@ $(VENV)/.created:
 	$(BIN)/pip install -q --upgrade pip
 	touch $@
 
+# A checkout runs on either store, so it gets the PostgreSQL driver (the `postgres` extra).
 $(VENV)/.installed: $(VENV)/.created pyproject.toml
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[postgres]'
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
@@ -31,6 +32,10 @@ dashboard/dist/index.html: dashboard/node_modules/.package-lock.json $(DASHBOARD
 	cd dashboard && npm run build
 
 dashboard: dashboard/dist/index.html
+
+# dist/conveyor-<version>-py3-none-any.whl (and the sdist), the built dashboard inside.
+wheel: $(VENV)/.installed-test dashboard/dist/index.html
+	$(BIN)/python -m build --outdir dist
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench
@@ -53,4 +58,4 @@ bench-growth: $(VENV)/.installed-test
 	$(BIN)/python -m bench.run --only growth
 
 clean:
-	rm -rf $(VENV) dashboard/node_modules dashboard/dist test-artifacts
+	rm -rf $(VENV) dashboard/node_modules dashboard/dist test-artifacts dist

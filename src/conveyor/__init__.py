@@ -1,7 +1,8 @@
 """conveyor: a distributed task queue and job processor.
 
 The public surface: `task` to register handlers, `JobContext` and `current_job()` for a
-running handler, `Client` to submit jobs, and the errors.
+running handler, `Queue` and `AsyncQueue` to enqueue from Python without HTTP, `Client` to
+submit jobs over HTTP, and the errors.
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ from conveyor.tasks import task
 
 __version__ = "0.1.0"
 
-__all__ = ["Client", "ConveyorError", "JobContext", "PermanentError", "__version__",
-           "current_job", "task"]
+__all__ = ["AsyncClient", "AsyncQueue", "Client", "ConveyorError", "JobContext", "JobSpec",
+           "PermanentError", "Queue", "__version__", "current_job", "task"]
 
 
 def __getattr__(name: str) -> object:
     # The HTTP client pulls in httpx; import it only when asked for.
-    if name == "Client":
-        from conveyor.client import Client
+    if name in ("Client", "AsyncClient"):
+        from conveyor import client
 
-        return Client
+        return getattr(client, name)
+    if name in ("Queue", "AsyncQueue", "JobSpec"):  # the store's modules, only when asked
+        from conveyor import producer
+
+        return getattr(producer, name)
     raise AttributeError(name)

@@ -1,6 +1,7 @@
 """The wiring of conveyor's processes, in one place: which tasks a process knows, and what
 `conveyor up`, `conveyor api` and `conveyor worker` start (store, live event feed, worker,
-HTTP app) and stop, in which order.
+HTTP app) and stop, in which order. What could stop them from starting is checked first
+(`conveyor.startup`), so it is said in one line rather than in a traceback.
 
 The engine (`store`, `worker`, `api`) takes all of these as arguments and imports none of
 this module; the CLI and tests start processes through it. It is also the only place that
@@ -13,7 +14,8 @@ import asyncio
 import gc
 import os
 import signal
-from collections.abc import AsyncIterator, Sequence
+import socket
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import ModuleType
 
@@ -24,7 +26,8 @@ from conveyor.api.live import EventFeed
 from conveyor.builtin_tasks import text_task
 from conveyor.config import Settings
 from conveyor.logging import get_logger
-from conveyor.store import connect_store_patiently, open_store
+from conveyor.startup import WAIT_FOR_DATABASE_SEC, bind, check_database_url, open_store
+from conveyor.store import connect_store_patiently
 from conveyor.store.base import Store
 from conveyor.tasks import TaskRegistry
 from conveyor.worker import Worker
@@ -55,16 +58,18 @@ def build_app(
     tasks: TaskRegistry,
     *,
     store: Store | None = None,
+    close_store: bool = False,
     run_worker: bool = False,
     worker_queues: Sequence[str] = ("default",),
 ) -> FastAPI:
     """The API process (`conveyor api`), or with `run_worker` the API and a worker in one
     process (`conveyor up`). Its lifespan opens the store (or uses `store`, whose closing is
-    left to the caller), starts the event feed and the worker, and stops them in reverse."""
+    left to the caller unless `close_store`), starts the event feed and the worker, and stops
+    them in reverse."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own_store = store is None
+        own_store = store is None or close_store
         opened = store if store is not None else await connect_store_patiently(
             settings.database_url)
         app.state.store = opened
@@ -97,16 +102,44 @@ def build_app(
 
 
 def serve(settings: Settings, tasks: TaskRegistry, *, run_worker: bool,
-          queues: Sequence[str]) -> None:
-    """Run the API (and for `conveyor up` a worker) under uvicorn until SIGTERM/SIGINT."""
+          queues: Sequence[str], wait_for_database: float = WAIT_FOR_DATABASE_SEC) -> None:
+    """Run the API (and for `conveyor up` a worker) under uvicorn until SIGTERM/SIGINT.
+
+    Before uvicorn starts: the URL is checked, the port taken and the store opened (waiting
+    up to `wait_for_database` seconds for it), each failure a `StartupError`. Inside
+    uvicorn's lifespan a failure would be a traceback, and a port in use would be found only
+    after the store was opened and migrated."""
+    check_database_url(settings.database_url)
+    with (bind(settings.host, settings.port) as sock,
+          asyncio.Runner(loop_factory=_loop_factory()) as runner):
+        runner.run(_serve(settings, tasks, sock, run_worker=run_worker, queues=queues,
+                          wait_for_database=wait_for_database))
+
+
+async def _serve(settings: Settings, tasks: TaskRegistry, sock: socket.socket, *,
+                 run_worker: bool, queues: Sequence[str], wait_for_database: float) -> None:
     import uvicorn
 
-    app = build_app(settings, tasks, run_worker=run_worker, worker_queues=queues)
+    store = await open_store(settings.database_url, wait_for_database)
+    # The lifespan closes the store: uvicorn re-raises a caught SIGTERM as soon as it stops,
+    # so nothing after `serve` would run.
+    app = build_app(settings, tasks, store=store, close_store=True, run_worker=run_worker,
+                    worker_queues=queues)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                             access_log=False, lifespan="on", ws_ping_interval=20,
                             timeout_graceful_shutdown=max(5, int(settings.shutdown_grace_sec) + 5))
     freeze_startup_objects()
-    uvicorn.Server(config).run()
+    await uvicorn.Server(config).serve(sockets=[sock])
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (it comes with `uvicorn[standard]`), as uvicorn's own default
+    `loop="auto"` picks: `serve` runs the loop itself, to open the store before uvicorn."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 def freeze_startup_objects() -> None:
@@ -119,12 +152,19 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-async def run_worker(settings: Settings, tasks: TaskRegistry, queues: Sequence[str]) -> None:
-    """A worker process (`conveyor worker`): SIGTERM or SIGINT starts its two-stage stop."""
-    async with open_store(settings.database_url, patient=True) as store:
+async def run_worker(settings: Settings, tasks: TaskRegistry, queues: Sequence[str], *,
+                     wait_for_database: float = WAIT_FOR_DATABASE_SEC) -> None:
+    """A worker process (`conveyor worker`): SIGTERM or SIGINT starts its two-stage stop.
+    A bad URL or a database still unreachable after `wait_for_database` seconds is a
+    `StartupError`."""
+    check_database_url(settings.database_url)
+    store = await open_store(settings.database_url, wait_for_database)
+    try:
         worker = Worker(store, settings, tasks, queues=queues)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
         freeze_startup_objects()
         await worker.run()
+    finally:
+        await store.close()

@@ -24,7 +24,8 @@ def test_the_drivers_share_their_module_names() -> None:
     for name in DRIVERS:
         assert modules(name) >= SHARED_MODULES, name
     only_postgres = modules("postgres") - SHARED_MODULES
-    assert only_postgres == {"conninfo", "listener", "statements", "render"}
+    # `transactional`: enqueueing in the application's own transaction, PostgreSQL's alone.
+    assert only_postgres == {"conninfo", "listener", "statements", "render", "transactional"}
     only_sqlite = modules("sqlite") - SHARED_MODULES
     assert only_sqlite == {"wake"}  # cross-process wake-ups: what LISTEN/NOTIFY is to postgres
 

@@ -17,13 +17,19 @@ from conveyor.config import Settings
 CONFIG_TAG = '<script id="conveyor-config" type="application/json">{}</script>'
 
 
+PACKAGED = Path(__file__).resolve().parents[1] / "dashboard"
+"""Where the wheel ships the built dashboard (`conveyor/dashboard/`, see `hatch_build.py`)."""
+CHECKOUT = Path(__file__).resolve().parents[3] / "dashboard" / "dist"
+"""Where `npm run build` puts it in a checkout (`src/conveyor/api/` is three levels down)."""
+
+
 def find_dashboard(settings: Settings) -> Path | None:
-    candidates = [settings.dashboard_dir] if settings.dashboard_dir else [
-        Path.cwd() / "dashboard" / "dist",
-        Path(__file__).resolve().parents[3] / "dashboard" / "dist",
-    ]
+    """DASHBOARD_DIR if set; else the copy inside the installed package, else the checkout's
+    build. Never the working directory's `dashboard/dist`: run from another project's
+    folder, conveyor would serve that project's build as its own."""
+    candidates = [settings.dashboard_dir] if settings.dashboard_dir else [PACKAGED, CHECKOUT]
     for candidate in candidates:
-        if candidate is not None and (candidate / "index.html").is_file():
+        if (candidate / "index.html").is_file():
             return candidate
     return None
 

@@ -19,6 +19,7 @@ from conveyor.errors import (
     ConveyorError,
     IdempotencyConflict,
     InvalidPayload,
+    InvalidSubmission,
     InvalidTransition,
     JobNotFound,
     RateLimited,
@@ -73,6 +74,8 @@ def domain_error_response(exc: ConveyorError) -> JSONResponse:
         return error_response(409, "idempotency_conflict", exc.message)
     if isinstance(exc, InvalidPayload):
         return error_response(422, "invalid_payload", exc.message)
+    if isinstance(exc, InvalidSubmission):
+        return error_response(422, "invalid_request", exc.message)
     if isinstance(exc, InvalidTransition):
         return error_response(409, "invalid_transition", exc.message)
     if isinstance(exc, StoreUnavailable):

@@ -15,6 +15,7 @@ from conveyor.config import Settings
 from conveyor.logging import get_logger
 from conveyor.models import JobStatus, RateLimit, SubmitResult
 from conveyor.store.base import Store
+from conveyor.submitting import rate_of
 from conveyor.tasks import TaskRegistry
 from conveyor.wire import (
     NAME_PATTERN,
@@ -40,7 +41,7 @@ JobIdPath = Annotated[UUID, Path(description="The job's id (a UUID).")]
 
 
 def _rate(settings: Settings) -> RateLimit | None:
-    return RateLimit(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
+    return rate_of(settings.rate_limit_per_minute)
 
 
 @router.post("/jobs", status_code=201, response_model=JobOut,

@@ -22,17 +22,26 @@ __all__ = [
 ]
 
 
-async def connect_store(url: str) -> Store:
-    """Open (and migrate) the store at `url`; the caller must `await store.close()`."""
+async def connect_store(url: str, *, producer: bool = False) -> Store:
+    """Open (and migrate) the store at `url`; the caller must `await store.close()`.
+    `producer`: only to submit and read jobs (see `conveyor.producer`): the schema is checked
+    instead of migrated, and on PostgreSQL the pool is small and nothing LISTENs."""
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower()  # postgresql+psycopg:// too
     if scheme == "sqlite":
         from conveyor.store.sqlite import SqliteStore, sqlite_path_from_url
 
-        return await SqliteStore.open(sqlite_path_from_url(url))
+        return await SqliteStore.open(sqlite_path_from_url(url), producer=producer)
     if scheme in ("postgresql", "postgres"):
-        from conveyor.store.postgres import open_postgres
+        try:
+            from conveyor.store.postgres import open_postgres
+        except ModuleNotFoundError as exc:  # the driver is an extra
+            if exc.name not in ("psycopg", "psycopg_pool"):
+                raise
+            raise ModuleNotFoundError(
+                f"a PostgreSQL DATABASE_URL needs the driver: pip install 'conveyor[postgres]' "
+                f"({exc})", name=exc.name) from exc
 
-        postgres_store: Store = await open_postgres(url)
+        postgres_store: Store = await open_postgres(url, producer=producer)
         return postgres_store
     raise ValueError(f"unsupported DATABASE_URL scheme: {scheme!r} (use sqlite or postgresql)")
 

@@ -8,8 +8,11 @@ with the same schema because both run the same files.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
+
+from conveyor.errors import SchemaOutdated
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -34,3 +37,13 @@ def load_migrations(driver: str) -> list[Migration]:
     if len(set(versions)) != len(versions):
         raise RuntimeError(f"duplicate migration versions for {driver}: {versions}")
     return found
+
+
+def check_applied(driver: str, applied: Iterable[int]) -> None:
+    """For processes that must not migrate (producers): raise `SchemaOutdated` unless every
+    migration this library has is applied (a newer schema, from a newer library, is fine)."""
+    missing = sorted({m.version for m in load_migrations(driver)} - set(applied))
+    if missing:
+        raise SchemaOutdated(
+            f"the database schema lacks migrations {missing} that this version of conveyor "
+            "needs: run `conveyor migrate` (or start a worker or API process, which migrate)")

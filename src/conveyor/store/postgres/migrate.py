@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from conveyor.store.migrate import load_migrations
+from conveyor.store.migrate import check_applied, load_migrations
 
 MIGRATION_LOCK_KEY = 7165066986957401447
 """pg_advisory_lock key held while migrating ("conveymg"); advisory locks are per database."""
@@ -61,3 +61,14 @@ async def migrate_postgres(conninfo: str) -> list[int]:
     """Open a short-lived connection to `conninfo` and migrate it (`conveyor migrate`)."""
     async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
         return await migrate(conn)
+
+
+async def check_schema(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Raise `SchemaOutdated` unless every migration is applied; changes nothing."""
+    cur = await conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    row = await cur.fetchone()
+    applied: list[int] = []
+    if row is not None and row[0]:
+        cur = await conn.execute("SELECT version FROM schema_migrations")
+        applied = [int(r[0]) for r in await cur.fetchall()]
+    check_applied("postgres", applied)

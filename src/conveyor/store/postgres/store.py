@@ -42,7 +42,7 @@ from conveyor.store.postgres import producers, reads, workers
 from conveyor.store.postgres.conninfo import PostgresOptions, describe, parse_postgres_url
 from conveyor.store.postgres.events import Conn
 from conveyor.store.postgres.listener import Listener
-from conveyor.store.postgres.migrate import migrate
+from conveyor.store.postgres.migrate import check_schema, migrate
 
 log = logging.getLogger("conveyor.store.postgres")
 
@@ -179,14 +179,22 @@ class PostgresStore(DriverStore):
                 read_at = loop.time()
 
 
-async def open_postgres(url: str) -> PostgresStore:
+PRODUCER_POOL_MAX = 4
+"""A producer's pool at most (its submits share commits anyway: `store/group.py`)."""
+
+
+async def open_postgres(url: str, *, producer: bool = False) -> PostgresStore:
     """Connect, migrate the schema (safe when many processes start at once), open the pool
-    and start listening. Raises `StoreUnavailable` when the server cannot be reached."""
+    and start listening. Raises `StoreUnavailable` when the server cannot be reached.
+
+    `producer`: for code that only submits and reads jobs: the schema is checked, not
+    migrated (`SchemaOutdated`), the pool is small, and there is no LISTEN connection, so
+    no notification of the cluster reaches it (`wait_for_change` then polls)."""
     conninfo, options = parse_postgres_url(url)
     where = describe(conninfo)
     try:
         async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
-            await migrate(conn)
+            await (check_schema(conn) if producer else migrate(conn))
     except psycopg.OperationalError as exc:
         raise StoreUnavailable(f"postgres at {where}: {exc}") from exc
     except psycopg.Error as exc:  # a migration failed: its transaction was rolled back
@@ -197,8 +205,9 @@ async def open_postgres(url: str) -> PostgresStore:
         # Statements are prepared only when asked (see `rows.fetch`), never by count. (None
         # would switch preparing off altogether, `prepare=True` included.)
         kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": 2**31},
-        min_size=options.pool_min_size,
-        max_size=options.pool_max_size,
+        min_size=min(options.pool_min_size, 1) if producer else options.pool_min_size,
+        max_size=min(options.pool_max_size, PRODUCER_POOL_MAX) if producer
+        else options.pool_max_size,
         timeout=options.pool_timeout,
         name="conveyor",
         open=False,
@@ -209,8 +218,9 @@ async def open_postgres(url: str) -> PostgresStore:
         await pool.close()
         raise StoreUnavailable(f"postgres at {where}: {exc}") from exc
     store = PostgresStore(pool, url, conninfo, options)
-    store._listener.start()
-    await store._listener.wait_connected(options.connect_timeout)
+    if not producer:
+        store._listener.start()
+        await store._listener.wait_connected(options.connect_timeout)
     return store
 
 

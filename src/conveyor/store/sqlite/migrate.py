@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from conveyor.store.migrate import load_migrations
+from conveyor.store.migrate import check_applied, load_migrations
 
 
 def split_sqlite_statements(sql: str) -> list[str]:
@@ -71,3 +71,13 @@ def _migrate(conn: sqlite3.Connection) -> list[int]:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def check_schema(conn: sqlite3.Connection) -> None:
+    """Raise `SchemaOutdated` unless every migration is applied; changes nothing."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    ).fetchone()
+    applied = [row[0] for row in conn.execute("SELECT version FROM schema_migrations")] \
+        if exists else []
+    check_applied("sqlite", applied)

@@ -28,7 +28,7 @@ from conveyor.errors import StoreError, StoreUnavailable
 from conveyor.models import JobId
 from conveyor.store.driver import DriverStore, bind_operations
 from conveyor.store.sqlite import producers, reads, workers
-from conveyor.store.sqlite.migrate import migrate
+from conveyor.store.sqlite.migrate import check_schema, migrate
 from conveyor.store.sqlite.wake import WakeChannel, enabled_by_environment
 
 T = TypeVar("T")
@@ -92,14 +92,23 @@ class SqliteStore(DriverStore):
         self._wake: WakeChannel | None = None
 
     @classmethod
-    async def open(cls, path: Path, *, wake: bool | None = None) -> SqliteStore:
+    async def open(
+        cls, path: Path, *, wake: bool | None = None, producer: bool = False
+    ) -> SqliteStore:
         """Open (creating and migrating) the file. `wake`: exchange wake-ups with the other
-        processes on it (`wake.py`); by default unless `CONVEYOR_SQLITE_WAKE=0`."""
+        processes on it (`wake.py`); by default unless `CONVEYOR_SQLITE_WAKE=0`.
+        `producer`: the schema is checked, not migrated (`SchemaOutdated`); wake-ups are
+        still sent, so workers start the jobs it submits at once."""
         path.parent.mkdir(parents=True, exist_ok=True)
         store = cls(path)
         loop = asyncio.get_running_loop()
         store._writer = await loop.run_in_executor(store._writer_thread, _connect, path)
-        await loop.run_in_executor(store._writer_thread, migrate, store._writer)
+        try:
+            await loop.run_in_executor(store._writer_thread,
+                                       check_schema if producer else migrate, store._writer)
+        except BaseException:
+            await store.close()
+            raise
         store._reader = await loop.run_in_executor(store._reader_thread, _connect, path)
         if enabled_by_environment() if wake is None else wake:
             store._wake = WakeChannel.open(path, store._peer_committed)
