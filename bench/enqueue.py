@@ -1,9 +1,11 @@
 """Enqueue throughput: how fast jobs get into the store.
 
-Four paths, each bounded by a job count and a time budget, on an empty database:
+Six paths, each bounded by a job count and a time budget, on an empty database:
 
 - `store.submit` from Python, one job per call (the cost of one transaction per job);
 - `store.submit_many`, 1,000 jobs per call (one transaction per batch);
+- the producer API, `AsyncQueue.enqueue` and `enqueue_many` (the store calls plus the
+  submission rules), and the blocking `Queue.enqueue` from a plain thread;
 - `POST /jobs` against a real `conveyor api` process, one job per request;
 - `POST /jobs/batch`, 1,000 jobs per request.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +26,9 @@ from bench.environment import cpu_between, cpu_snapshot
 from bench.httpclient import HttpConnection
 from bench.processes import start_api, wait_http_ok
 from bench.results import Measurement, percentile
+from conveyor.config import Settings
 from conveyor.models import NewJob
+from conveyor.producer import AsyncQueue, JobSpec, Queue
 from conveyor.store import Store, connect_store
 
 BATCH = 1000
@@ -113,6 +118,57 @@ async def store_paths(kind: str, url: str, budget: EnqueueBudget) -> list[Measur
     return out
 
 
+async def producer_paths(kind: str, url: str, budget: EnqueueBudget) -> list[Measurement]:
+    """The public producer API on a producer connection: what an application's code gets."""
+    await (await connect_store(url)).close()  # migrated, as a worker or API would have
+    settings = Settings(database_url=url, rate_limit_per_minute=0)
+    out = []
+    async with AsyncQueue(settings=settings) as queue:
+        await queue.enqueue("bench_noop", {"n": 0})  # warm the pool
+        for inflight in (1, budget.concurrency):
+            async def enqueue(n: int) -> None:
+                await queue.enqueue("bench_noop", {"n": n})
+
+            before = cpu_snapshot([])
+            done, elapsed, durations = await drive(inflight, 1, budget, enqueue)
+            out.append(measure(
+                f"enqueue.producer.c{inflight}",
+                f"enqueue: AsyncQueue.enqueue, {inflight} in flight", kind, done, elapsed,
+                durations, cpu_between(before, cpu_snapshot([])),
+            ))
+
+        async def enqueue_many(n: int) -> None:
+            await queue.enqueue_many([JobSpec("bench_noop", {"n": n + i}) for i in range(BATCH)])
+
+        before = cpu_snapshot([])
+        done, elapsed, durations = await drive(1, BATCH, budget, enqueue_many)
+        out.append(measure(
+            "enqueue.producer.many", f"enqueue: AsyncQueue.enqueue_many, {BATCH} per call",
+            kind, done, elapsed, durations, cpu_between(before, cpu_snapshot([])),
+        ))
+    before = cpu_snapshot([])
+    done, elapsed, durations = await asyncio.to_thread(_blocking_enqueues, settings, budget)
+    out.append(measure(
+        "enqueue.producer.blocking", "enqueue: Queue.enqueue (blocking), 1 in flight", kind,
+        done, elapsed, durations, cpu_between(before, cpu_snapshot([])),
+    ))
+    return out
+
+
+def _blocking_enqueues(settings: Settings, budget: EnqueueBudget) -> tuple[int, float, list[float]]:
+    """One plain thread calling `Queue.enqueue` in a loop until the budget is spent."""
+    durations: list[float] = []
+    with Queue(settings=settings) as queue:
+        queue.enqueue("bench_noop", {"n": 0})
+        start = time.monotonic()
+        deadline = start + budget.seconds
+        while len(durations) < budget.max_jobs and time.monotonic() < deadline:
+            began = time.monotonic()
+            queue.enqueue("bench_noop", {"n": len(durations)})
+            durations.append(time.monotonic() - began)
+        return len(durations), time.monotonic() - start, durations
+
+
 async def http_paths(
     kind: str, url: str, budget: EnqueueBudget, log_level: str, logs: Path, tag: str
 ) -> list[Measurement]:
@@ -185,6 +241,11 @@ async def run_enqueue(
     url = new_database()
     try:
         out += await store_paths(kind, url, budget)
+    finally:
+        drop(url)
+    url = new_database()
+    try:
+        out += await producer_paths(kind, url, budget)
     finally:
         drop(url)
     url = new_database()

@@ -9,7 +9,11 @@ for a random pause (so the worker is idle again and nothing is batched), then re
 - to handler: the wall-clock time the handler recorded when it started - the same moment.
 
 Both clocks are this machine's (the database runs on 127.0.0.1), so they compare directly.
-With PostgreSQL the worker is woken by LISTEN/NOTIFY; with SQLite it polls the event sequence.
+With PostgreSQL the worker is woken by LISTEN/NOTIFY; with SQLite by its peers' datagrams.
+
+Then scheduled jobs: a few jobs submitted together with `run_at` 2 s ahead and a quarter of a
+second apart, so each comes due on its own while the worker is idle; the figure is how late
+each handler starts after its `run_at` (the worker sleeps until the earliest due job).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.processes import WorkerTweaks, start_workers, stop_all
@@ -73,13 +78,49 @@ async def run_latency(
                 to_lease.append(leased.at.timestamp() - committed)
                 to_handler.append(float(job.result["started"]) - committed)
                 submit_ms.append((committed - before) * 1000)
+            late = await _scheduled_lateness(store, max(8, samples // 5))
         finally:
             stop_all(workers)
             await store.close()
     finally:
         drop(url)
     return (pickup_measurements(kind, "lease", to_lease, submit_ms)
-            + pickup_measurements(kind, "handler", to_handler, submit_ms))
+            + pickup_measurements(kind, "handler", to_handler, submit_ms)
+            + scheduled_measurements(kind, late))
+
+
+SCHEDULE_AHEAD_SEC = 2.0
+SCHEDULE_SPACING_SEC = 0.25
+
+
+async def _scheduled_lateness(store: Store, count: int) -> list[float]:
+    """Seconds from each scheduled job's `run_at` to its handler's start."""
+    first = datetime.now(UTC) + timedelta(seconds=SCHEDULE_AHEAD_SEC)
+    jobs = [(await store.submit(NewJob(
+        task="bench_stamp", payload={"n": -1 - index},
+        run_at=first + timedelta(seconds=index * SCHEDULE_SPACING_SEC)))).job
+        for index in range(count)]
+    await asyncio.sleep(SCHEDULE_AHEAD_SEC + count * SCHEDULE_SPACING_SEC)
+    late: list[float] = []
+    for job in jobs:
+        await _wait_done(store, job.id, 0.0)
+        done = await store.get(job.id)
+        late.append(float(done.result["started"]) - done.run_at.timestamp())
+    return late
+
+
+def scheduled_measurements(store: str, late: list[float]) -> list[Measurement]:
+    details = {"samples": len(late), "ahead_sec": SCHEDULE_AHEAD_SEC,
+               "max_ms": round(max(late) * 1000, 3) if late else None,
+               "min_ms": round(min(late) * 1000, 3) if late else None}
+    return [
+        Measurement(
+            key=f"latency.scheduled.p{q}", label=f"scheduled start, run_at → handler, p{q}",
+            store=store, value=percentile(late, q) * 1000, unit="ms", details=details,
+            higher_is_better=False,
+        )
+        for q in (50, 99)
+    ]
 
 
 def pickup_measurements(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import functools
 import importlib
 import importlib.util
@@ -256,6 +257,21 @@ async def run_peers(
             context.close()
 
 
+PRODUCER_ROWS = {
+    "enqueue.store.submit.c1": ("enqueue.producer.c1", "enqueue: AsyncQueue.enqueue, 1 in flight"),
+    "enqueue.store.submit_many": ("enqueue.producer.many",
+                                  f"enqueue: AsyncQueue.enqueue_many, {FILL_BATCH} per call"),
+}
+"""A peer's own enqueue call is its producer API: its figure also goes beside conveyor's
+producer API rows (the 10-in-flight row is the store's alone)."""
+
+
+def with_producer_rows(measurements: list[Measurement]) -> list[Measurement]:
+    extra = [dataclasses.replace(m, key=PRODUCER_ROWS[m.key][0], label=PRODUCER_ROWS[m.key][1])
+             for m in measurements if m.key in PRODUCER_ROWS]
+    return measurements + extra
+
+
 async def _attempts(
     name: str, run: int, collector: Collector, context: Any, peer: Any,
     plan: dict[str, Any], parts: list[str], args: argparse.Namespace,
@@ -271,7 +287,10 @@ async def _attempts(
             collector.notes.append(f"{name} {what}, run {run}: failed: {first}")
 
     if "enqueue" in parts:
-        await attempt("enqueue", lambda: peer.enqueue_cases(context, plan["enqueue"]))
+        async def enqueue() -> list[Measurement]:
+            return with_producer_rows(await peer.enqueue_cases(context, plan["enqueue"]))
+
+        await attempt("enqueue", enqueue)
     if "drain" in parts:
         for case in plan["drain"]:
             await attempt(case.label, functools.partial(peer.drain_case, context, case))
