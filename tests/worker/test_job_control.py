@@ -136,11 +136,13 @@ async def test_a_cancelled_sync_handler_ends_cancelled_when_its_thread_returns(
 async def test_cancel_racing_with_completion_has_exactly_one_outcome(
     store: Store, run_worker: Callable[..., Worker]
 ) -> None:
+    jobs = [result.job for result in await store.submit_many(
+        [NewJob("jc_short", {"seconds": random.uniform(0.01, 0.1)}) for _ in range(40)])]
     run_worker(worker_concurrency=5)
-    jobs = [(await store.submit(NewJob("jc_short", {"seconds": random.uniform(0.01, 0.1)}))).job
-            for _ in range(40)]
     answers: dict[Any, JobStatus] = {}
-    for job in jobs:
+    # Newest first: the first cancels find jobs still waiting, the later ones race with
+    # running and finishing jobs.
+    for job in reversed(jobs):
         await asyncio.sleep(random.uniform(0, 0.01))
         try:
             answers[job.id] = (await store.cancel(job.id)).status
