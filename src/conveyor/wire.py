@@ -234,6 +234,24 @@ class WorkerOut(BaseModel):
     last_seen_at: datetime | None
 
 
+class QueueOut(BaseModel):
+    name: str
+    paused: bool
+    paused_at: datetime | None
+    pending: int = Field(description="Runnable now.")
+    scheduled: int = Field(description="Pending with a run_at still ahead (or a retry's "
+                           "backoff).")
+    running: int
+    oldest_pending_age_sec: float | None = Field(
+        description="How long the oldest runnable pending job has waited.")
+    done_last_minute: int
+    failed_last_minute: int
+
+
+class QueuesOut(BaseModel):
+    queues: list[QueueOut]
+
+
 class WorkersOut(BaseModel):
     workers: list[WorkerOut]
 

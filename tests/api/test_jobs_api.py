@@ -288,3 +288,23 @@ def test_run_at_timeout_and_cancel_over_http(client: TestClient) -> None:
     other = client.post("/jobs", json={**body, "timeout_sec": 6},
                         headers={"Idempotency-Key": "sched-1"})
     assert (first.status_code, replay.status_code, other.status_code) == (201, 200, 409)
+
+
+def test_pause_resume_and_queue_figures_over_http(client: TestClient) -> None:
+    client.post("/jobs", json={"text": "a", "queue": "mail"})
+    client.post("/jobs", json={"text": "b", "queue": "mail", "delay_sec": 600})
+    paused = client.post("/queues/mail/pause")
+    assert paused.status_code == 200
+    assert paused.json() | {"paused_at": None} == {
+        "name": "mail", "paused": True, "paused_at": None, "pending": 1, "scheduled": 1,
+        "running": 0, "oldest_pending_age_sec": paused.json()["oldest_pending_age_sec"],
+        "done_last_minute": 0, "failed_last_minute": 0}
+    assert paused.json()["paused_at"] and paused.json()["oldest_pending_age_sec"] >= 0
+    names = [q["name"] for q in client.get("/queues").json()["queues"]]
+    assert names == ["mail"]
+    prometheus = client.get("/metrics", params={"format": "prometheus"}).text
+    assert 'conveyor_queue_paused{queue="mail"} 1.0' in prometheus
+    assert 'conveyor_queue_pending{queue="mail"} 1.0' in prometheus
+    resumed = client.post("/queues/mail/resume").json()
+    assert resumed["paused"] is False and resumed["paused_at"] is None
+    assert client.post("/queues/bad name/pause").status_code == 400

@@ -175,6 +175,16 @@ def targeted_calls(jobs: Jobs, world: str) -> dict[str, list[Call]]:
             Call(400, "/jobs/not-a-uuid/cancel"),
             Call(404, f"/jobs/{unknown}/cancel"),
         ],
+        "GET /queues": [Call(200, "/queues")],
+        "POST /queues/{name}/pause": [
+            Call(200, f"/queues/{world}-q/pause"),
+            Call(200, f"/queues/{world}-q/pause", why="paused already: no change"),
+            Call(400, "/queues/-not-a-name/pause"),
+        ],
+        "POST /queues/{name}/resume": [
+            Call(200, f"/queues/{world}-q/resume"),
+            Call(400, "/queues/-not-a-name/resume"),
+        ],
         "GET /dlq": [
             Call(200, "/dlq", params={"limit": 1}),
             Call(400, "/dlq", params={"offset": -1}),

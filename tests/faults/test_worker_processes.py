@@ -180,3 +180,45 @@ def assert_graceful(server: ConveyorProcess) -> None:
     assert server.stop() in (0, -15)
     logs = server.logs()
     assert '"event": "worker_stop"' in logs and '"event": "api_stop"' in logs, logs
+
+
+async def test_a_paused_queue_is_leased_by_no_worker_process_until_resumed(  # type: ignore[no-untyped-def]
+    store: Store, spawn
+) -> None:
+    env = {"TEXT_SECONDS_PER_CHAR": "0.01", "WORKER_CONCURRENCY": "2"}
+    workers = [spawn("worker", "--queues", "default,probe", **env) for _ in range(2)]
+
+    async def both_registered() -> bool:
+        return len(await store.list_workers(60)) == 2
+
+    await until(both_registered, timeout=30, message="both workers registered")
+    await store.pause_queue("default")
+    held = [r.job.id for r in await store.submit_many(
+        [NewJob("text", {"text": f"held {i}"}) for i in range(4)])]
+    # Probes on a running queue, submitted after the held jobs, until each worker has leased
+    # one: every worker has leased since the pause, and skipped the paused queue.
+    pids = {str(worker.pid) for worker in workers}
+    seen: set[str] = set()
+
+    async def every_worker_leased_a_probe() -> bool:
+        probe = (await store.submit(NewJob("text", {"text": "p"}, queue="probe"))).job
+
+        async def leased_by() -> str | None:
+            events = await store.job_events(probe.id)
+            return next((e.worker for e in events if e.type.value == "job_leased"), None)
+
+        worker = await until(leased_by, timeout=10, message="the probe was leased")
+        seen.update(pid for pid in pids if pid in worker)
+        return seen == pids
+
+    await until(every_worker_leased_a_probe, timeout=30, message="each worker leased a probe")
+    assert [(await store.get(job_id)).status for job_id in held] == [JobStatus.PENDING] * 4
+    await store.resume_queue("default")
+
+    async def all_done() -> bool:
+        statuses = [(await store.get(job_id)).status for job_id in held]
+        return statuses == [JobStatus.DONE] * len(held)
+
+    await until(all_done, timeout=30, message="the held jobs ran after the resume")
+    for worker in workers:
+        assert worker.stop() == 0

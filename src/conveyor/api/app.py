@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import Depends, FastAPI
 
 from conveyor import __version__
-from conveyor.api import jobs, live, system
+from conveyor.api import jobs, live, queues, system
 from conveyor.api.dashboard import mount_dashboard
 from conveyor.api.deps import require_api_key
 from conveyor.api.errors import install_error_handlers
@@ -51,6 +51,7 @@ def create_app(
     app.include_router(system.public_router)
     app.include_router(system.router, dependencies=authenticated)
     app.include_router(jobs.router, dependencies=authenticated)
+    app.include_router(queues.router, dependencies=authenticated)
     app.include_router(live.router)  # checks the key itself: browsers send it as ?api_key=
     mount_dashboard(app, settings)
     return app

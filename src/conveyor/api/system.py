@@ -74,7 +74,8 @@ async def metrics(
     counts = await store.counts()
     if wants_prometheus(accept, format):
         api_metrics: ApiMetrics = request.app.state.metrics
-        return Response(api_metrics.render(counts), media_type=CONTENT_TYPE_LATEST)
+        queues = await store.list_queues()
+        return Response(api_metrics.render(counts, queues), media_type=CONTENT_TYPE_LATEST)
     return MetricsOut(pending=counts.pending, running=counts.running, done=counts.done,
                       failed=counts.failed, cancelled=counts.cancelled,
                       dlq_count=counts.dlq_count,

@@ -19,7 +19,7 @@ import httpx
 from conveyor.clients import calls
 from conveyor.clients.calls import Call, JobSpecLike, TaskName
 from conveyor.lifecycle import JobStatus
-from conveyor.wire import JobList, JobOut, MetricsOut
+from conveyor.wire import JobList, JobOut, MetricsOut, QueueOut
 
 T = TypeVar("T")
 
@@ -101,6 +101,17 @@ class AsyncClient:
 
     async def metrics(self) -> MetricsOut:
         return await self._send(calls.metrics())
+
+    async def queues(self) -> builtins.list[QueueOut]:
+        """Every queue's figures and pause state (`GET /queues`)."""
+        return await self._send(calls.queues())
+
+    async def pause_queue(self, name: str) -> QueueOut:
+        """Stop workers from starting the queue's jobs; running ones finish."""
+        return await self._send(calls.pause_queue(name))
+
+    async def resume_queue(self, name: str) -> QueueOut:
+        return await self._send(calls.resume_queue(name))
 
     async def wait(self, job_id: UUID | str, *, timeout: float = 60.0,
                    interval: float = 0.1) -> JobOut:

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from conveyor.clients.errors import Operation, error_for
 from conveyor.lifecycle import TERMINAL_STATUSES, JobStatus
-from conveyor.wire import BatchOut, JobList, JobOut, MetricsOut
+from conveyor.wire import BatchOut, JobList, JobOut, MetricsOut, QueueOut, QueuesOut
 
 T = TypeVar("T")
 
@@ -197,6 +197,26 @@ def cancel(job_id: UUID | str) -> Call[JobOut]:
 
 def metrics() -> Call[MetricsOut]:
     return Call("GET", "/metrics", "read", _metrics, headers={"Accept": "application/json"})
+
+
+def _queues(content: bytes) -> builtins.list[QueueOut]:
+    return QueuesOut.model_validate_json(content).queues
+
+
+def _queue(content: bytes) -> QueueOut:
+    return QueueOut.model_validate_json(content)
+
+
+def queues() -> Call[builtins.list[QueueOut]]:
+    return Call("GET", "/queues", "read", _queues)
+
+
+def pause_queue(name: str) -> Call[QueueOut]:
+    return Call("POST", f"/queues/{name}/pause", "change", _queue)
+
+
+def resume_queue(name: str) -> Call[QueueOut]:
+    return Call("POST", f"/queues/{name}/resume", "change", _queue)
 
 
 @dataclass(slots=True)

@@ -19,7 +19,7 @@ import httpx
 from conveyor.clients import calls
 from conveyor.clients.calls import Call, JobSpecLike, TaskName
 from conveyor.lifecycle import JobStatus
-from conveyor.wire import JobList, JobOut, MetricsOut
+from conveyor.wire import JobList, JobOut, MetricsOut, QueueOut
 
 T = TypeVar("T")
 
@@ -113,6 +113,17 @@ class Client:
 
     def metrics(self) -> MetricsOut:
         return self._send(calls.metrics())
+
+    def queues(self) -> builtins.list[QueueOut]:
+        """Every queue's figures and pause state (`GET /queues`)."""
+        return self._send(calls.queues())
+
+    def pause_queue(self, name: str) -> QueueOut:
+        """Stop workers from starting the queue's jobs; running ones finish."""
+        return self._send(calls.pause_queue(name))
+
+    def resume_queue(self, name: str) -> QueueOut:
+        return self._send(calls.resume_queue(name))
 
     def wait(self, job_id: UUID | str, *, timeout: float = 60.0,
              interval: float = 0.1) -> JobOut:

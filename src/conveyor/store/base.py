@@ -54,6 +54,24 @@ class Held(frozenset[JobId]):
 
 
 @dataclass(frozen=True, slots=True)
+class QueueInfo:
+    """A queue as an operator sees it: whether it is paused, and its jobs now."""
+
+    name: str
+    paused: bool
+    paused_at: datetime | None
+    pending: int
+    """Runnable now (pending, `run_at` reached)."""
+    scheduled: int
+    """Pending with a `run_at` still ahead (scheduled, or waiting for a retry's backoff)."""
+    running: int
+    oldest_pending_age_sec: float | None
+    """How long the oldest runnable pending job has been waiting."""
+    done_last_minute: int
+    failed_last_minute: int
+
+
+@dataclass(frozen=True, slots=True)
 class ThroughputBucket:
     minute: datetime
     done: int
@@ -132,6 +150,20 @@ class Store(Protocol):
 
     async def wait_for_change(self, since_seq: int, timeout: float) -> int:
         """Return the newest event seq once it is above `since_seq`, or after `timeout`."""
+
+    # -- queues ----------------------------------------------------------------------------
+    async def pause_queue(self, name: str) -> QueueInfo:
+        """Stop every worker from leasing (or reserving) the queue's jobs: their next lease
+        skips it. Jobs already running, or reserved by a worker, go on; pending ones wait.
+        Pausing a paused queue changes nothing."""
+
+    async def resume_queue(self, name: str) -> QueueInfo:
+        """Let workers lease the queue's jobs again (idle ones find them by their next poll
+        or wake-up)."""
+
+    async def list_queues(self) -> list[QueueInfo]:
+        """Every queue with live jobs, jobs finished in the last minute, or a pause state,
+        by name."""
 
     # -- workers ---------------------------------------------------------------------------
     async def lease(

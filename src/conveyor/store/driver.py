@@ -6,6 +6,7 @@ concerns:
 - `producers`: submit_many, submit_each (group commit), retry, cancel
 - `workers`:   lease, reserve, start, heartbeat, progress, next_due, finish, release, rescue,
                and the worker registry
+- `queues`:    pause_queue, resume_queue, list_queues (operators' view and switches)
 - `reads`:     get, list_jobs, job_events, counts, throughput, events_after, last_event_seq,
                list_workers
 - `rows`:      conversions between rows and domain objects
@@ -44,7 +45,7 @@ from conveyor.models import (
     SubmitResult,
 )
 from conveyor.store import rules
-from conveyor.store.base import Held, ThroughputBucket, WorkerInfo
+from conveyor.store.base import Held, QueueInfo, ThroughputBucket, WorkerInfo
 from conveyor.store.group import GroupCommit
 
 OPERATIONS: dict[str, str] = {
@@ -52,6 +53,9 @@ OPERATIONS: dict[str, str] = {
     "submit_each": "producers",
     "retry": "producers",
     "cancel": "producers",
+    "pause_queue": "queues",
+    "resume_queue": "queues",
+    "list_queues": "queues",
     "lease": "workers",
     "reserve": "workers",
     "start": "workers",
@@ -170,6 +174,19 @@ class DriverStore(abc.ABC):
     async def list_workers(self, seen_within_sec: float) -> list[WorkerInfo]:
         workers: list[WorkerInfo] = await self._read("list_workers", float(seen_within_sec))
         return workers
+
+    # -- queues ----------------------------------------------------------------------------
+    async def pause_queue(self, name: str) -> QueueInfo:
+        info: QueueInfo = await self._write("pause_queue", name)
+        return info
+
+    async def resume_queue(self, name: str) -> QueueInfo:
+        info: QueueInfo = await self._write("resume_queue", name)
+        return info
+
+    async def list_queues(self) -> list[QueueInfo]:
+        queues: list[QueueInfo] = await self._read("list_queues")
+        return queues
 
     # -- workers ---------------------------------------------------------------------------
     async def lease(

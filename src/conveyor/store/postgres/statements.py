@@ -83,10 +83,13 @@ SELECT least(%(capacity)s, tokens + greatest(0, extract(epoch FROM now() - updat
 # sort every pending row of those queues. Rows a queue locks beyond the final LIMIT are
 # released at commit, a moment later.
 # Runnable, unreserved pending jobs of the queues, best first. A reserved job (a pending job
-# with a lease token: a worker holds it ahead of a free slot) is skipped by every other worker.
+# with a lease token: a worker holds it ahead of a free slot) is skipped by every other worker,
+# and so is every job of a paused queue.
 _PICK = """picked AS MATERIALIZED (
     SELECT c.id
-      FROM unnest(%(queues)s::text[]) AS q(name)
+      FROM (SELECT u.name FROM unnest(%(queues)s::text[]) AS u(name)
+             WHERE NOT EXISTS (SELECT 1 FROM queues AS p WHERE p.name = u.name AND p.paused))
+           AS q(name)
      CROSS JOIN LATERAL (
            SELECT id, priority, run_at FROM jobs
             WHERE status = 'pending' AND lease_token IS NULL AND queue = q.name
@@ -335,7 +338,51 @@ SELECT extract(epoch FROM min(d.run_at) - now())::float8 AS due
        SELECT run_at FROM jobs
         WHERE status = 'pending' AND lease_token IS NULL AND queue = q.name
         ORDER BY run_at LIMIT 1) AS d
+ WHERE NOT EXISTS (SELECT 1 FROM queues WHERE queues.name = q.name AND queues.paused)
 """
+
+# -- queues -------------------------------------------------------------------------------------
+
+# Live jobs by queue through the partial indexes of pending and running jobs, finished ones of
+# the last minute through `jobs_finished`, and every queue with a pause state.
+QUEUE_STATS = """
+WITH live AS (
+    SELECT queue,
+           count(*) FILTER (WHERE status = 'pending' AND run_at <= now()) AS pending,
+           count(*) FILTER (WHERE status = 'pending' AND run_at > now()) AS scheduled,
+           count(*) FILTER (WHERE status = 'running') AS running,
+           min(run_at) FILTER (WHERE status = 'pending' AND run_at <= now()) AS oldest
+      FROM jobs WHERE status IN ('pending', 'running') GROUP BY queue),
+recent AS (
+    SELECT queue, count(*) FILTER (WHERE status = 'done') AS done,
+           count(*) FILTER (WHERE status = 'failed') AS failed
+      FROM jobs WHERE finished_at >= now() - interval '1 minute' GROUP BY queue),
+names AS (SELECT queue AS name FROM live UNION SELECT queue FROM recent
+          UNION SELECT name FROM queues)
+SELECT n.name, coalesce(q.paused, false) AS paused, q.paused_at,
+       coalesce(l.pending, 0) AS pending, coalesce(l.scheduled, 0) AS scheduled,
+       coalesce(l.running, 0) AS running,
+       CASE WHEN l.oldest IS NOT NULL
+            THEN greatest(0, extract(epoch FROM now() - l.oldest))::float8 END AS oldest_age,
+       coalesce(r.done, 0) AS done, coalesce(r.failed, 0) AS failed
+  FROM names AS n
+  LEFT JOIN live AS l ON l.queue = n.name
+  LEFT JOIN recent AS r ON r.queue = n.name
+  LEFT JOIN queues AS q ON q.name = n.name
+ WHERE %(name)s::text IS NULL OR n.name = %(name)s::text
+ ORDER BY n.name
+"""
+
+SET_QUEUE_PAUSED = """
+INSERT INTO queues AS q (name, paused, paused_at, updated_at)
+VALUES (%(name)s, %(paused)s, CASE WHEN %(paused)s THEN now() END, now())
+    ON CONFLICT (name) DO UPDATE
+   SET paused = excluded.paused,
+       paused_at = CASE WHEN excluded.paused AND q.paused THEN q.paused_at
+                        ELSE excluded.paused_at END,
+       updated_at = excluded.updated_at
+"""
+"""Pause or resume a queue (pausing a paused one keeps when it was paused)."""
 
 # -- cancelling ---------------------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ from conveyor.aio import wait_event
 from conveyor.errors import IdempotencyConflict, StoreError, StoreUnavailable
 from conveyor.models import JobId
 from conveyor.store.driver import DriverStore, bind_operations
-from conveyor.store.postgres import producers, reads, workers
+from conveyor.store.postgres import producers, queues, reads, workers
 from conveyor.store.postgres.conninfo import PostgresOptions, describe, parse_postgres_url
 from conveyor.store.postgres.events import Conn
 from conveyor.store.postgres.listener import Listener
@@ -83,7 +83,7 @@ class PostgresStore(DriverStore):
         self.url = url
         """The URL the store was opened with (tests and tools connect to it directly)."""
         self._pool = pool
-        self._operations = bind_operations(producers, workers, reads)
+        self._operations = bind_operations(producers, workers, reads, queues)
         self._where = describe(conninfo)
         self.options = options
         self._listener = Listener(conninfo)

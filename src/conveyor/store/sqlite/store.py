@@ -27,7 +27,7 @@ from conveyor.aio import wait_event
 from conveyor.errors import StoreError, StoreUnavailable
 from conveyor.models import JobId
 from conveyor.store.driver import DriverStore, bind_operations
-from conveyor.store.sqlite import producers, reads, workers
+from conveyor.store.sqlite import producers, queues, reads, workers
 from conveyor.store.sqlite.migrate import check_schema, migrate
 from conveyor.store.sqlite.wake import WakeChannel, enabled_by_environment
 
@@ -75,7 +75,7 @@ class SqliteStore(DriverStore):
         self.poll_sec = _POLL_SEC
         """How often `wait_for_change` re-reads the sequence: the fallback for wake-ups that
         do not arrive (tests set it very long to see that they do)."""
-        self._operations = bind_operations(producers, workers, reads)
+        self._operations = bind_operations(producers, workers, reads, queues)
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite-write")
         self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite-read")
         self._writer: sqlite3.Connection | None = None

@@ -34,13 +34,15 @@ _HELD_OR_RESERVED = _held("'pending', 'running'")
 
 
 def _pick(queues: list[str]) -> str:
-    """Runnable, unreserved pending jobs of `queues`, best first (parameters: now, *queues,
-    limit). A reserved job (pending, with a lease token) belongs to one worker already.
+    """Runnable, unreserved pending jobs of `queues` that are not paused, best first
+    (parameters: now, *queues, limit). A reserved job (pending, with a lease token) belongs to
+    one worker already.
     Through `jobs_pending`, named: its order is the lease order, while `jobs_due` (by time
     alone) matches the filter more exactly and would otherwise be chosen, then sorted."""
     marks = ",".join("?" * len(queues))
     return ("SELECT id FROM jobs INDEXED BY jobs_pending"
-            " WHERE status = 'pending' AND lease_token IS NULL"
+            " WHERE status = 'pending' AND lease_token IS NULL AND queue NOT IN"
+            " (SELECT name FROM queues WHERE paused)"
             f" AND run_at <= ? AND queue IN ({marks}) ORDER BY priority DESC, run_at, id LIMIT ?")
 
 
@@ -145,8 +147,17 @@ def progress(conn: sqlite3.Connection, now: float, reports: list[Progress]) -> s
     return {uuid.UUID(change.job_id) for change in changes}
 
 
+def _is_paused(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM queues WHERE name = ? AND paused",
+                        (name,)).fetchone() is not None
+
+
 def next_due(conn: sqlite3.Connection, now: float, queues: list[str]) -> float | None:
-    """Through the `jobs_due` index: the first free pending job of each queue by time."""
+    """Through the `jobs_due` index: the first free pending job of each running (not paused)
+    queue by time."""
+    queues = [name for name in queues if not _is_paused(conn, name)]
+    if not queues:
+        return None
     firsts = " UNION ALL ".join(
         "SELECT * FROM (SELECT run_at FROM jobs WHERE status = 'pending'"
         " AND lease_token IS NULL AND queue = ? ORDER BY run_at LIMIT 1)" for _ in queues)

@@ -2,7 +2,9 @@
 -- `python -m conveyor.store.postgres.render`; do not edit.
 WITH picked AS MATERIALIZED (
     SELECT c.id
-      FROM unnest(%(queues)s::text[]) AS q(name)
+      FROM (SELECT u.name FROM unnest(%(queues)s::text[]) AS u(name)
+             WHERE NOT EXISTS (SELECT 1 FROM queues AS p WHERE p.name = u.name AND p.paused))
+           AS q(name)
      CROSS JOIN LATERAL (
            SELECT id, priority, run_at FROM jobs
             WHERE status = 'pending' AND lease_token IS NULL AND queue = q.name
