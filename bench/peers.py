@@ -1,4 +1,5 @@
-"""Optional peer comparison (`--peers`): PgQueuer and huey, measured like conveyor.
+"""Optional peer comparison (`--peers`): PgQueuer and huey, measured like conveyor (and
+procrastinate's enqueue).
 
 The peers run the same cases with the same slot counts as conveyor in each of them (the
 `--processes` x `--concurrency` drain cases, `concurrency` enqueue calls in flight, one idle
@@ -45,7 +46,8 @@ from bench.environment import REPO
 from bench.latency import WARMUP, pickup_measurements
 from bench.results import Collector, Measurement
 
-PACKAGES = {"pgqueuer": ["pgqueuer", "asyncpg"], "huey": ["huey", "redis"]}
+PACKAGES = {"pgqueuer": ["pgqueuer", "asyncpg"], "huey": ["huey", "redis"],
+            "procrastinate": ["procrastinate"]}
 """Peer → the modules it needs, which are also what pip installs when one is missing."""
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -241,11 +243,13 @@ async def run_peers(
     stores: list[str], run: int, parts: list[str],
 ) -> None:
     """Run `run` of the peers' cases for `parts` (of enqueue, drain, latency)."""
-    from bench import peer_huey, peer_pgqueuer
+    from bench import peer_huey, peer_pgqueuer, peer_procrastinate
 
     peers: list[tuple[str, str, Any]] = []
     if "postgres" in stores:
         peers.append(("pgqueuer", "PostgreSQL", peer_pgqueuer))
+        if "enqueue" in parts:  # its producer side only
+            peers.append(("procrastinate", "PostgreSQL", peer_procrastinate))
     peers.append(("huey", f"Redis at {REDIS_HOST}:{REDIS_PORT}", peer_huey))
     for name, where, peer in peers:
         ensure_installed(name)
@@ -291,9 +295,9 @@ async def _attempts(
             return with_producer_rows(await peer.enqueue_cases(context, plan["enqueue"]))
 
         await attempt("enqueue", enqueue)
-    if "drain" in parts:
+    if "drain" in parts and hasattr(peer, "drain_case"):
         for case in plan["drain"]:
             await attempt(case.label, functools.partial(peer.drain_case, context, case))
-    if "latency" in parts:
+    if "latency" in parts and hasattr(peer, "latency_case"):
         await attempt("pickup latency", lambda: peer.latency_case(
             context, plan["latency_samples"], args.concurrency))
