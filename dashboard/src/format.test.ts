@@ -4,6 +4,7 @@ import { readConfig } from "./config";
 import {
   describePayload,
   eventLabel,
+  formatAge,
   formatAgo,
   formatDuration,
   formatPercent,
@@ -37,6 +38,16 @@ describe("format", () => {
     expect(formatAgo(new Date(now + 3000), now)).toBe("just now"); // a clock behind the event
   });
 
+  it("writes how long a queue's oldest job has waited, coarsely", () => {
+    expect(formatAge(0.4)).toBe("< 1 s");
+    expect(formatAge(3.9)).toBe("3 s");
+    expect(formatAge(59)).toBe("59 s");
+    expect(formatAge(150)).toBe("2 min");
+    expect(formatAge(2 * 3600 + 59 * 60)).toBe("2 h");
+    expect(formatAge(3 * 86_400)).toBe("3 d");
+    expect(formatAge(-1)).toBe("–");
+  });
+
   it("names events and statuses", () => {
     expect(eventLabel("job_retry_scheduled")).toBe("Retry scheduled");
     expect(eventLabel("job_cancel_requested")).toBe("Cancel requested");
@@ -58,9 +69,11 @@ describe("routing", () => {
     expect(parseRoute("#/dlq?page=3")).toEqual({ name: "list", view: "dlq", page: 2 });
     expect(parseRoute("#/nonsense?page=-4")).toEqual({ name: "list", view: "pending", page: 0 });
     expect(parseRoute("#/jobs/abc")).toEqual({ name: "job", id: "abc" });
+    expect(parseRoute("#/queues")).toEqual({ name: "queues" });
     expect(routeHref({ name: "list", view: "done", page: 1 })).toBe("#/done?page=2");
     expect(routeHref({ name: "list", view: "done", page: 0 })).toBe("#/done");
     expect(routeHref({ name: "job", id: "abc" })).toBe("#/jobs/abc");
+    expect(routeHref({ name: "queues" })).toBe("#/queues");
   });
 });
 

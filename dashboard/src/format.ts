@@ -45,6 +45,17 @@ export function formatDuration(ms: number): string {
   return `${hours} h ${minutes % 60} min`;
 }
 
+/** How long something has waited, coarsely, as a queue's figure reads: "3 s", "2 min",
+ *  "5 h", "2 d"; "< 1 s" under a second. */
+export function formatAge(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "–";
+  if (seconds < 1) return "< 1 s";
+  if (seconds < 60) return `${Math.floor(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h`;
+  return `${Math.floor(seconds / 86_400)} d`;
+}
+
 /** "just now", "12 s ago", "in 3 s", "4 min ago", then the date. */
 export function formatRelative(date: Date, now: number): string {
   const diff = now - date.getTime();

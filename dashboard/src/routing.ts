@@ -1,11 +1,14 @@
 // Hash routes, so any path the API serves stays the API's: `#/pending?page=2`, `#/dlq`,
-// `#/jobs/<id>`. Pages are 1-based in the address and 0-based in code.
+// `#/jobs/<id>`, `#/queues`. Pages are 1-based in the address and 0-based in code.
 
 import { useCallback, useEffect, useState } from "react";
 
 import { JOB_LIST_VIEWS, type JobListView } from "./services/jobs";
 
-export type Route = { name: "list"; view: JobListView; page: number } | { name: "job"; id: string };
+export type Route =
+  | { name: "list"; view: JobListView; page: number }
+  | { name: "job"; id: string }
+  | { name: "queues" };
 export type ListRoute = Extract<Route, { name: "list" }>;
 
 export const HOME: ListRoute = { name: "list", view: "pending", page: 0 };
@@ -16,6 +19,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "jobs" && parts[1] !== undefined) {
     return { name: "job", id: decodeURIComponent(parts[1]) };
   }
+  if (parts[0] === "queues") return { name: "queues" };
   const view = (JOB_LIST_VIEWS as readonly string[]).includes(parts[0] ?? "") ? (parts[0] as JobListView) : "pending";
   const page = Number.parseInt(new URLSearchParams(search).get("page") ?? "1", 10);
   return { name: "list", view, page: Number.isFinite(page) && page > 1 ? page - 1 : 0 };
@@ -23,6 +27,7 @@ export function parseRoute(hash: string): Route {
 
 export function routeHref(route: Route): string {
   if (route.name === "job") return `#/jobs/${encodeURIComponent(route.id)}`;
+  if (route.name === "queues") return "#/queues";
   return `#/${route.view}${route.page > 0 ? `?page=${route.page + 1}` : ""}`;
 }
 

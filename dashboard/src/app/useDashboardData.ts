@@ -1,8 +1,9 @@
-// The server data the page shows: the counts, the throughput, the workers, the list on screen
-// and the job on screen, each a Resource (data/) fetched through services/. Live events and
-// actions change it only through the functions returned here, which are stable and act on the
-// resources on screen when they are called: an answer that arrives after the user moved to
-// another list patches that list, not the one of the render that sent the request.
+// The server data the page shows: the counts, the throughput, the workers, the list on screen,
+// the job on screen and the queues (on the Queues view), each a Resource (data/) fetched through
+// services/. Live events and actions change it only through the functions returned here, which
+// are stable and act on the resources on screen when they are called: an answer that arrives
+// after the user moved to another list patches that list, not the one of the render that sent
+// the request.
 
 import { useCallback, useEffect, useLayoutEffect, useRef } from "react";
 
@@ -35,11 +36,15 @@ import {
   type ThroughputBucket,
   type WorkerInfo,
 } from "../services/jobs";
+import { listQueues, type Queue, withQueue } from "../services/queues";
 
 // Workers and throughput change without events (a worker's heartbeat, a minute passing), so
 // they are polled whatever the live feed does.
 const WORKERS_POLL_MS = 10_000;
 const THROUGHPUT_POLL_MS = 60_000;
+// A queue's figures move with job events, which refetch them, but pausing sends none and the
+// oldest pending job ages by itself: polled while the Queues view is shown.
+export const QUEUES_POLL_MS = 3000;
 
 export interface DashboardData {
   metrics: ResourceState<Metrics>;
@@ -49,6 +54,8 @@ export interface DashboardData {
   list: ResourceState<JobPage>;
   /** The job on screen; idle on a list. */
   detail: ResourceState<Job>;
+  /** Every queue's figures; idle except on the Queues view. */
+  queues: ResourceState<Queue[]>;
   /** Patch everything shown with a batch of live events (refetching what they make stale). */
   applyEvents: (events: readonly ReceivedEvent[]) => void;
   /** Refetch everything, throttled (after a resync). */
@@ -58,6 +65,7 @@ export interface DashboardData {
   /** Refetch the list or the job now: the user asked ("Try again"). */
   reloadList: () => void;
   reloadDetail: () => void;
+  reloadQueues: () => void;
   /** Show at once that job `id` was retried as `retriedBy`, in the list and the detail. */
   markRetried: (id: string, retriedBy: string) => void;
   /** Show at once what a cancel answered (the job cancelled, or asked to stop), in the list and
@@ -65,6 +73,11 @@ export interface DashboardData {
   showCancelAnswer: (answer: Job) => void;
   /** Refetch the list and the job, throttled (an action on them failed: see what is true). */
   refetchJobs: () => void;
+  /** Show at once what a pause or resume answered, then refetch the queues (throttled): a
+   *  fetch that started before the answer may have brought the queue as it was. */
+  showQueue: (answer: Queue) => void;
+  /** Refetch the queues, throttled (a pause or resume failed: see what is true). */
+  refetchQueues: () => void;
 }
 
 interface OnScreen {
@@ -75,9 +88,18 @@ interface OnScreen {
   /** The view `list` is of, which the events are applied for. */
   listView: JobListView | null;
   detail: Resource<Job> | null;
+  queues: Resource<Queue[]> | null;
 }
 
-const NOTHING: OnScreen = { metrics: null, throughput: null, workers: null, list: null, listView: null, detail: null };
+const NOTHING: OnScreen = {
+  metrics: null,
+  throughput: null,
+  workers: null,
+  list: null,
+  listView: null,
+  detail: null,
+  queues: null,
+};
 
 function markRetriedInPage(page: JobPage, id: string, retriedBy: string): JobPage {
   return { ...page, jobs: page.jobs.map((job) => (job.id === id ? { ...job, retriedBy } : job)) };
@@ -135,14 +157,21 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     currentSeq,
     1000,
   );
+  const queuesShown = route.name === "queues";
+  const [queuesState, queues] = useResource(
+    queuesShown ? queryKeys.queues() : null,
+    (signal) => listQueues(credentials, signal),
+    currentSeq,
+    1000,
+  );
 
   // What the functions below act on: the resources of the last render React committed, set
   // before any effect of that render runs.
   const onScreen = useRef<OnScreen>(NOTHING);
   const listView = listRoute?.view ?? null;
   useLayoutEffect(() => {
-    onScreen.current = { metrics, throughput, workers, list, listView, detail };
-  }, [metrics, throughput, workers, list, listView, detail]);
+    onScreen.current = { metrics, throughput, workers, list, listView, detail, queues };
+  }, [metrics, throughput, workers, list, listView, detail, queues]);
 
   const applyEvents = useCallback((events: readonly ReceivedEvent[]) => {
     const shown = onScreen.current;
@@ -152,20 +181,23 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     const view = shown.listView;
     if (view !== null) shown.list?.apply((data, asOf) => applyToPage(data, view, events, asOf));
     shown.detail?.apply((data, asOf) => applyToJob(data, events, asOf));
+    // Events do not say which queue their job is in: any of them may move a queue's figures.
+    shown.queues?.refetch();
   }, []);
 
   const refetchAll = useCallback(() => {
-    const { metrics, throughput, workers, list, detail } = onScreen.current;
-    for (const resource of [metrics, throughput, workers, list, detail]) resource?.refetch();
+    const { metrics, throughput, workers, list, detail, queues } = onScreen.current;
+    for (const resource of [metrics, throughput, workers, list, detail, queues]) resource?.refetch();
   }, []);
 
   const refetchVisible = useCallback(() => {
-    const { metrics, list, detail } = onScreen.current;
-    for (const resource of [metrics, list, detail]) resource?.refetch();
+    const { metrics, list, detail, queues } = onScreen.current;
+    for (const resource of [metrics, list, detail, queues]) resource?.refetch();
   }, []);
 
   const reloadList = useCallback(() => onScreen.current.list?.refetchNow(), []);
   const reloadDetail = useCallback(() => onScreen.current.detail?.refetchNow(), []);
+  const reloadQueues = useCallback(() => onScreen.current.queues?.refetchNow(), []);
 
   const markRetried = useCallback((id: string, retriedBy: string) => {
     const { list, detail } = onScreen.current;
@@ -193,8 +225,15 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     detail?.refetch();
   }, []);
 
+  const showQueue = useCallback((answer: Queue) => {
+    onScreen.current.queues?.apply((known) => ({ data: withQueue(known, answer), stale: true }));
+  }, []);
+
+  const refetchQueues = useCallback(() => onScreen.current.queues?.refetch(), []);
+
   useInterval(() => workers?.refetch(), WORKERS_POLL_MS);
   useInterval(() => throughput?.refetch(), THROUGHPUT_POLL_MS);
+  useInterval(() => queues?.refetch(), queuesShown ? QUEUES_POLL_MS : null);
 
   // A new API key: everything is fetched again with it, at once. The key the data was fetched
   // with is remembered rather than "skip the first run", so StrictMode's second run is a no-op.
@@ -202,8 +241,8 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
   useEffect(() => {
     if (fetchedWithKey.current === credentials.apiKey) return;
     fetchedWithKey.current = credentials.apiKey;
-    const { metrics, throughput, workers, list, detail } = onScreen.current;
-    for (const resource of [metrics, throughput, workers, list, detail]) resource?.refetchNow();
+    const { metrics, throughput, workers, list, detail, queues } = onScreen.current;
+    for (const resource of [metrics, throughput, workers, list, detail, queues]) resource?.refetchNow();
   }, [credentials.apiKey]);
 
   return {
@@ -212,13 +251,17 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     workers: workersState,
     list: listState,
     detail: detailState,
+    queues: queuesState,
     applyEvents,
     refetchAll,
     refetchVisible,
     reloadList,
     reloadDetail,
+    reloadQueues,
     markRetried,
     showCancelAnswer,
     refetchJobs,
+    showQueue,
+    refetchQueues,
   };
 }

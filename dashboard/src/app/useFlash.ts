@@ -12,9 +12,12 @@ export interface Flash {
   tone: "info" | "error";
 }
 
+/** Show a message (replacing the one shown). */
+export type ShowFlash = (next: Omit<Flash, "id">) => void;
+
 const SHOWN_MS: Record<Flash["tone"], number> = { info: 8000, error: 12_000 };
 
-export function useFlash(): [Flash | null, (next: Omit<Flash, "id">) => void, () => void] {
+export function useFlash(): [Flash | null, ShowFlash, () => void] {
   const [flash, setFlash] = useState<Flash | null>(null);
   const show = useCallback((next: Omit<Flash, "id">) => setFlash({ ...next, id: Date.now() }), []);
   const dismiss = useCallback(() => setFlash(null), []);

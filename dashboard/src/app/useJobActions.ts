@@ -20,8 +20,10 @@ import {
   type Submission,
   submitJob,
 } from "../services/jobs";
+import { useAuthError } from "./useAuthError";
 import type { DashboardData } from "./useDashboardData";
-import { type Flash, useFlash } from "./useFlash";
+import type { ShowFlash } from "./useFlash";
+import { useInFlight } from "./useInFlight";
 
 const RECENT_LIMIT = 6;
 /** Events kept per job id for jobs a POST has not returned yet (a race the feed can win). */
@@ -40,8 +42,6 @@ export interface JobActions {
   rowActions: RowActions;
   /** The last action's 401, for the page's banner; cleared when the API key changes. */
   authError: ApiError | null;
-  flash: Flash | null;
-  dismissFlash: () => void;
   /** Jobs submitted (or retried) from this page, newest first. */
   recent: readonly Job[];
   /** Keep `recent` current with a batch of live events. */
@@ -61,51 +61,22 @@ function remember(memory: Map<string, LiveEvent[]>, events: readonly LiveEvent[]
   }
 }
 
-/** Ids of jobs with a request of one kind in flight, and a way to start and end one. The ref
- *  is what `begin` reads: a second click that comes before React has re-rendered with the state
- *  must not send a second request. */
-function useInFlight(): [ReadonlySet<string>, (id: string) => boolean, (id: string) => void] {
-  const ids = useRef(new Set<string>());
-  const [busy, setBusy] = useState<ReadonlySet<string>>(new Set());
-  const begin = useCallback((id: string) => {
-    if (ids.current.has(id)) return false;
-    ids.current.add(id);
-    setBusy((current) => new Set(current).add(id));
-    return true;
-  }, []);
-  const end = useCallback((id: string) => {
-    ids.current.delete(id);
-    setBusy((current) => {
-      const next = new Set(current);
-      next.delete(id);
-      return next;
-    });
-  }, []);
-  return [busy, begin, end];
-}
-
 export interface JobActionsOptions {
   credentials: Credentials;
   data: Pick<DashboardData, "markRetried" | "showCancelAnswer" | "refetchJobs">;
+  /** The page's one flash message, shared with the other actions. */
+  showFlash: ShowFlash;
 }
 
-export function useJobActions({ credentials, data }: JobActionsOptions): JobActions {
+export function useJobActions({ credentials, data, showFlash }: JobActionsOptions): JobActions {
   const { markRetried, showCancelAnswer, refetchJobs } = data;
   const [feedback, setFeedback] = useState<SubmitFeedback>({ kind: "idle" });
   const [retrying, beginRetry, endRetry] = useInFlight();
   const [cancelling, beginCancel, endCancel] = useInFlight();
   const [recent, setRecent] = useState<Job[]>([]);
-  const [flash, showFlash, dismissFlash] = useFlash();
   const memory = useRef(new Map<string, LiveEvent[]>());
 
-  // An action's 401 is about the key it was sent with: a new key clears it, at once, in the
-  // render that sees the key (React's "adjust state when a prop changes", not an effect).
-  const [authError, setAuthError] = useState<ApiError | null>(null);
-  const [authErrorKey, setAuthErrorKey] = useState(credentials.apiKey);
-  if (authErrorKey !== credentials.apiKey) {
-    setAuthErrorKey(credentials.apiKey);
-    setAuthError(null);
-  }
+  const [authError, setAuthError] = useAuthError(credentials.apiKey);
 
   const applyEvents = useCallback((events: readonly ReceivedEvent[]) => {
     remember(memory.current, events);
@@ -149,7 +120,7 @@ export function useJobActions({ credentials, data }: JobActionsOptions): JobActi
         }
       }
     },
-    [credentials, showFlash],
+    [credentials, setAuthError, showFlash],
   );
 
   const retry = useCallback(
@@ -174,7 +145,7 @@ export function useJobActions({ credentials, data }: JobActionsOptions): JobActi
         endRetry(job.id);
       }
     },
-    [credentials, beginRetry, endRetry, markRetried, refetchJobs, showFlash],
+    [credentials, beginRetry, endRetry, markRetried, refetchJobs, setAuthError, showFlash],
   );
 
   const cancel = useCallback(
@@ -202,7 +173,7 @@ export function useJobActions({ credentials, data }: JobActionsOptions): JobActi
         endCancel(job.id);
       }
     },
-    [credentials, beginCancel, endCancel, showCancelAnswer, refetchJobs, showFlash],
+    [credentials, beginCancel, endCancel, showCancelAnswer, refetchJobs, setAuthError, showFlash],
   );
 
   const rowActions = useMemo(
@@ -224,8 +195,6 @@ export function useJobActions({ credentials, data }: JobActionsOptions): JobActi
     cancelling,
     rowActions,
     authError,
-    flash,
-    dismissFlash,
     recent,
     applyEvents,
   };

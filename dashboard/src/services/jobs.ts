@@ -411,6 +411,7 @@ export const queryKeys = {
   metrics: () => "metrics",
   throughput: (minutes: number) => `throughput:${minutes}`,
   workers: () => "workers",
+  queues: () => "queues",
   jobList: (view: JobListView, page: number) => `jobs:${view}:${page}`,
   job: (id: string) => `job:${id}`,
 } as const;

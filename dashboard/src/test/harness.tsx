@@ -8,9 +8,11 @@ import { expect, vi } from "vitest";
 import { App } from "../App";
 import type { DashboardConfig } from "../config";
 import type { JobWire, MetricsWire } from "../services/jobs";
-import { FakeApi, json } from "./fakeApi";
+import type { QueueWire } from "../services/queues";
+import { apiError, FakeApi, json } from "./fakeApi";
 import { FakeSockets } from "./fakeSocket";
 import { buildListWire, buildLiveEventWire, buildMetricsWire } from "./factories/job";
+import { buildQueueWire } from "./factories/queue";
 
 export const CONFIG: DashboardConfig = { apiKeyRequired: false, version: "0.1.0" };
 
@@ -20,9 +22,12 @@ export interface Harness {
   /** What `GET /jobs?status=…` lists, per status (the DLQ lists `failed`). */
   lists: Partial<Record<string, JobWire[]>>;
   metrics: MetricsWire;
+  /** What `GET /queues` lists; pause and resume change it, as the API would. */
+  queues: QueueWire[];
 }
 
-/** A fake API that serves the lists, counts, chart and workers, stubbed in as `fetch`; a test
+/** A fake API that serves the lists, counts, chart, workers and queues (and pauses and resumes
+ *  them), stubbed in as `fetch`; a test
  *  adds the routes it is about with `api.on` (the last added wins). */
 export function startHarness(): Harness {
   const harness: Harness = {
@@ -30,6 +35,7 @@ export function startHarness(): Harness {
     sockets: new FakeSockets(),
     lists: {},
     metrics: buildMetricsWire(),
+    queues: [],
   };
   harness.api
     .on("GET", /^\/metrics/, () => json(harness.metrics))
@@ -39,7 +45,21 @@ export function startHarness(): Harness {
       const status = new URL(request.path, "http://x").searchParams.get("status") ?? "";
       return json(buildListWire(harness.lists[status] ?? []));
     })
-    .on("GET", /^\/dlq\?/, () => json(buildListWire(harness.lists.failed ?? [])));
+    .on("GET", /^\/dlq\?/, () => json(buildListWire(harness.lists.failed ?? [])))
+    .on("GET", /^\/queues$/, () => json({ queues: harness.queues }))
+    .on("POST", /^\/queues\/[^/]+\/(pause|resume)$/, (request) => {
+      const [, name = "", action] = request.path.split("/").map(decodeURIComponent).filter(Boolean);
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(name)) {
+        return apiError(422, "invalid_request", "queue names are 1 to 128 letters, digits and _ . : -");
+      }
+      const known = harness.queues.find((queue) => queue.name === name) ?? buildQueueWire({ name });
+      const paused = action === "pause";
+      const queue = { ...known, paused, paused_at: paused ? "2026-01-02T10:00:00Z" : null };
+      harness.queues = [...harness.queues.filter((other) => other.name !== name), queue].sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+      );
+      return json(queue);
+    });
   vi.stubGlobal("fetch", harness.api.fetch);
   return harness;
 }
