@@ -80,8 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="LOG_LEVEL of the conveyor processes (default warning)")
     parser.add_argument("--peers", action="store_true",
                         help="also run the enqueue, drain and latency cases for PgQueuer (same "
-                             "PostgreSQL) and huey (Redis at 127.0.0.1:6379); installs them "
-                             "into this venv if missing")
+                             "PostgreSQL) and huey (Redis at 127.0.0.1:6379), and the enqueue "
+                             "cases for procrastinate; installs them into this venv if missing")
     parser.add_argument("--http-seconds", type=float, default=None,
                         help="duration of each HTTP load (default 15, quick 5)")
     parser.add_argument("--http-connections", type=int, default=64,
@@ -297,7 +297,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 wait_for_quiet(args.wait_idle)
                 await run_peers(args, plan, collector, logs, stores, run, args.peer_parts)
     elapsed = time.monotonic() - started
-    table_stores = stores + [BARE] + (["pgqueuer", "huey"] if args.peers else [])
+    table_stores = stores + [BARE] + (["pgqueuer", "procrastinate", "huey"] if args.peers else [])
     print()
     print(collector.table([s for s in table_stores
                            if any(m.store == s for m in collector.measurements)]))

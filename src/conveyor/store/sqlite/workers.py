@@ -37,8 +37,8 @@ def _pick(queues: list[str]) -> str:
     """Runnable, unreserved pending jobs of `queues` that are not paused, best first
     (parameters: now, *queues, limit). A reserved job (pending, with a lease token) belongs to
     one worker already.
-    Through `jobs_pending`, named: its order is the lease order, while `jobs_due` (by time
-    alone) matches the filter more exactly and would otherwise be chosen, then sorted."""
+    Through `jobs_pending`, named: its order is the lease order (an index by time alone
+    would match the filter more exactly, be chosen, and need a sort)."""
     marks = ",".join("?" * len(queues))
     return ("SELECT id FROM jobs INDEXED BY jobs_pending"
             " WHERE status = 'pending' AND lease_token IS NULL AND queue NOT IN"
@@ -153,15 +153,16 @@ def _is_paused(conn: sqlite3.Connection, name: str) -> bool:
 
 
 def next_due(conn: sqlite3.Connection, now: float, queues: list[str]) -> float | None:
-    """Through the `jobs_due` index: the first free pending job of each running (not paused)
-    queue by time."""
+    """The earliest `run_at` of the pending jobs of each running (not paused) queue: a scan
+    of the queue's entries in `jobs_pending` (covering: no row is read), on the idle path
+    only. Reserved jobs count too: at worst an idle worker wakes once for nothing."""
     queues = [name for name in queues if not _is_paused(conn, name)]
     if not queues:
         return None
-    firsts = " UNION ALL ".join(
-        "SELECT * FROM (SELECT run_at FROM jobs WHERE status = 'pending'"
-        " AND lease_token IS NULL AND queue = ? ORDER BY run_at LIMIT 1)" for _ in queues)
-    row = conn.execute(f"SELECT min(run_at) AS due FROM ({firsts})", queues).fetchone()
+    marks = ",".join("?" * len(queues))
+    row = conn.execute(
+        "SELECT min(run_at) AS due FROM jobs INDEXED BY jobs_pending"
+        f" WHERE status = 'pending' AND queue IN ({marks})", queues).fetchone()
     return None if row is None or row["due"] is None else float(row["due"]) - now
 
 
