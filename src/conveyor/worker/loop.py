@@ -336,6 +336,8 @@ class Worker:
     async def _run_async(
         self, definition: TaskDefinition, entry: _Running, timeout: float | None
     ) -> object:
+        if timeout is None:  # no deadline: no scope to enter (this is the per-job hot path)
+            return await definition.call(entry.lease.payload, entry.context)
         deadline = asyncio.timeout(timeout)
         try:
             async with deadline:
