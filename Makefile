@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/index.html dashboard/package.json dashboard/vite.config.ts dashboard/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test lint typecheck pytest dashboard dashboard-test wheel bench bench-growth clean
+.PHONY: run test lint typecheck pytest dashboard dashboard-test wheel bench bench-growth clean lock
 
 run: $(VENV)/.installed dashboard/dist/index.html
 	$(BIN)/conveyor up
@@ -17,12 +17,12 @@ $(VENV)/.created:
 	touch $@
 
 # A checkout runs on either store, so it gets the PostgreSQL driver (the `postgres` extra).
-$(VENV)/.installed: $(VENV)/.created pyproject.toml
-	$(BIN)/pip install -q -e '.[postgres]'
+$(VENV)/.installed: $(VENV)/.created pyproject.toml requirements.lock
+	$(BIN)/pip install -q -c requirements.lock -e '.[postgres]'
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(BIN)/pip install -q -e '.[test]'
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml requirements.lock
+	$(BIN)/pip install -q -c requirements.lock -e '.[test]'
 	touch $@
 
 dashboard/node_modules/.package-lock.json: dashboard/package-lock.json
@@ -59,3 +59,10 @@ bench-growth: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) dashboard/node_modules dashboard/dist test-artifacts dist
+
+# Re-pin requirements.lock from a fresh virtualenv with every extra the project installs.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install -q --upgrade pip
+	.lock-venv/bin/pip install -q -e '.[test]'
+	{ sed -n '1,4p' requirements.lock; .lock-venv/bin/pip freeze --exclude-editable | grep -v '^conveyor'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
