@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 from conveyor.config import Settings
 from conveyor.errors import InvalidSubmission
-from conveyor.models import Job, JobId, NewJob
+from conveyor.models import Job, JobId, NewJob, RateLimit
 from conveyor.store import Store, connect_store
 from conveyor.submitting import new_job, rate_of
 from conveyor.tasks import Task, TaskRegistry
@@ -102,6 +102,11 @@ class AsyncQueue:
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self.close()
 
+    @property
+    def rate(self) -> RateLimit | None:
+        """RATE_LIMIT_PER_MINUTE as the store takes it (None: no limit)."""
+        return rate_of(self.settings.rate_limit_per_minute)
+
     async def store(self) -> Store:
         """The producer's store connection, opened on first use."""
         if self._store is None:
@@ -155,7 +160,7 @@ class AsyncQueue:
                        else f"{idempotency_key}:{index}")
             for index, spec in enumerate(jobs)
         ]
-        rate = rate_of(self.settings.rate_limit_per_minute)
+        rate = self.rate
         if rate is not None and len(built) > rate.per_minute:
             raise InvalidSubmission(f"a batch of {len(built)} jobs exceeds the per-tenant "
                                     f"limit of {rate.per_minute} jobs per minute")
@@ -174,7 +179,7 @@ class AsyncQueue:
         `idempotency_key` with the same body the job it created before. `connection`: a
         psycopg `AsyncConnection` whose transaction the job joins (PostgreSQL only)."""
         job = self.build(task, payload, **options)
-        rate = rate_of(self.settings.rate_limit_per_minute)
+        rate = self.rate
         if connection is not None:
             from conveyor.store.postgres.transactional import submit_on
 
@@ -196,7 +201,7 @@ class AsyncQueue:
         if not jobs:
             return []
         built = self._many(jobs, idempotency_key, tenant)
-        rate = rate_of(self.settings.rate_limit_per_minute)
+        rate = self.rate
         if connection is not None:
             from conveyor.store.postgres.transactional import submit_on
 
@@ -279,7 +284,7 @@ class Queue:
 
             self._async._check_transactional(connection, blocking=True)
             job = self._async.build(task, payload, **options)
-            rate = rate_of(self.settings.rate_limit_per_minute)
+            rate = self._async.rate
             [result] = submit_on_blocking(connection, [job], rate)
             return result.job
         return self._run(lambda: self._async.enqueue(task, payload, **options))
@@ -293,7 +298,7 @@ class Queue:
             if not jobs:
                 return []
             built = self._async._many(jobs, idempotency_key, tenant)
-            rate = rate_of(self.settings.rate_limit_per_minute)
+            rate = self._async.rate
             return [result.job for result in submit_on_blocking(connection, built, rate)]
         return self._run(lambda: self._async.enqueue_many(
             jobs, idempotency_key=idempotency_key, tenant=tenant))

@@ -21,10 +21,9 @@ from pydantic import ValidationError
 from conveyor.errors import InvalidSubmission
 from conveyor.models import NewJob, RateLimit
 from conveyor.tasks import TaskRegistry
+from conveyor.wire import MAX_TIMEOUT_SEC, MIN_TIMEOUT_SEC
 
 DEFAULT_TASK = "text"
-MAX_TIMEOUT_SEC = 86_400.0
-MIN_TIMEOUT_SEC = 1.0
 
 
 def new_job(
@@ -54,7 +53,8 @@ def new_job(
             raise InvalidSubmission("`run_at` needs a time zone (an offset)")
         run_at = run_at.astimezone(UTC)
     if timeout_sec is not None and not MIN_TIMEOUT_SEC <= timeout_sec <= MAX_TIMEOUT_SEC:
-        raise InvalidSubmission("`timeout_sec` must be between 1 and 86400 seconds")
+        raise InvalidSubmission(f"`timeout_sec` must be between {MIN_TIMEOUT_SEC:g} and "
+                                f"{MAX_TIMEOUT_SEC:g} seconds")
     cleaned: dict[str, Any] = dict(payload)
     definition = tasks.find(task)
     if definition is not None:

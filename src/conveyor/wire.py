@@ -26,6 +26,9 @@ from conveyor.models import Job, JobEvent, JobStatus
 from conveyor.payloads import find_problem, readable
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+MIN_TIMEOUT_SEC = 1.0
+MAX_TIMEOUT_SEC = 86_400.0
+"""A job's `timeout_sec`, per attempt: from a second to a day."""
 
 
 class SubmitJob(BaseModel):
@@ -52,7 +55,8 @@ class SubmitJob(BaseModel):
         "offset, e.g. `2026-12-01T09:30:00+01:00`; stored in UTC). A time in the past runs "
         "now. Not together with `delay_sec`.")
     timeout_sec: float | None = Field(
-        None, ge=1, le=86400, description="Seconds each attempt may run before it fails with "
+        None, ge=MIN_TIMEOUT_SEC, le=MAX_TIMEOUT_SEC,
+        description="Seconds each attempt may run before it fails with "
         "`Timed out after N s` (and is retried). Defaults to the task's own timeout, if any.")
 
 

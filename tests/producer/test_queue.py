@@ -121,19 +121,18 @@ def test_the_blocking_queue_from_threads(store: Store, database_url: str) -> Non
         assert queue.get(jobs[0].id).payload == {"i": 0}
 
 
-async def test_a_producer_checks_the_schema_and_listens_to_nothing(
-    store: Store, database_url: str
+async def test_a_postgres_producer_has_a_small_pool_and_listens_to_nothing(
+    postgres_store: Store, postgres_url: str
 ) -> None:
-    async with AsyncQueue(settings=settings_for(database_url)) as queue:
-        producer_store = await queue.store()
-        listener = getattr(producer_store, "_listener", None)
-        if listener is not None:  # PostgreSQL: no LISTEN connection, a small pool
-            assert listener._task is None and not listener.connected
-            assert producer_store._pool.max_size <= 4  # type: ignore[attr-defined]
-            rows = await producer_store.run_sql(  # type: ignore[attr-defined]
-                "SELECT count(*) AS n FROM pg_stat_activity"
-                " WHERE application_name = 'conveyor-listener' AND datname = current_database()")
-            assert rows[0]["n"] == 1  # the worker-side store's listener, not the producer's
+    """(On SQLite a producer differs only by checking the schema: the next tests.)"""
+    async with AsyncQueue(settings=settings_for(postgres_url)) as queue:
+        producer_store: Any = await queue.store()
+        assert producer_store._listener._task is None and not producer_store._listener.connected
+        assert producer_store._pool.max_size <= 4
+        rows = await producer_store.run_sql(
+            "SELECT count(*) AS n FROM pg_stat_activity"
+            " WHERE application_name = 'conveyor-listener' AND datname = current_database()")
+        assert rows[0]["n"] == 1  # the worker-side store's listener, not the producer's
 
 
 async def test_an_unmigrated_database_is_refused_not_migrated(tmp_path: Any) -> None:

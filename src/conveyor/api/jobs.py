@@ -13,7 +13,7 @@ from conveyor.api.openapi import error, errors
 from conveyor.api.submission import to_new_job
 from conveyor.config import Settings
 from conveyor.logging import get_logger
-from conveyor.models import JobStatus, RateLimit, SubmitResult
+from conveyor.models import JobStatus, SubmitResult
 from conveyor.store.base import Store
 from conveyor.submitting import rate_of
 from conveyor.tasks import TaskRegistry
@@ -38,10 +38,6 @@ _REPLAY = {200: {"model": JobOut, "description": "An idempotent replay: the job 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size. Defaults to 20.")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Rows to skip.")]
 JobIdPath = Annotated[UUID, Path(description="The job's id (a UUID).")]
-
-
-def _rate(settings: Settings) -> RateLimit | None:
-    return rate_of(settings.rate_limit_per_minute)
 
 
 @router.post("/jobs", status_code=201, response_model=JobOut,
@@ -77,7 +73,7 @@ async def create_job(
     (`conveyor.api.fastpath`) for the same request."""
     new_job = to_new_job(body, settings, tasks, tenant=tenant, idempotency_key=idempotency_key,
                          trace_id=trace_id_var.get())
-    result = await store.submit(new_job, _rate(settings))
+    result = await store.submit(new_job, rate_of(settings.rate_limit_per_minute))
     if result.created:
         log.info("job_created", jobId=str(result.job.id), tenant=tenant, task=new_job.task)
     else:
@@ -104,7 +100,7 @@ async def submit_batch(
                    idempotency_key=None if idempotency_key is None else f"{idempotency_key}:{i}")
         for i, item in enumerate(body.jobs)
     ]
-    rate = _rate(settings)
+    rate = rate_of(settings.rate_limit_per_minute)
     if rate is not None and len(new_jobs) > rate.per_minute:
         # A bucket never holds more tokens than the limit: this batch could never pass.
         raise HTTPException(422, f"a batch of {len(new_jobs)} jobs exceeds the per-tenant "

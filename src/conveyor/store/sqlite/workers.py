@@ -33,6 +33,10 @@ _RESERVED = _held("'pending'")
 _HELD_OR_RESERVED = _held("'pending', 'running'")
 
 
+_RUNNING_QUEUES = "queue NOT IN (SELECT name FROM queues WHERE paused)"
+"""Leaving out the jobs of paused queues: every pick and the next due time."""
+
+
 def _pick(queues: list[str]) -> str:
     """Runnable, unreserved pending jobs of `queues` that are not paused, best first
     (parameters: now, *queues, limit). A reserved job (pending, with a lease token) belongs to
@@ -41,8 +45,7 @@ def _pick(queues: list[str]) -> str:
     would match the filter more exactly, be chosen, and need a sort)."""
     marks = ",".join("?" * len(queues))
     return ("SELECT id FROM jobs INDEXED BY jobs_pending"
-            " WHERE status = 'pending' AND lease_token IS NULL AND queue NOT IN"
-            " (SELECT name FROM queues WHERE paused)"
+            f" WHERE status = 'pending' AND lease_token IS NULL AND {_RUNNING_QUEUES}"
             f" AND run_at <= ? AND queue IN ({marks}) ORDER BY priority DESC, run_at, id LIMIT ?")
 
 
@@ -147,22 +150,15 @@ def progress(conn: sqlite3.Connection, now: float, reports: list[Progress]) -> s
     return {uuid.UUID(change.job_id) for change in changes}
 
 
-def _is_paused(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM queues WHERE name = ? AND paused",
-                        (name,)).fetchone() is not None
-
-
 def next_due(conn: sqlite3.Connection, now: float, queues: list[str]) -> float | None:
     """The earliest `run_at` of the pending jobs of each running (not paused) queue: a scan
     of the queue's entries in `jobs_pending` (covering: no row is read), on the idle path
     only. Reserved jobs count too: at worst an idle worker wakes once for nothing."""
-    queues = [name for name in queues if not _is_paused(conn, name)]
-    if not queues:
-        return None
     marks = ",".join("?" * len(queues))
     row = conn.execute(
         "SELECT min(run_at) AS due FROM jobs INDEXED BY jobs_pending"
-        f" WHERE status = 'pending' AND queue IN ({marks})", queues).fetchone()
+        f" WHERE status = 'pending' AND {_RUNNING_QUEUES} AND queue IN ({marks})",
+        queues).fetchone()
     return None if row is None or row["due"] is None else float(row["due"]) - now
 
 
