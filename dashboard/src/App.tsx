@@ -3,18 +3,25 @@
 //   useDashboardData  the server data shown (data/ resources over services/)
 //   useJobActions     submit, retry and cancel, with their pending and error state
 //   useQueueActions   pause and resume a queue, likewise
-//   useFlash          the one message saying how the last action went, shared by both
+//   useScheduleActions enable and disable a schedule, likewise
+//   useRedrive        the DLQ's redrive by filter: its preview, its loop and its progress
+//   useFlash          the one message saying how the last action went, shared by them
 //   useLiveUpdates    the feed's events applied to the data and the jobs submitted here, and
 //                     polling while it is down
+// Who the API key is (`/whoami`, in the data) decides what the header says and which controls
+// are on (access.ts).
 
-import type { ReactNode } from "react";
+import { type ReactNode, useMemo } from "react";
 
+import { accessOf, actingCredentials } from "./access";
 import { useDashboardData } from "./app/useDashboardData";
 import { useFlash } from "./app/useFlash";
 import { useJobActions } from "./app/useJobActions";
 import { useLiveUpdates } from "./app/useLiveUpdates";
 import { useFocusListsOnReturn, usePageTitle } from "./app/pageEffects";
 import { useQueueActions } from "./app/useQueueActions";
+import { useRedrive } from "./app/useRedrive";
+import { useScheduleActions } from "./app/useScheduleActions";
 import { useSettingsDrawer } from "./app/useSettingsDrawer";
 import { LiveIndicator } from "./components/LiveIndicator";
 import { JobDetail } from "./components/JobDetail";
@@ -22,6 +29,9 @@ import { JobsPanel, VIEW_LABELS } from "./components/JobsPanel";
 import { MetricsCards } from "./components/MetricsCards";
 import { findProblem, ProblemBanner } from "./components/ProblemBanner";
 import { QueuesPanel } from "./components/QueuesPanel";
+import { RedrivePanel } from "./components/RedrivePanel";
+import { RetentionSummary } from "./components/RetentionLine";
+import { SchedulesPanel } from "./components/SchedulesPanel";
 import { SettingsPanel } from "./components/SettingsPanel";
 import { SubmitPanel } from "./components/SubmitPanel";
 import { THROUGHPUT_MINUTES, ThroughputChart } from "./components/ThroughputChart";
@@ -30,9 +40,21 @@ import type { DashboardConfig } from "./config";
 import { useNow } from "./hooks";
 import type { SocketLike } from "./live/connection";
 import { useLiveEvents } from "./live/useLiveEvents";
-import { HOME, routeHref, useRoute } from "./routing";
+import { HOME, type Route, routeHref, useRoute } from "./routing";
 import type { JobListView } from "./services/jobs";
 import { useCredentials } from "./settings";
+
+/** The page's views, in the top bar: the jobs (their lists and a job's page), and the others. */
+type View = "jobs" | "queues" | "schedules";
+const VIEW_LINKS: readonly { label: string; view: View }[] = [
+  { label: "Jobs", view: "jobs" },
+  { label: "Queues", view: "queues" },
+  { label: "Schedules", view: "schedules" },
+];
+
+function viewOf(route: Route): View {
+  return route.name === "list" || route.name === "job" ? "jobs" : route.name;
+}
 
 export interface AppProps {
   config: DashboardConfig;
@@ -48,19 +70,33 @@ export function App({ config, createSocket }: AppProps) {
   // to it through useLiveUpdates.
   const live = useLiveEvents({ apiKey: credentials.apiKey, ...(createSocket && { createSocket }) });
   const data = useDashboardData({ route, credentials, currentSeq: live.seq });
+  const whoami = data.whoami.data?.data ?? null;
+  const access = useMemo(() => accessOf(whoami), [whoami]);
+  // Actions act for the key's tenant, if it has one, whatever the settings name.
+  const acting = useMemo(() => actingCredentials(credentials, access), [credentials, access]);
   const [flash, showFlash, dismissFlash] = useFlash();
-  const actions = useJobActions({ credentials, data, showFlash });
-  const queueActions = useQueueActions({ credentials, data, showFlash });
+  const actions = useJobActions({ credentials: acting, data, showFlash });
+  const queueActions = useQueueActions({ credentials: acting, data, showFlash });
+  const scheduleActions = useScheduleActions({ credentials: acting, data, showFlash });
+  const redrive = useRedrive({ credentials: acting, data });
+  const rowActions = useMemo(
+    () => ({ ...actions.rowActions, denied: access.writeDenied }),
+    [actions.rowActions, access.writeDenied],
+  );
   useLiveUpdates({ live, data, actions });
 
   const problem = findProblem({
     errors: [
+      data.whoami.error,
       data.metrics.error,
       data.list.error,
       data.detail.error,
       data.queues.error,
+      data.schedules.error,
       actions.authError,
       queueActions.authError,
+      scheduleActions.authError,
+      redrive.authError,
     ],
     liveStatus: live.state.status,
     apiKeyRequired: config.apiKeyRequired,
@@ -73,7 +109,13 @@ export function App({ config, createSocket }: AppProps) {
   usePageTitle(metrics);
   useFocusListsOnReturn(route.name);
 
-  const goToList = (view: JobListView, page: number) => navigate({ name: "list", view, page });
+  const listTenant = route.name === "list" ? route.tenant : undefined;
+  const goToList = (view: JobListView, page: number) =>
+    navigate({ name: "list", view, page, ...(listTenant !== undefined && { tenant: listTenant }) });
+  const filterTenant = (tenant: string | null) => {
+    if (route.name !== "list") return;
+    navigate({ name: "list", view: route.view, page: 0, ...(tenant !== null && { tenant }) });
+  };
 
   let content: ReactNode;
   switch (route.name) {
@@ -85,6 +127,7 @@ export function App({ config, createSocket }: AppProps) {
               onSubmit={(submission) => void actions.submit(submission)}
               feedback={actions.feedback}
               recent={actions.recent}
+              denied={access.writeDenied}
             />
             <div className="overview__side">
               <ThroughputChart
@@ -103,8 +146,23 @@ export function App({ config, createSocket }: AppProps) {
             metrics={metrics}
             onNavigate={goToList}
             onReload={data.reloadList}
-            actions={actions.rowActions}
-          />
+            actions={rowActions}
+            retention={data.retention.data?.data ?? null}
+            tenant={{ fixed: access.tenant, value: data.listTenant, onChange: filterTenant }}
+          >
+            {route.view === "dlq" && (
+              <RedrivePanel
+                state={redrive.state}
+                fields={redrive.fields}
+                onFieldsChange={redrive.setFields}
+                onPreview={(filter) => void redrive.preview(filter)}
+                onRun={(filter, ratePerSec) => void redrive.run(filter, ratePerSec)}
+                onStop={redrive.stop}
+                denied={access.writeDenied}
+                fixedTenant={access.tenant}
+              />
+            )}
+          </JobsPanel>
         </>
       );
       break;
@@ -117,6 +175,7 @@ export function App({ config, createSocket }: AppProps) {
           retrying={actions.retrying.has(route.id)}
           onCancel={(job) => void actions.cancel(job)}
           cancelling={actions.cancelling.has(route.id)}
+          denied={access.writeDenied}
           onReload={data.reloadDetail}
           backHref={routeHref(lastList)}
           backLabel={`Back to ${VIEW_LABELS[lastList.view].toLowerCase()} jobs`}
@@ -129,7 +188,19 @@ export function App({ config, createSocket }: AppProps) {
           state={data.queues}
           onAction={(name, action) => void queueActions.run(name, action)}
           inFlight={queueActions.inFlight}
+          denied={access.operateDenied}
           onReload={data.reloadQueues}
+        />
+      );
+      break;
+    case "schedules":
+      content = (
+        <SchedulesPanel
+          state={data.schedules}
+          onSetEnabled={(name, enabled) => void scheduleActions.setEnabled(name, enabled)}
+          inFlight={scheduleActions.inFlight}
+          denied={access.writeDenied}
+          onReload={data.reloadSchedules}
         />
       );
       break;
@@ -154,22 +225,24 @@ export function App({ config, createSocket }: AppProps) {
             conveyor
           </a>
           <nav className="views" aria-label="Views">
-            <a
-              className="views__link"
-              href={routeHref(lastList)}
-              aria-current={route.name === "queues" ? undefined : "page"}
-            >
-              Jobs
-            </a>
-            <a
-              className="views__link"
-              href={routeHref({ name: "queues" })}
-              aria-current={route.name === "queues" ? "page" : undefined}
-            >
-              Queues
-            </a>
+            {VIEW_LINKS.map(({ label, view }) => (
+              <a
+                key={label}
+                className="views__link"
+                href={routeHref(view === "jobs" ? lastList : { name: view })}
+                aria-current={viewOf(route) === view ? "page" : undefined}
+              >
+                {label}
+              </a>
+            ))}
           </nav>
           <LiveIndicator state={live.state} onReconnect={live.reconnectNow} />
+          {access.scope !== null && (
+            <span className="scope" data-testid="scope" data-role={whoami?.role} title={access.scopeDetail ?? undefined}>
+              <span className="sr-only">Showing: </span>
+              {access.scope}
+            </span>
+          )}
           <button
             type="button"
             className="topbar__settings"
@@ -188,6 +261,7 @@ export function App({ config, createSocket }: AppProps) {
             onSave={saveCredentials}
             focusKey={settings.focusKey}
             keyRequired={config.apiKeyRequired}
+            fixedTenant={access.tenant}
           />
         </div>
       </header>
@@ -210,8 +284,20 @@ export function App({ config, createSocket }: AppProps) {
         {content}
       </main>
       <footer className="footer">
-        conveyor{config.version ? ` ${config.version}` : ""} · <a href="/docs">API reference</a> ·{" "}
-        <a href="/metrics?format=prometheus">Prometheus metrics</a>
+        conveyor{config.version ? ` ${config.version}` : ""} · <a href="/docs">API reference</a>
+        {/* The Prometheus format covers every tenant: admin keys only. */}
+        {access.operateDenied === null && (
+          <>
+            {" "}
+            · <a href="/metrics?format=prometheus">Prometheus metrics</a>
+          </>
+        )}
+        {data.retention.data !== null && (
+          <>
+            {" "}
+            · <RetentionSummary retention={data.retention.data.data} now={now} />
+          </>
+        )}
       </footer>
     </div>
   );

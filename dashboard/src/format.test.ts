@@ -7,6 +7,7 @@ import {
   formatAge,
   formatAgo,
   formatDuration,
+  formatEvery,
   formatPercent,
   formatRelative,
   shortId,
@@ -74,6 +75,18 @@ describe("routing", () => {
     expect(routeHref({ name: "list", view: "done", page: 0 })).toBe("#/done");
     expect(routeHref({ name: "job", id: "abc" })).toBe("#/jobs/abc");
     expect(routeHref({ name: "queues" })).toBe("#/queues");
+    expect(routeHref({ name: "schedules" })).toBe("#/schedules");
+    expect(parseRoute("#/schedules")).toEqual({ name: "schedules" });
+  });
+
+  it("reads a schedule's interval in the largest units that fit", () => {
+    expect(formatEvery(30)).toBe("every 30 s");
+    expect(formatEvery(1.5)).toBe("every 1.5 s");
+    expect(formatEvery(300)).toBe("every 5 min");
+    expect(formatEvery(5400)).toBe("every 1 h 30 min");
+    expect(formatEvery(90)).toBe("every 1 min 30 s");
+    expect(formatEvery(172_800)).toBe("every 2 d");
+    expect(formatEvery(0)).toBe("–");
   });
 });
 

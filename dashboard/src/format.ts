@@ -1,6 +1,7 @@
 // How values read on screen. Pure, so tests pin them down.
 
 import type { Job, JobStatus } from "./services/jobs";
+import { keepsEverything, RETAINED_STATUSES, type RetainedStatus, type Retention } from "./services/retention";
 
 /** Each status as a word on screen; a status added to the lifecycle needs one here. */
 export const STATUS_LABELS: Record<JobStatus, string> = {
@@ -117,4 +118,52 @@ export function formatUtcOffset(date: Date): string {
   if (offset === 0) return "UTC";
   const minutes = Math.abs(offset);
   return `UTC${offset < 0 ? "−" : "+"}${pad(Math.floor(minutes / 60))}:${pad(minutes % 60)}`;
+}
+
+/** A retention period in days: "7 days", "1 day", "1.5 days", and hours under a day ("12 h"). */
+export function formatDays(days: number): string {
+  if (!Number.isFinite(days) || days < 0) return "–";
+  if (days < 1) return `${Math.max(1, Math.round(days * 24))} h`;
+  const rounded = Math.round(days * 10) / 10;
+  return `${rounded} ${rounded === 1 ? "day" : "days"}`;
+}
+
+/** A schedule's interval: "every 30 s", "every 5 min", "every 1 h 30 min", "every 2 d". */
+export function formatEvery(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds <= 0) return "–";
+  const parts: string[] = [];
+  let rest = Math.round(seconds * 1000) / 1000;
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3600],
+    ["min", 60],
+  ] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)} ${unit}`);
+      rest %= size;
+    }
+  }
+  if (rest > 0 || parts.length === 0) parts.push(`${Math.round(rest * 10) / 10} s`);
+  return `every ${parts.join(" ")}`;
+}
+
+/** The whole retention policy in a line: "Finished jobs kept forever", or "Finished jobs kept:
+ *  done 7 days, failed 30 days, cancelled forever". */
+export function describeRetention(retention: Retention): string {
+  if (keepsEverything(retention)) return "Finished jobs kept forever";
+  const kept = RETAINED_STATUSES.map((status) => {
+    const days = retention.days[status];
+    return `${status} ${days === null ? "forever" : formatDays(days)}`;
+  });
+  return `Finished jobs kept: ${kept.join(", ")}`;
+}
+
+/** What happens to the jobs of one finished list: "Failed jobs are kept 30 days after they
+ *  finish, then deleted." */
+export function describeStatusRetention(status: RetainedStatus, retention: Retention): string {
+  const days = retention.days[status];
+  const label = STATUS_LABELS[status];
+  return days === null
+    ? `${label} jobs are kept forever.`
+    : `${label} jobs are kept ${formatDays(days)} after they finish, then deleted with their events.`;
 }

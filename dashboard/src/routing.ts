@@ -1,14 +1,17 @@
 // Hash routes, so any path the API serves stays the API's: `#/pending?page=2`, `#/dlq`,
-// `#/jobs/<id>`, `#/queues`. Pages are 1-based in the address and 0-based in code.
+// `#/jobs/<id>`, `#/queues`, `#/schedules`. Pages are 1-based in the address and 0-based in code.
+// A list may name a tenant (`#/done?tenant=acme`): an admin's filter, kept in the address so
+// tabs, pages and the way back from a job keep it.
 
 import { useCallback, useEffect, useState } from "react";
 
 import { JOB_LIST_VIEWS, type JobListView } from "./services/jobs";
 
 export type Route =
-  | { name: "list"; view: JobListView; page: number }
+  | { name: "list"; view: JobListView; page: number; tenant?: string }
   | { name: "job"; id: string }
-  | { name: "queues" };
+  | { name: "queues" }
+  | { name: "schedules" };
 export type ListRoute = Extract<Route, { name: "list" }>;
 
 export const HOME: ListRoute = { name: "list", view: "pending", page: 0 };
@@ -20,15 +23,25 @@ export function parseRoute(hash: string): Route {
     return { name: "job", id: decodeURIComponent(parts[1]) };
   }
   if (parts[0] === "queues") return { name: "queues" };
+  if (parts[0] === "schedules") return { name: "schedules" };
   const view = (JOB_LIST_VIEWS as readonly string[]).includes(parts[0] ?? "") ? (parts[0] as JobListView) : "pending";
-  const page = Number.parseInt(new URLSearchParams(search).get("page") ?? "1", 10);
-  return { name: "list", view, page: Number.isFinite(page) && page > 1 ? page - 1 : 0 };
+  const params = new URLSearchParams(search);
+  const page = Number.parseInt(params.get("page") ?? "1", 10);
+  const route: ListRoute = { name: "list", view, page: Number.isFinite(page) && page > 1 ? page - 1 : 0 };
+  const tenant = params.get("tenant")?.trim() ?? "";
+  if (tenant !== "") route.tenant = tenant;
+  return route;
 }
 
 export function routeHref(route: Route): string {
   if (route.name === "job") return `#/jobs/${encodeURIComponent(route.id)}`;
   if (route.name === "queues") return "#/queues";
-  return `#/${route.view}${route.page > 0 ? `?page=${route.page + 1}` : ""}`;
+  if (route.name === "schedules") return "#/schedules";
+  const params = new URLSearchParams();
+  if (route.page > 0) params.set("page", String(route.page + 1));
+  if (route.tenant !== undefined) params.set("tenant", route.tenant);
+  const search = params.toString();
+  return `#/${route.view}${search === "" ? "" : `?${search}`}`;
 }
 
 interface Place {

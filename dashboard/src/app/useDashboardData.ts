@@ -1,6 +1,6 @@
 // The server data the page shows: the counts, the throughput, the workers, the list on screen,
-// the job on screen and the queues (on the Queues view), each a Resource (data/) fetched through
-// services/. Live events and actions change it only through the functions returned here, which
+// the job on screen, the queues (on the Queues view), the schedules (on the Schedules view),
+// what is kept (retention) and who the API key is (whoami), each a Resource (data/) fetched through services/. Live events and actions change it only through the functions returned here, which
 // are stable and act on the resources on screen when they are called: an answer that arrives
 // after the user moved to another list patches that list, not the one of the render that sent
 // the request.
@@ -37,6 +37,9 @@ import {
   type WorkerInfo,
 } from "../services/jobs";
 import { listQueues, type Queue, withQueue } from "../services/queues";
+import { getRetention, type Retention } from "../services/retention";
+import { listSchedules, type Schedule, withSchedule } from "../services/schedules";
+import { getWhoAmI, type WhoAmI } from "../services/whoami";
 
 // Workers and throughput change without events (a worker's heartbeat, a minute passing), so
 // they are polled whatever the live feed does.
@@ -45,6 +48,11 @@ const THROUGHPUT_POLL_MS = 60_000;
 // A queue's figures move with job events, which refetch them, but pausing sends none and the
 // oldest pending job ages by itself: polled while the Queues view is shown.
 export const QUEUES_POLL_MS = 3000;
+// A schedule's job comes with an event, which refetches them, but enabling one sends none and a
+// tick that skips (overlap) sends none either: polled while the Schedules view is shown.
+export const SCHEDULES_POLL_MS = 5000;
+// What is kept changes only with the server's configuration; the last prune moves hourly.
+export const RETENTION_POLL_MS = 60_000;
 
 export interface DashboardData {
   metrics: ResourceState<Metrics>;
@@ -56,6 +64,15 @@ export interface DashboardData {
   detail: ResourceState<Job>;
   /** Every queue's figures; idle except on the Queues view. */
   queues: ResourceState<Queue[]>;
+  /** Every schedule; idle except on the Schedules view. */
+  schedules: ResourceState<Schedule[]>;
+  /** What the API keeps of finished jobs. */
+  retention: ResourceState<Retention>;
+  /** Who the API key is: whose data the page shows, and what it may do. */
+  whoami: ResourceState<WhoAmI>;
+  /** The tenant the list on screen is limited to (null: every tenant the key sees): the
+   *  route's filter for an admin, nothing for a tenant's key (the API limits it to its own). */
+  listTenant: string | null;
   /** Patch everything shown with a batch of live events (refetching what they make stale). */
   applyEvents: (events: readonly ReceivedEvent[]) => void;
   /** Refetch everything, throttled (after a resync). */
@@ -66,6 +83,7 @@ export interface DashboardData {
   reloadList: () => void;
   reloadDetail: () => void;
   reloadQueues: () => void;
+  reloadSchedules: () => void;
   /** Show at once that job `id` was retried as `retriedBy`, in the list and the detail. */
   markRetried: (id: string, retriedBy: string) => void;
   /** Show at once what a cancel answered (the job cancelled, or asked to stop), in the list and
@@ -78,6 +96,14 @@ export interface DashboardData {
   showQueue: (answer: Queue) => void;
   /** Refetch the queues, throttled (a pause or resume failed: see what is true). */
   refetchQueues: () => void;
+  /** Show at once what an enable or disable answered, then refetch the schedules (throttled). */
+  showSchedule: (answer: Schedule) => void;
+  /** Refetch the schedules, throttled (an enable or disable failed: see what is true). */
+  refetchSchedules: () => void;
+  /** Refetch the list on screen, throttled (a redrive changed it). */
+  refetchList: () => void;
+  /** Ask again who the key is, throttled (an action got 403: its role may have changed). */
+  refetchWhoAmI: () => void;
 }
 
 interface OnScreen {
@@ -89,6 +115,11 @@ interface OnScreen {
   listView: JobListView | null;
   detail: Resource<Job> | null;
   queues: Resource<Queue[]> | null;
+  schedules: Resource<Schedule[]> | null;
+  retention: Resource<Retention> | null;
+  whoami: Resource<WhoAmI> | null;
+  /** The tenant `list` is limited to, whose events alone may change it. */
+  listTenant: string | null;
 }
 
 const NOTHING: OnScreen = {
@@ -99,6 +130,10 @@ const NOTHING: OnScreen = {
   listView: null,
   detail: null,
   queues: null,
+  schedules: null,
+  retention: null,
+  whoami: null,
+  listTenant: null,
 };
 
 function markRetriedInPage(page: JobPage, id: string, retriedBy: string): JobPage {
@@ -125,6 +160,13 @@ export interface DashboardDataOptions {
 }
 
 export function useDashboardData({ route, credentials, currentSeq }: DashboardDataOptions): DashboardData {
+  // First, since the list's filter depends on it. The key alone decides the answer.
+  const [whoamiState, whoami] = useResource(
+    queryKeys.whoami(),
+    (signal) => getWhoAmI(credentials, signal),
+    currentSeq,
+    2000,
+  );
   const [metricsState, metrics] = useResource(
     queryKeys.metrics(),
     (signal) => getMetrics(credentials, signal),
@@ -144,9 +186,13 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     2000,
   );
   const listRoute = route.name === "list" ? route : null;
+  // A tenant's key sees its own tenant only: a filter in the address (from an admin's link) is
+  // not sent, as the API would refuse another tenant.
+  const boundTenant = whoamiState.data?.data.tenant ?? null;
+  const listTenant = boundTenant === null ? (listRoute?.tenant ?? null) : null;
   const [listState, list] = useResource(
-    listRoute ? queryKeys.jobList(listRoute.view, listRoute.page) : null,
-    (signal) => listJobs(credentials, listRoute?.view ?? "pending", listRoute?.page ?? 0, signal),
+    listRoute ? queryKeys.jobList(listRoute.view, listRoute.page, listTenant) : null,
+    (signal) => listJobs(credentials, listRoute?.view ?? "pending", listRoute?.page ?? 0, listTenant, signal),
     currentSeq,
     1000,
   );
@@ -164,14 +210,39 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     currentSeq,
     1000,
   );
+  const schedulesShown = route.name === "schedules";
+  const [schedulesState, schedules] = useResource(
+    schedulesShown ? queryKeys.schedules() : null,
+    (signal) => listSchedules(credentials, signal),
+    currentSeq,
+    1000,
+  );
+  const [retentionState, retention] = useResource(
+    queryKeys.retention(),
+    (signal) => getRetention(credentials, signal),
+    currentSeq,
+    5000,
+  );
 
   // What the functions below act on: the resources of the last render React committed, set
   // before any effect of that render runs.
   const onScreen = useRef<OnScreen>(NOTHING);
   const listView = listRoute?.view ?? null;
   useLayoutEffect(() => {
-    onScreen.current = { metrics, throughput, workers, list, listView, detail, queues };
-  }, [metrics, throughput, workers, list, listView, detail, queues]);
+    onScreen.current = {
+      metrics,
+      throughput,
+      workers,
+      list,
+      listView,
+      detail,
+      queues,
+      schedules,
+      retention,
+      whoami,
+      listTenant,
+    };
+  }, [metrics, throughput, workers, list, listView, detail, queues, schedules, retention, whoami, listTenant]);
 
   const applyEvents = useCallback((events: readonly ReceivedEvent[]) => {
     const shown = onScreen.current;
@@ -179,25 +250,33 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     shown.metrics?.refetch(); // reconcile the counts moved by events, at most once a second
     shown.throughput?.apply((data, asOf) => applyToThroughput(data, events, asOf));
     const view = shown.listView;
-    if (view !== null) shown.list?.apply((data, asOf) => applyToPage(data, view, events, asOf));
+    const tenant = shown.listTenant;
+    // Another tenant's job cannot enter or leave a list filtered to one tenant.
+    const forList = tenant === null ? events : events.filter((event) => event.tenant === tenant);
+    if (view !== null) shown.list?.apply((data, asOf) => applyToPage(data, view, forList, asOf));
     shown.detail?.apply((data, asOf) => applyToJob(data, events, asOf));
     // Events do not say which queue their job is in: any of them may move a queue's figures.
     shown.queues?.refetch();
+    // A schedule that fires creates a job: its last run and next run moved.
+    if (events.some((event) => event.type === "job_created")) shown.schedules?.refetch();
   }, []);
 
   const refetchAll = useCallback(() => {
-    const { metrics, throughput, workers, list, detail, queues } = onScreen.current;
-    for (const resource of [metrics, throughput, workers, list, detail, queues]) resource?.refetch();
+    const { metrics, throughput, workers, list, detail, queues, schedules, retention } = onScreen.current;
+    for (const resource of [metrics, throughput, workers, list, detail, queues, schedules, retention]) {
+      resource?.refetch();
+    }
   }, []);
 
   const refetchVisible = useCallback(() => {
-    const { metrics, list, detail, queues } = onScreen.current;
-    for (const resource of [metrics, list, detail, queues]) resource?.refetch();
+    const { metrics, list, detail, queues, schedules } = onScreen.current;
+    for (const resource of [metrics, list, detail, queues, schedules]) resource?.refetch();
   }, []);
 
   const reloadList = useCallback(() => onScreen.current.list?.refetchNow(), []);
   const reloadDetail = useCallback(() => onScreen.current.detail?.refetchNow(), []);
   const reloadQueues = useCallback(() => onScreen.current.queues?.refetchNow(), []);
+  const reloadSchedules = useCallback(() => onScreen.current.schedules?.refetchNow(), []);
 
   const markRetried = useCallback((id: string, retriedBy: string) => {
     const { list, detail } = onScreen.current;
@@ -231,9 +310,25 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
 
   const refetchQueues = useCallback(() => onScreen.current.queues?.refetch(), []);
 
+  const showSchedule = useCallback((answer: Schedule) => {
+    onScreen.current.schedules?.apply((known) => ({ data: withSchedule(known, answer), stale: true }));
+  }, []);
+
+  const refetchSchedules = useCallback(() => onScreen.current.schedules?.refetch(), []);
+
+  const refetchList = useCallback(() => {
+    const { metrics, list } = onScreen.current;
+    list?.refetch();
+    metrics?.refetch();
+  }, []);
+
+  const refetchWhoAmI = useCallback(() => onScreen.current.whoami?.refetch(), []);
+
   useInterval(() => workers?.refetch(), WORKERS_POLL_MS);
   useInterval(() => throughput?.refetch(), THROUGHPUT_POLL_MS);
   useInterval(() => queues?.refetch(), queuesShown ? QUEUES_POLL_MS : null);
+  useInterval(() => schedules?.refetch(), schedulesShown ? SCHEDULES_POLL_MS : null);
+  useInterval(() => retention?.refetch(), RETENTION_POLL_MS);
 
   // A new API key: everything is fetched again with it, at once. The key the data was fetched
   // with is remembered rather than "skip the first run", so StrictMode's second run is a no-op.
@@ -241,8 +336,10 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
   useEffect(() => {
     if (fetchedWithKey.current === credentials.apiKey) return;
     fetchedWithKey.current = credentials.apiKey;
-    const { metrics, throughput, workers, list, detail, queues } = onScreen.current;
-    for (const resource of [metrics, throughput, workers, list, detail, queues]) resource?.refetchNow();
+    const { metrics, throughput, workers, list, detail, queues, schedules, retention, whoami } = onScreen.current;
+    for (const resource of [whoami, metrics, throughput, workers, list, detail, queues, schedules, retention]) {
+      resource?.refetchNow();
+    }
   }, [credentials.apiKey]);
 
   return {
@@ -252,16 +349,25 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     list: listState,
     detail: detailState,
     queues: queuesState,
+    schedules: schedulesState,
+    retention: retentionState,
+    whoami: whoamiState,
+    listTenant,
     applyEvents,
     refetchAll,
     refetchVisible,
     reloadList,
     reloadDetail,
     reloadQueues,
+    reloadSchedules,
     markRetried,
     showCancelAnswer,
     refetchJobs,
     showQueue,
     refetchQueues,
+    showSchedule,
+    refetchSchedules,
+    refetchList,
+    refetchWhoAmI,
   };
 }

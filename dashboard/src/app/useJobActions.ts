@@ -38,8 +38,9 @@ export interface JobActions {
   cancel: (job: Job) => Promise<void>;
   /** Ids of jobs whose cancel request is in flight. */
   cancelling: ReadonlySet<string>;
-  /** What a row's buttons need, one object while none of it changes (rows are memoized). */
-  rowActions: RowActions;
+  /** What a row's buttons need, one object while none of it changes (rows are memoized); the
+   *  page adds whether the key may use them. */
+  rowActions: Omit<RowActions, "denied">;
   /** The last action's 401, for the page's banner; cleared when the API key changes. */
   authError: ApiError | null;
   /** Jobs submitted (or retried) from this page, newest first. */
@@ -63,13 +64,13 @@ function remember(memory: Map<string, LiveEvent[]>, events: readonly LiveEvent[]
 
 export interface JobActionsOptions {
   credentials: Credentials;
-  data: Pick<DashboardData, "markRetried" | "showCancelAnswer" | "refetchJobs">;
+  data: Pick<DashboardData, "markRetried" | "showCancelAnswer" | "refetchJobs" | "refetchWhoAmI">;
   /** The page's one flash message, shared with the other actions. */
   showFlash: ShowFlash;
 }
 
 export function useJobActions({ credentials, data, showFlash }: JobActionsOptions): JobActions {
-  const { markRetried, showCancelAnswer, refetchJobs } = data;
+  const { markRetried, showCancelAnswer, refetchJobs, refetchWhoAmI } = data;
   const [feedback, setFeedback] = useState<SubmitFeedback>({ kind: "idle" });
   const [retrying, beginRetry, endRetry] = useInFlight();
   const [cancelling, beginCancel, endCancel] = useInFlight();
@@ -111,6 +112,7 @@ export function useJobActions({ credentials, data, showFlash }: JobActionsOption
           });
         } else {
           if (error.isUnauthorized) setAuthError(error);
+          if (error.isForbidden) refetchWhoAmI();
           setFeedback({
             kind: "error",
             message: error.isUnauthorized
@@ -120,7 +122,7 @@ export function useJobActions({ credentials, data, showFlash }: JobActionsOption
         }
       }
     },
-    [credentials, setAuthError, showFlash],
+    [credentials, refetchWhoAmI, setAuthError, showFlash],
   );
 
   const retry = useCallback(
@@ -139,13 +141,14 @@ export function useJobActions({ credentials, data, showFlash }: JobActionsOption
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         if (error.isUnauthorized) setAuthError(error);
+        if (error.isForbidden) refetchWhoAmI();
         showFlash({ tone: "error", text: `Retry of job ${shortId(job.id)} failed: ${error.message}` });
         refetchJobs();
       } finally {
         endRetry(job.id);
       }
     },
-    [credentials, beginRetry, endRetry, markRetried, refetchJobs, setAuthError, showFlash],
+    [credentials, beginRetry, endRetry, markRetried, refetchJobs, refetchWhoAmI, setAuthError, showFlash],
   );
 
   const cancel = useCallback(
@@ -166,6 +169,7 @@ export function useJobActions({ credentials, data, showFlash }: JobActionsOption
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         if (error.isUnauthorized) setAuthError(error);
+        if (error.isForbidden) refetchWhoAmI();
         // A 409 says why (it finished meanwhile): the server's words, then what is true now.
         showFlash({ tone: "error", text: `Could not cancel job ${shortId(job.id)}: ${error.message}` });
         refetchJobs();
@@ -173,7 +177,7 @@ export function useJobActions({ credentials, data, showFlash }: JobActionsOption
         endCancel(job.id);
       }
     },
-    [credentials, beginCancel, endCancel, showCancelAnswer, refetchJobs, setAuthError, showFlash],
+    [credentials, beginCancel, endCancel, showCancelAnswer, refetchJobs, refetchWhoAmI, setAuthError, showFlash],
   );
 
   const rowActions = useMemo(

@@ -27,12 +27,12 @@ const DONE: Record<QueueAction, (name: string) => string> = {
 
 export interface QueueActionsOptions {
   credentials: Credentials;
-  data: Pick<DashboardData, "showQueue" | "refetchQueues">;
+  data: Pick<DashboardData, "showQueue" | "refetchQueues" | "refetchWhoAmI">;
   showFlash: ShowFlash;
 }
 
 export function useQueueActions({ credentials, data, showFlash }: QueueActionsOptions): QueueActions {
-  const { showQueue, refetchQueues } = data;
+  const { showQueue, refetchQueues, refetchWhoAmI } = data;
   const [inFlight, begin, end] = useInFlight();
   const [authError, setAuthError] = useAuthError(credentials.apiKey);
 
@@ -46,13 +46,14 @@ export function useQueueActions({ credentials, data, showFlash }: QueueActionsOp
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         if (error.isUnauthorized) setAuthError(error);
+        if (error.isForbidden) refetchWhoAmI();
         showFlash({ tone: "error", text: `Could not ${action} queue ${name}: ${error.message}` });
         refetchQueues();
       } finally {
         end(name);
       }
     },
-    [credentials, begin, end, showQueue, refetchQueues, setAuthError, showFlash],
+    [credentials, begin, end, showQueue, refetchQueues, refetchWhoAmI, setAuthError, showFlash],
   );
 
   return { run, inFlight, authError };

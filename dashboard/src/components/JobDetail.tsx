@@ -122,6 +122,8 @@ interface JobDetailProps {
   retrying: boolean;
   onCancel: (job: Job) => void;
   cancelling: boolean;
+  /** Why this API key may not retry or cancel (null: it may): the buttons are off and say so. */
+  denied: string | null;
   onReload: () => void;
   backHref: string;
   backLabel: string;
@@ -134,6 +136,7 @@ export function JobDetail({
   retrying,
   onCancel,
   cancelling,
+  denied,
   onReload,
   backHref,
   backLabel,
@@ -175,8 +178,11 @@ export function JobDetail({
             <button
               type="button"
               className="button button--primary button--small"
-              onClick={() => onRetry(job)}
-              aria-disabled={retrying}
+              onClick={() => {
+                if (denied === null) onRetry(job);
+              }}
+              aria-disabled={retrying || denied !== null}
+              title={denied ?? undefined}
             >
               {retrying ? "Retrying…" : "Retry"}
             </button>
@@ -185,8 +191,11 @@ export function JobDetail({
             <button
               type="button"
               className="button button--danger button--small"
-              onClick={() => onCancel(job)}
-              aria-disabled={cancelling}
+              onClick={() => {
+                if (denied === null) onCancel(job);
+              }}
+              aria-disabled={cancelling || denied !== null}
+              title={denied ?? undefined}
             >
               {cancelling ? "Cancelling…" : "Cancel"}
             </button>
@@ -249,6 +258,20 @@ export function JobDetail({
             <span className="mono break">{job.traceId ?? "–"}</span>
           </Field>
           <Field label="Priority">{job.priority}</Field>
+          {job.schedule !== null && (
+            <>
+              <Field label="Schedule">
+                <a className="mono" href={routeHref({ name: "schedules" })} data-testid="job-schedule">
+                  {job.schedule}
+                </a>
+              </Field>
+              <Field label="Scheduled for">
+                <span data-testid="job-scheduled-for">
+                  <Timestamp date={job.scheduledFor} now={now} />
+                </span>
+              </Field>
+            </>
+          )}
           {job.timeoutSec !== null && (
             <Field label="Timeout">{formatDuration(job.timeoutSec * 1000)} per attempt</Field>
           )}

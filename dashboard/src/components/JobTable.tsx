@@ -15,6 +15,9 @@ export interface RowActions {
   retrying: ReadonlySet<string>;
   /** Ids of jobs whose cancel request is in flight. */
   cancelling: ReadonlySet<string>;
+  /** Why this API key may not retry or cancel (a read-only key), said by the buttons, which are
+   *  off; null: it may. */
+  denied: string | null;
 }
 
 interface Column {
@@ -97,8 +100,11 @@ function JobAction({ job, actions }: { job: Job; actions: RowActions }) {
       <button
         type="button"
         className="button button--small button--danger"
-        onClick={() => actions.onCancel(job)}
-        aria-disabled={busy}
+        onClick={() => {
+          if (actions.denied === null) actions.onCancel(job);
+        }}
+        aria-disabled={busy || actions.denied !== null}
+        title={actions.denied ?? undefined}
         aria-label={`Cancel job ${shortId(job.id)}`}
       >
         {busy ? "Cancelling…" : "Cancel"}
@@ -111,8 +117,11 @@ function JobAction({ job, actions }: { job: Job; actions: RowActions }) {
       <button
         type="button"
         className="button button--small"
-        onClick={() => actions.onRetry(job)}
-        aria-disabled={busy}
+        onClick={() => {
+          if (actions.denied === null) actions.onRetry(job);
+        }}
+        aria-disabled={busy || actions.denied !== null}
+        title={actions.denied ?? undefined}
         aria-label={`Retry job ${shortId(job.id)}`}
       >
         {busy ? "Retrying…" : "Retry"}

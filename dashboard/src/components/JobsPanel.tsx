@@ -1,12 +1,15 @@
-import { type KeyboardEvent, useRef } from "react";
+import { type KeyboardEvent, type ReactNode, useRef } from "react";
 
 import type { ResourceState } from "../data/resource";
 import { formatCount, STATUS_LABELS } from "../format";
 import { useNow } from "../hooks";
 import { JOB_LIST_VIEWS, type JobListView, type JobPage, type Metrics, PAGE_SIZE } from "../services/jobs";
+import type { Retention } from "../services/retention";
 import { JobTable, type RowActions } from "./JobTable";
 import { Pagination } from "./Pagination";
+import { ListRetention } from "./RetentionLine";
 import { EmptyState, ErrorState, LoadingState } from "./States";
+import { TenantFilter, type TenantFilterProps } from "./TenantFilter";
 
 export const VIEW_LABELS: Record<JobListView, string> = { ...STATUS_LABELS, dlq: "Dead letter queue" };
 
@@ -32,9 +35,26 @@ interface JobsPanelProps {
   onNavigate: (view: JobListView, page: number) => void;
   onReload: () => void;
   actions: RowActions;
+  /** What is kept of finished jobs, said under their lists (null: not known). */
+  retention: Retention | null;
+  /** Whose jobs the list shows: the key's tenant, or an admin's filter. */
+  tenant: TenantFilterProps;
+  /** Shown above the list (the DLQ's redrive). */
+  children?: ReactNode;
 }
 
-export function JobsPanel({ view, page, list, metrics, onNavigate, onReload, actions }: JobsPanelProps) {
+export function JobsPanel({
+  view,
+  page,
+  list,
+  metrics,
+  onNavigate,
+  onReload,
+  actions,
+  retention,
+  tenant,
+  children,
+}: JobsPanelProps) {
   const tabs = useRef<Map<JobListView, HTMLButtonElement>>(new Map());
   const now = useNow(view === "running" ? 1000 : 5000);
 
@@ -105,11 +125,13 @@ export function JobsPanel({ view, page, list, metrics, onNavigate, onReload, act
             Showing the last data received: {list.error.message}
           </p>
         )}
+        <TenantFilter {...tenant} />
       </div>
       <div className="tabs" role="tablist" aria-label="Job lists">
         {JOB_LIST_VIEWS.map((tab) => {
           const selected = tab === view;
-          const count = countFor(tab, metrics);
+          // The counts are of every tenant the key sees: none beside a list of one tenant.
+          const count = tenant.value === null || tenant.fixed !== null ? countFor(tab, metrics) : null;
           return (
             <button
               key={tab}
@@ -141,6 +163,8 @@ export function JobsPanel({ view, page, list, metrics, onNavigate, onReload, act
         aria-busy={list.loading}
         data-testid={`list-${view}`}
       >
+        <ListRetention view={view} retention={retention} />
+        {children}
         {body}
         {data !== null && data.total > 0 && (
           <Pagination

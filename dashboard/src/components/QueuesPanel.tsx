@@ -9,6 +9,8 @@ interface QueueRowActions {
   onAction: (name: string, action: QueueAction) => void;
   /** Names of queues whose request is in flight. */
   inFlight: ReadonlySet<string>;
+  /** Why this API key may not pause or resume (not an admin's; null: it may). */
+  denied: string | null;
 }
 
 interface Column {
@@ -51,9 +53,10 @@ function QueueButton({ queue, actions }: { queue: Queue; actions: QueueRowAction
       type="button"
       className={`button button--small${action === "resume" ? " button--primary" : ""}`}
       onClick={() => {
-        if (!busy) actions.onAction(queue.name, action);
+        if (!busy && actions.denied === null) actions.onAction(queue.name, action);
       }}
-      aria-disabled={busy}
+      aria-disabled={busy || actions.denied !== null}
+      title={actions.denied ?? undefined}
       aria-label={`${label.idle} queue ${queue.name}`}
     >
       {busy ? label.busy : label.idle}
@@ -94,9 +97,9 @@ interface QueuesPanelProps extends QueueRowActions {
   onReload: () => void;
 }
 
-export function QueuesPanel({ state, onAction, inFlight, onReload }: QueuesPanelProps) {
+export function QueuesPanel({ state, onAction, inFlight, denied, onReload }: QueuesPanelProps) {
   const queues = state.data?.data ?? null;
-  const actions = { onAction, inFlight };
+  const actions = { onAction, inFlight, denied };
   const paused = queues?.filter((queue) => queue.paused).length ?? 0;
 
   let body;
@@ -167,6 +170,12 @@ export function QueuesPanel({ state, onAction, inFlight, onReload }: QueuesPanel
       <p className="muted queues__note">
         A paused queue keeps its jobs pending: workers take none of them until it is resumed, and the jobs already
         running finish.
+        {denied !== null && (
+          <>
+            {" "}
+            <span data-testid="queues-denied">{denied}</span>
+          </>
+        )}
       </p>
       <div className="jobs__panel" aria-busy={state.loading} data-testid="queues">
         {body}

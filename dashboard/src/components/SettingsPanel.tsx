@@ -9,10 +9,13 @@ interface SettingsPanelProps {
   /** Put the cursor in the API key field (the API asked for a key). */
   focusKey: number;
   keyRequired: boolean;
+  /** The tenant the saved key is bound to: the key acts for it whatever this field says, so
+   *  the field shows it and cannot be edited (null: an admin's key, or not known yet). */
+  fixedTenant?: string | null;
 }
 
 /** SEED.md's optional API key and tenant fields, kept in local storage. */
-export function SettingsPanel({ id, credentials, onSave, focusKey, keyRequired }: SettingsPanelProps) {
+export function SettingsPanel({ id, credentials, onSave, focusKey, keyRequired, fixedTenant = null }: SettingsPanelProps) {
   const [apiKey, setApiKey] = useState(credentials.apiKey);
   const [tenant, setTenant] = useState(credentials.tenant);
   const [reveal, setReveal] = useState(false);
@@ -86,7 +89,8 @@ export function SettingsPanel({ id, credentials, onSave, focusKey, keyRequired }
           autoComplete="off"
           spellCheck={false}
           placeholder="default"
-          value={tenant}
+          value={fixedTenant ?? tenant}
+          readOnly={fixedTenant !== null}
           onChange={(event) => {
             setTenant(event.target.value);
             setSaved(false);
@@ -94,7 +98,9 @@ export function SettingsPanel({ id, credentials, onSave, focusKey, keyRequired }
           aria-describedby={ids.tenantHint}
         />
         <p id={ids.tenantHint} className="field__hint">
-          Sent as X-Tenant-Id with submissions; rate limits are per tenant.
+          {fixedTenant === null
+            ? "Sent as X-Tenant-Id with submissions; rate limits are per tenant."
+            : `This API key acts for tenant ${fixedTenant} only.`}
         </p>
       </div>
       <div className="settings__actions">

@@ -71,9 +71,11 @@ interface SubmitPanelProps {
   onSubmit: (submission: Submission) => void;
   feedback: SubmitFeedback;
   recent: readonly Job[];
+  /** Why this API key may not submit (a read-only key; null: it may): the buttons are off. */
+  denied?: string | null;
 }
 
-export function SubmitPanel({ onSubmit, feedback, recent }: SubmitPanelProps) {
+export function SubmitPanel({ onSubmit, feedback, recent, denied = null }: SubmitPanelProps) {
   const [text, setText] = useState("");
   const [runAt, setRunAt] = useState("");
   const [timeoutSec, setTimeoutSec] = useState("");
@@ -96,6 +98,7 @@ export function SubmitPanel({ onSubmit, feedback, recent }: SubmitPanelProps) {
 
   const submitText = (event: FormEvent) => {
     event.preventDefault();
+    if (denied !== null) return;
     const options = text.trim() === "" ? "text" : readOptions(runAt, timeoutSec);
     if (typeof options === "string") {
       setInvalid(options);
@@ -153,7 +156,12 @@ export function SubmitPanel({ onSubmit, feedback, recent }: SubmitPanelProps) {
             aria-invalid={invalid === "text"}
             aria-describedby={`${ids.hint} ${ids.feedback}`}
           />
-          <button type="submit" className="button button--primary" aria-disabled={feedback.kind === "sending"}>
+          <button
+            type="submit"
+            className="button button--primary"
+            aria-disabled={feedback.kind === "sending" || denied !== null}
+            title={denied ?? undefined}
+          >
             Submit job
           </button>
         </div>
@@ -220,8 +228,11 @@ export function SubmitPanel({ onSubmit, feedback, recent }: SubmitPanelProps) {
               key={quick.label}
               type="button"
               className={`button button--chip${quick.label.includes("DLQ") ? " button--chip-danger" : ""}`}
-              title={quick.hint}
-              onClick={() => onSubmit(quick.submission)}
+              title={denied ?? quick.hint}
+              aria-disabled={denied !== null}
+              onClick={() => {
+                if (denied === null) onSubmit(quick.submission);
+              }}
             >
               {quick.label}
             </button>
@@ -235,7 +246,7 @@ export function SubmitPanel({ onSubmit, feedback, recent }: SubmitPanelProps) {
         role="alert"
         data-testid="submit-feedback"
       >
-        {message}
+        {message ?? denied}
       </p>
 
       <div className="recent">

@@ -31,6 +31,11 @@ export class ApiError extends Error {
     return this.status === 401;
   }
 
+  /** The key may not do this (a read-only key's write, a tenant's key on an admin route). */
+  get isForbidden(): boolean {
+    return this.status === 403;
+  }
+
   get isRateLimited(): boolean {
     return this.status === 429;
   }
@@ -42,7 +47,7 @@ export class ApiError extends Error {
 }
 
 export interface RequestOptions {
-  method?: "GET" | "POST";
+  method?: "GET" | "POST" | "PATCH" | "DELETE";
   body?: unknown;
   credentials?: Credentials;
   idempotencyKey?: string;
@@ -145,6 +150,8 @@ export async function apiRequest<T>(path: string, options: RequestOptions = {}):
     throw new ApiError(0, "network", message);
   }
   if (!response.ok) throw await errorFromResponse(response);
+  // 204 (a DELETE) has no body to parse.
+  if (response.status === 204) return { status: 204, data: undefined as T };
   try {
     return { status: response.status, data: (await response.json()) as T };
   } catch {

@@ -40,6 +40,16 @@ describe("converters", () => {
     expect(jobFromWire(buildJobWire()).events).toBeUndefined();
   });
 
+  it("read the schedule a job came from, and null for other jobs or an older API", () => {
+    const fired = jobFromWire(buildJobWire({ schedule: "nightly", scheduled_for: "2026-01-02T02:00:00Z" }));
+    expect(fired.schedule).toBe("nightly");
+    expect(fired.scheduledFor).toEqual(new Date("2026-01-02T02:00:00Z"));
+    const plain = jobFromWire(buildJobWire({ schedule: null, scheduled_for: null }));
+    expect([plain.schedule, plain.scheduledFor]).toEqual([null, null]);
+    const older = jobFromWire(buildJobWire());
+    expect([older.schedule, older.scheduledFor]).toEqual([null, null]);
+  });
+
   it("read the job control fields", () => {
     const job = jobFromWire(
       buildJobWire({ timeout_sec: 30, cancel_requested_at: "2026-01-02T10:00:04Z", progress: 0.42, progress_message: "3/7 characters" }),

@@ -92,6 +92,10 @@ export interface JobWire {
   cancel_requested_at: string | null;
   progress: number | null;
   progress_message: string | null;
+  /** The schedule that fired the job, and the tick it fired for; null for other jobs (absent
+   *  from an API older than schedules). */
+  schedule?: string | null;
+  scheduled_for?: string | null;
   events?: JobEventWire[] | null;
 }
 
@@ -184,6 +188,9 @@ export interface Job {
   /** The handler's last reported progress, 0 to 1, and what it said with it. */
   progress: number | null;
   progressMessage: string | null;
+  /** The schedule that fired the job, and the tick (the moment it was due) it fired for. */
+  schedule: string | null;
+  scheduledFor: Date | null;
   /** The timeline, oldest first; only on a job fetched with `history=true`. */
   events?: JobEvent[];
 }
@@ -310,6 +317,8 @@ export function jobFromWire(wire: JobWire): Job {
     cancelRequestedAt: toDateOrNull(wire.cancel_requested_at),
     progress: wire.progress,
     progressMessage: wire.progress_message,
+    schedule: wire.schedule ?? null,
+    scheduledFor: toDateOrNull(wire.scheduled_for),
   };
   if (wire.events) job.events = wire.events.map(eventFromWire);
   return job;
@@ -412,21 +421,30 @@ export const queryKeys = {
   throughput: (minutes: number) => `throughput:${minutes}`,
   workers: () => "workers",
   queues: () => "queues",
-  jobList: (view: JobListView, page: number) => `jobs:${view}:${page}`,
+  schedules: () => "schedules",
+  retention: () => "retention",
+  whoami: () => "whoami",
+  jobList: (view: JobListView, page: number, tenant: string | null = null) =>
+    `jobs:${view}:${page}${tenant === null ? "" : `:${tenant}`}`,
   job: (id: string) => `job:${id}`,
 } as const;
 
 // ---- calls --------------------------------------------------------------------------------
 
+/** A page of a list; `tenant`: only that tenant's jobs (null: every tenant the key sees). The
+ *  DLQ of one tenant is `GET /jobs?status=failed&tenant=…`, the same rows as `/dlq` (which
+ *  takes no tenant). */
 export async function listJobs(
   credentials: Credentials,
   view: JobListView,
   page: number,
+  tenant: string | null = null,
   signal?: AbortSignal,
 ): Promise<JobPage> {
   const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(page * PAGE_SIZE) });
-  if (view !== "dlq") query.set("status", view);
-  const path = view === "dlq" ? `/dlq?${query}` : `/jobs?${query}`;
+  if (view !== "dlq" || tenant !== null) query.set("status", viewStatus(view));
+  if (tenant !== null) query.set("tenant", tenant);
+  const path = view === "dlq" && tenant === null ? `/dlq?${query}` : `/jobs?${query}`;
   return pageFromWire(await apiFetch<JobListWire>(path, { credentials, ...(signal && { signal }) }));
 }
 

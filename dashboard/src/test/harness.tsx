@@ -9,10 +9,14 @@ import { App } from "../App";
 import type { DashboardConfig } from "../config";
 import type { JobWire, MetricsWire } from "../services/jobs";
 import type { QueueWire } from "../services/queues";
+import type { RetentionWire } from "../services/retention";
+import type { ScheduleWire } from "../services/schedules";
+import type { WhoAmIWire } from "../services/whoami";
 import { apiError, FakeApi, json } from "./fakeApi";
 import { FakeSockets } from "./fakeSocket";
 import { buildListWire, buildLiveEventWire, buildMetricsWire } from "./factories/job";
 import { buildQueueWire } from "./factories/queue";
+import { buildRetentionWire } from "./factories/schedule";
 
 export const CONFIG: DashboardConfig = { apiKeyRequired: false, version: "0.1.0" };
 
@@ -24,11 +28,17 @@ export interface Harness {
   metrics: MetricsWire;
   /** What `GET /queues` lists; pause and resume change it, as the API would. */
   queues: QueueWire[];
+  /** What `GET /schedules` lists; a PATCH changes it, as the API would. */
+  schedules: ScheduleWire[];
+  /** What `GET /retention` answers (retention off unless a test says otherwise). */
+  retention: RetentionWire;
+  /** What `GET /whoami` answers: auth off (an admin) unless a test says otherwise. */
+  whoami: WhoAmIWire;
 }
 
-/** A fake API that serves the lists, counts, chart, workers and queues (and pauses and resumes
- *  them), stubbed in as `fetch`; a test
- *  adds the routes it is about with `api.on` (the last added wins). */
+/** A fake API that serves the lists, counts, chart, workers, queues (and pauses and resumes
+ *  them), schedules (and enables and disables them) and retention, stubbed in as `fetch`; a
+ *  test adds the routes it is about with `api.on` (the last added wins). */
 export function startHarness(): Harness {
   const harness: Harness = {
     api: new FakeApi(),
@@ -36,6 +46,9 @@ export function startHarness(): Harness {
     lists: {},
     metrics: buildMetricsWire(),
     queues: [],
+    schedules: [],
+    retention: buildRetentionWire(),
+    whoami: { role: "admin", tenant: null, key_id: null, auth: false },
   };
   harness.api
     .on("GET", /^\/metrics/, () => json(harness.metrics))
@@ -47,6 +60,17 @@ export function startHarness(): Harness {
     })
     .on("GET", /^\/dlq\?/, () => json(buildListWire(harness.lists.failed ?? [])))
     .on("GET", /^\/queues$/, () => json({ queues: harness.queues }))
+    .on("GET", /^\/retention$/, () => json(harness.retention))
+    .on("GET", /^\/whoami$/, () => json(harness.whoami))
+    .on("GET", /^\/schedules$/, () => json({ schedules: harness.schedules }))
+    .on("PATCH", /^\/schedules\/[^/]+$/, (request) => {
+      const name = decodeURIComponent(request.path.split("/")[2] ?? "");
+      const known = harness.schedules.find((schedule) => schedule.name === name);
+      if (known === undefined) return apiError(404, "not_found", `no schedule ${name}`);
+      const schedule = { ...known, ...(request.body as Partial<ScheduleWire>), updated_at: "2026-01-02T10:00:00Z" };
+      harness.schedules = harness.schedules.map((other) => (other.name === name ? schedule : other));
+      return json(schedule);
+    })
     .on("POST", /^\/queues\/[^/]+\/(pause|resume)$/, (request) => {
       const [, name = "", action] = request.path.split("/").map(decodeURIComponent).filter(Boolean);
       if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(name)) {
