@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/index.html dashboard/package.json dashboard/vite.config.ts dashboard/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test lint typecheck pytest dashboard dashboard-test wheel bench bench-growth clean lock
+.PHONY: run test lint typecheck pytest dashboard dashboard-test wheel bench bench-growth bench-retention fuzz clean lock
 
 run: $(VENV)/.installed dashboard/dist/index.html
 	$(BIN)/conveyor up
@@ -56,6 +56,19 @@ bench: $(VENV)/.installed-test
 # Cost growth: 1,000,000 stored jobs and a 1,000,000-job drain per store; tens of minutes.
 bench-growth: $(VENV)/.installed-test
 	$(BIN)/python -m bench.run --only growth
+
+# Retention: prune 1,000,000 stored done jobs while a drain runs (PostgreSQL); about 20 minutes.
+bench-retention: $(VENV)/.installed-test
+	$(BIN)/python -m bench.retention --store postgres --rows 1000000 --drain-jobs 60000
+
+# A long fuzz campaign over every operation of /openapi.json (tests/api/test_fuzz.py, which
+# `make test` runs briefly): both stores, key off and on, FUZZ_EXAMPLES per operation and
+# mode, a new seed each run unless FUZZ_SEED is given (printed, to replay a failure).
+FUZZ_EXAMPLES ?= 500
+fuzz: $(VENV)/.installed-test
+	@seed=$(or $(FUZZ_SEED),$$(date +%s)); echo "fuzz seed: $$seed (replay: make fuzz FUZZ_SEED=$$seed)"; \
+	CONVEYOR_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) CONVEYOR_FUZZ_SEED=$$seed \
+		$(BIN)/pytest tests/api/test_fuzz.py -q --timeout=0 -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) dashboard/node_modules dashboard/dist test-artifacts dist

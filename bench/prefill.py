@@ -53,11 +53,13 @@ def _deltas(status: Status, count: int) -> dict[str, int]:
     return {name: delta * count for name, delta in counter_deltas(_events(status)).items()}
 
 
-def fill_jobs(kind: str, url: str, count: int, status: Status, task: str) -> float:
-    """Insert `count` jobs of `task` in `status` into the (migrated) store at `url`; returns
-    the seconds it took."""
+def fill_jobs(kind: str, url: str, count: int, status: Status, task: str,
+              ended_ago_sec: float = 60.0) -> float:
+    """Insert `count` jobs of `task` in `status` into the (migrated) store at `url`, the last
+    made `ended_ago_sec` ago (the retention case stores days-old history); returns the
+    seconds it took."""
     started = time.monotonic()
-    base_ms = int(time.time() * 1000) - count - 60_000
+    base_ms = int(time.time() * 1000) - count - int(ended_ago_sec * 1000)
     if kind == "sqlite":
         _fill_sqlite(url, count, status, task, base_ms)
     else:

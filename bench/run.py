@@ -34,6 +34,7 @@ from bench.environment import (
     machine_info,
     postgres_available,
 )
+from bench.fairness import FairnessCase, run_fairness
 from bench.growth import GrowthPlan, run_growth
 from bench.httpload import (
     BARE,
@@ -47,7 +48,7 @@ from bench.latency import run_latency
 from bench.processes import WorkerTweaks
 from bench.results import Collector
 
-PARTS = ("enqueue", "drain", "latency", "http")
+PARTS = ("enqueue", "drain", "latency", "http", "fairness")
 """What a run does by default."""
 EXTRA_PARTS = ("growth",)
 """Parts only `--only` asks for."""
@@ -149,6 +150,8 @@ def sizes(quick: bool, concurrency: int, processes: list[int]) -> dict[str, Any]
         "drain": cases,
         "latency_samples": 40 if quick else 120,
         "noop_jobs": noop_jobs,
+        "fairness": FairnessCase(backlog=20_000 if quick else 100_000,
+                                 seconds=8 if quick else 20, concurrency=concurrency),
     }
 
 
@@ -197,6 +200,11 @@ async def run_store(
                                          args.log_level, logs, tag, run):
             collector.add(m)
 
+    async def fairness() -> None:
+        for m in await run_fairness(kind, plan["fairness"], databases.new, databases.drop,
+                                    args.log_level, logs, f"{tag}-fairness", tweaks):
+            collector.add(m)
+
     async def growth() -> None:
         await run_growth(kind, plan["growth"], databases, collector.add, args.log_level,
                          logs, f"{tag}-growth", tweaks)
@@ -211,6 +219,8 @@ async def run_store(
             await attempt("pickup latency", latency)
         if "http" in args.only:
             await attempt("HTTP load", http)
+        if "fairness" in args.only:
+            await attempt("fair dispatch", fairness)
         if "growth" in args.only:
             await attempt("growth", growth)
     finally:

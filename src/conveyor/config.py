@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     text_seconds_per_char: float = Field(
         1.0, ge=0, description="Run time of the `text` task per character. Defaults to 1.0."
     )
+    store_timeout_sec: float = Field(
+        10, ge=0, description="A store call unanswered for this long fails (the store counts "
+        "as unreachable); 0 waits forever. Defaults to 10."
+    )
     shutdown_grace_sec: float = Field(
         30, ge=0, description="On SIGTERM, how long running jobs may finish. Defaults to 30."
     )
@@ -72,12 +76,49 @@ class Settings(BaseSettings):
     dashboard_dir: Path | None = Field(
         None, description="Built dashboard to serve at /. Defaults to dashboard/dist if present."
     )
+    retention_days: float = Field(
+        0, ge=0,
+        description="Days a finished job (and its events) is kept before a worker deletes it; "
+                    "0 keeps everything (SEED.md: full history). Defaults to 0.",
+    )
+    retention_done_days: float | None = Field(
+        None, ge=0, description="RETENTION_DAYS for done jobs (0: keep). Defaults to unset.")
+    retention_failed_days: float | None = Field(
+        None, ge=0, description="RETENTION_DAYS for failed jobs (0: keep). Defaults to unset.")
+    retention_cancelled_days: float | None = Field(
+        None, ge=0,
+        description="RETENTION_DAYS for cancelled jobs (0: keep). Defaults to unset.")
+    retention_batch_size: int = Field(
+        500, gt=0, le=10_000,
+        description="Jobs one retention transaction deletes at most. Defaults to 500.")
+    retention_interval_sec: float = Field(
+        60, gt=0,
+        description="How often the pruning worker looks for expired jobs once none are left. "
+                    "Defaults to 60.",
+    )
 
     @field_validator("api_key", "dashboard_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """`API_KEY=` in a .env file means no key, not the empty key."""
         return None if value == "" else value
+
+    @field_validator("retention_done_days", "retention_failed_days",
+                     "retention_cancelled_days", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        """`RETENTION_FAILED_DAYS=` means "as RETENTION_DAYS", not a malformed number."""
+        return None if value == "" else value
+
+    @property
+    def retention_days_by_status(self) -> dict[str, float | None]:
+        """Days each finished status is kept (None: forever): its own setting if given,
+        else RETENTION_DAYS; 0 is forever either way."""
+        own = {"done": self.retention_done_days, "failed": self.retention_failed_days,
+               "cancelled": self.retention_cancelled_days}
+        days = {status: self.retention_days if value is None else value
+                for status, value in own.items()}
+        return {status: value if value > 0 else None for status, value in days.items()}
 
     @property
     def heartbeat_interval_sec(self) -> float:

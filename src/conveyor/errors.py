@@ -10,6 +10,11 @@
   x RateLimited             carries retry_after (429)
   x InvalidPayload          a payload or result outside what the stores can hold (422)
   x InvalidSubmission       a submission its task (or the rules of submitting) refuses (422)
+    + InvalidSchedule       a schedule with a bad cron expression, interval or time zone
+  x ScheduleNotFound        no schedule with that name (404)
+  x ScheduleExists          a schedule with that name exists already (409)
+  x KeyNotFound             no API key with that id (404)
+  x Forbidden               the key may not do this, or not for that tenant (403)
   x Unauthorized            a missing or wrong API key (401)
   x PermanentError          raised by a handler: straight to the DLQ, no retries
   x UnknownTask             no handler registered under that name
@@ -74,6 +79,26 @@ class InvalidPayload(ConveyorError):
 
 class InvalidSubmission(ConveyorError):
     """The submission breaks a rule: its task's payload model, or `run_at` with `delay_sec`."""
+
+
+class InvalidSchedule(InvalidSubmission):
+    """The schedule is not valid: its cron expression, interval or time zone."""
+
+
+class ScheduleNotFound(ConveyorError):
+    """Schedule not found."""
+
+
+class ScheduleExists(ConveyorError):
+    """A schedule with this name exists already."""
+
+
+class KeyNotFound(ConveyorError):
+    """API key not found."""
+
+
+class Forbidden(ConveyorError):
+    """This API key may not do that."""
 
 
 class Unauthorized(ConveyorError):

@@ -62,6 +62,12 @@ def status_counter(status: JobStatus) -> str:
     return f"status:{status.value}"
 
 
+def pruned_counter(status: JobStatus) -> str:
+    """The counter of jobs in `status` that retention deleted (`pruned:done`…): it only
+    grows. `status_counter(status)` minus it is how many such jobs are stored now."""
+    return f"pruned:{status.value}"
+
+
 @dataclass(frozen=True, slots=True)
 class Transition:
     """What one event records: the job moved from one of `sources` to `target` (None as a

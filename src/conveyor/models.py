@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from conveyor.lifecycle import EventType as EventType
 from conveyor.lifecycle import JobStatus as JobStatus
@@ -22,6 +22,13 @@ JSONValue: TypeAlias = Any
 """Anything `json.dumps` accepts; kept loose on purpose, payloads belong to their task."""
 
 JobId: TypeAlias = uuid.UUID
+
+UniqueWhile: TypeAlias = Literal["pending", "active"]
+"""How long a job holds its unique key: while `pending`, or while `active` (pending or
+running). It gives the key up for good when it leaves those states (docs/design.md)."""
+
+MAX_UNIQUE_KEY = 200
+"""The longest unique key given; a longer derived one is hashed (`conveyor.submitting`)."""
 
 
 _last_ms = 0
@@ -70,6 +77,10 @@ class NewJob:
     run_at: datetime | None = None
     """Run no sooner than this (timezone-aware); instead of `delay_sec`. A past time: now."""
     timeout_sec: float | None = None
+    unique_key: str | None = None
+    """While a job of the tenant with this key is in the `unique_while` states, this submit
+    returns that job instead of creating one (`SubmitResult.unique_hit`)."""
+    unique_while: UniqueWhile = "pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +113,14 @@ class Job:
     progress: float | None = None
     """The running handler's last reported progress, 0 to 1."""
     progress_message: str | None = None
+    schedule: str | None = None
+    """The schedule that fired this job, if one did."""
+    scheduled_for: datetime | None = None
+    """The schedule's tick this job stands for."""
+    unique_key: str | None = None
+    """The unique key the job was submitted with (kept after it gave the key up)."""
+    unique_while: UniqueWhile | None = None
+    """While which states the key kept other submits of it from creating jobs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +202,9 @@ class Progress:
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
     job: Job
-    created: bool  # False: an idempotent replay returned the existing job
+    created: bool  # False: an idempotent replay or a unique hit returned the existing job
+    unique_hit: bool = False
+    """The job is the live one that already held the submit's unique key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +225,9 @@ class Counts:
     jobs_submitted: int
     retries: int
     cancelled: int = 0
+    pruned: Mapping[JobStatus, int] = field(default_factory=dict)
+    """Jobs of each finished status that retention deleted. The status figures above still
+    count them (jobs that reached the status); minus these, they are the jobs stored now."""
 
     @property
     def dlq_count(self) -> int:

@@ -40,10 +40,11 @@ from typing import Any, TypeVar
 
 from conveyor.config import Settings
 from conveyor.errors import InvalidSubmission
-from conveyor.models import Job, JobId, NewJob, RateLimit
+from conveyor.models import Job, JobId, NewJob, RateLimit, UniqueWhile
 from conveyor.store import Store, connect_store
 from conveyor.submitting import new_job, rate_of
 from conveyor.tasks import Task, TaskRegistry
+from conveyor.tenancy import rate_for
 
 T = TypeVar("T")
 
@@ -63,6 +64,9 @@ class JobSpec:
     delay_sec: float = 0.0
     run_at: datetime | None = None
     timeout: float | None = None
+    unique_key: str | None = None
+    unique_fields: Sequence[str] | None = None
+    unique_while: UniqueWhile | None = None
 
 
 def _registry(tasks: TaskRegistry | Iterable[str | ModuleType] | None) -> TaskRegistry:
@@ -107,6 +111,11 @@ class AsyncQueue:
         """RATE_LIMIT_PER_MINUTE as the store takes it (None: no limit)."""
         return rate_of(self.settings.rate_limit_per_minute)
 
+    async def rate_for(self, tenant: str) -> RateLimit | None:
+        """The tenant's limit: its `rate_per_minute` override, else RATE_LIMIT_PER_MINUTE
+        (read from the store, shared with the API's processes: `conveyor.tenancy`)."""
+        return await rate_for(await self.store(), tenant, self.settings.rate_limit_per_minute)
+
     async def store(self) -> Store:
         """The producer's store connection, opened on first use."""
         if self._store is None:
@@ -137,8 +146,14 @@ class AsyncQueue:
         idempotency_key: str | None = None,
         tenant: str | None = None,
         trace_id: str | None = None,
+        unique_key: str | None = None,
+        unique_fields: Sequence[str] | None = None,
+        unique_while: UniqueWhile | None = None,
     ) -> NewJob:
-        """The job `enqueue` would store (the API's rules; `InvalidSubmission` if refused)."""
+        """The job `enqueue` would store (the API's rules; `InvalidSubmission` if refused).
+        `unique_key` (or `unique_fields`, or the task's `unique_on`): while a job of the
+        tenant with that key is pending (`unique_while="active"`: or running), `enqueue`
+        returns that job instead of creating one."""
         if isinstance(task, Task):
             name, registry = task.name, TaskRegistry([task.definition])
         else:
@@ -148,6 +163,7 @@ class AsyncQueue:
             tenant=tenant or self.tenant, queue=queue, priority=priority,
             max_retries=max_retries, delay_sec=delay_sec, run_at=run_at, timeout_sec=timeout,
             idempotency_key=idempotency_key, trace_id=trace_id or uuid.uuid4().hex,
+            unique_key=unique_key, unique_fields=unique_fields, unique_while=unique_while,
         )
 
     def _many(self, jobs: Sequence[JobSpec], idempotency_key: str | None,
@@ -156,15 +172,19 @@ class AsyncQueue:
             self.build(spec.task, spec.payload, queue=spec.queue, priority=spec.priority,
                        max_retries=spec.max_retries, delay_sec=spec.delay_sec,
                        run_at=spec.run_at, timeout=spec.timeout, tenant=tenant,
+                       unique_key=spec.unique_key, unique_fields=spec.unique_fields,
+                       unique_while=spec.unique_while,
                        idempotency_key=None if idempotency_key is None
                        else f"{idempotency_key}:{index}")
             for index, spec in enumerate(jobs)
         ]
-        rate = self.rate
+        return built
+
+    @staticmethod
+    def _check_batch(built: Sequence[NewJob], rate: RateLimit | None) -> None:
         if rate is not None and len(built) > rate.per_minute:
             raise InvalidSubmission(f"a batch of {len(built)} jobs exceeds the per-tenant "
                                     f"limit of {rate.per_minute} jobs per minute")
-        return built
 
     # -- the operations -----------------------------------------------------------------------
     async def enqueue(
@@ -179,7 +199,7 @@ class AsyncQueue:
         `idempotency_key` with the same body the job it created before. `connection`: a
         psycopg `AsyncConnection` whose transaction the job joins (PostgreSQL only)."""
         job = self.build(task, payload, **options)
-        rate = self.rate
+        rate = await self.rate_for(job.tenant)
         if connection is not None:
             from conveyor.store.postgres.transactional import submit_on
 
@@ -201,7 +221,8 @@ class AsyncQueue:
         if not jobs:
             return []
         built = self._many(jobs, idempotency_key, tenant)
-        rate = self.rate
+        rate = await self.rate_for(tenant or self.tenant)
+        self._check_batch(built, rate)
         if connection is not None:
             from conveyor.store.postgres.transactional import submit_on
 
@@ -284,7 +305,7 @@ class Queue:
 
             self._async._check_transactional(connection, blocking=True)
             job = self._async.build(task, payload, **options)
-            rate = self._async.rate
+            rate = self._run(lambda: self._async.rate_for(job.tenant))
             [result] = submit_on_blocking(connection, [job], rate)
             return result.job
         return self._run(lambda: self._async.enqueue(task, payload, **options))
@@ -298,7 +319,8 @@ class Queue:
             if not jobs:
                 return []
             built = self._async._many(jobs, idempotency_key, tenant)
-            rate = self._async.rate
+            rate = self._run(lambda: self._async.rate_for(tenant or self._async.tenant))
+            self._async._check_batch(built, rate)
             return [result.job for result in submit_on_blocking(connection, built, rate)]
         return self._run(lambda: self._async.enqueue_many(
             jobs, idempotency_key=idempotency_key, tenant=tenant))

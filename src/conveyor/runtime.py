@@ -72,6 +72,7 @@ def build_app(
         own_store = store is None or close_store
         opened = store if store is not None else await connect_store_patiently(
             settings.database_url)
+        opened.call_timeout = settings.store_timeout_sec
         app.state.store = opened
         app.state.feed = EventFeed(opened, app.state.metrics)
         await app.state.feed.start()
@@ -159,6 +160,7 @@ async def run_worker(settings: Settings, tasks: TaskRegistry, queues: Sequence[s
     `StartupError`."""
     check_database_url(settings.database_url)
     store = await open_store(settings.database_url, wait_for_database)
+    store.call_timeout = settings.store_timeout_sec
     try:
         worker = Worker(store, settings, tasks, queues=queues)
         loop = asyncio.get_running_loop()

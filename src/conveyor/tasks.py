@@ -17,6 +17,8 @@ inside the handler. Or it takes typed arguments (`def send_email(to: str, subjec
 its payload is then the object of those arguments, validated by a model made from the
 signature, and a parameter annotated `JobContext` gets the context. `@task(timeout=30)`
 gives every attempt of the task a deadline (a job's own `timeout_sec` overrides it).
+`@task(unique_on=("report_id",))` makes every submit of the task a unique one, its key made
+of those payload fields (see `conveyor.submitting.unique_key_of`).
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ import functools
 import importlib
 import inspect
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
@@ -36,7 +38,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from conveyor.context import JobContext
 from conveyor.errors import InvalidSubmission, UnknownTask
-from conveyor.models import Job, JSONValue
+from conveyor.models import Job, JSONValue, UniqueWhile
+from conveyor.schedules import ScheduleSpec, schedule
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -102,6 +105,12 @@ class TaskDefinition:
     payload_model: type[BaseModel] | None = None
     timeout: float | None = None
     """Seconds each attempt may run (None: no deadline); a job's `timeout_sec` overrides."""
+    unique_on: tuple[str, ...] = ()
+    """Payload fields whose values make a submit's unique key, unless it gives its own."""
+    unique_while: UniqueWhile | None = None
+    """The default `unique_while` of the task's unique submits (None: `pending`)."""
+    schedule: ScheduleSpec | None = None
+    """`@task(cron=…)` or `@task(every=…)`: the schedule named after the task that fires it."""
     takes_context: bool = field(init=False, default=False)
     arguments: Arguments | None = field(init=False, default=None)
 
@@ -116,6 +125,19 @@ class TaskDefinition:
             object.__setattr__(self, "takes_context", arguments.context is not None)
             if self.payload_model is None:
                 object.__setattr__(self, "payload_model", arguments.model)
+        self._check_unique()
+
+    def _check_unique(self) -> None:
+        """Refuse a misspelt `unique_on` at import time where the payload's fields are known:
+        at submit time it would be a refusal of every job of the task."""
+        if self.unique_while not in (None, "pending", "active"):
+            raise ValueError(f"task {self.name!r}: unique_while must be 'pending' or 'active'")
+        if self.payload_model is None:
+            return
+        unknown = [name for name in self.unique_on if name not in self.payload_model.model_fields]
+        if unknown:
+            raise ValueError(f"task {self.name!r}: unique_on names {unknown[0]!r}, which is "
+                             "not a field of its payload")
 
     @property
     def is_async(self) -> bool:
@@ -179,6 +201,9 @@ class Options:
     idempotency_key: str | None = None
     tenant: str | None = None
     trace_id: str | None = None
+    unique_key: str | None = None
+    unique_fields: Sequence[str] | None = None
+    unique_while: UniqueWhile | None = None
 
 
 class Task(Generic[P, R]):
@@ -244,6 +269,10 @@ def task(
     *,
     payload_model: type[BaseModel] | None = None,
     timeout: float | None = None,
+    unique_on: Sequence[str] | str = (),
+    unique_while: UniqueWhile | None = None,
+    cron: str | None = None,
+    every: float | timedelta | None = None,
 ) -> _Decorator: ...
 
 
@@ -260,10 +289,20 @@ def task(
     *,
     payload_model: type[BaseModel] | None = None,
     timeout: float | None = None,
+    unique_on: Sequence[str] | str = (),
+    unique_while: UniqueWhile | None = None,
+    cron: str | None = None,
+    every: float | timedelta | None = None,
 ) -> Any:
     """Make the decorated function the handler of task `name` (default: its name). A
     registry picks it up from its module (`TaskRegistry.include`). `timeout`: seconds each
     attempt may run before it fails with "Timed out after N s" (and is retried).
+    `unique_on`: payload fields (one name, or several) whose values make the unique key of
+    every submit of the task that gives none of its own; `unique_while`: `pending` (the
+    default) or `active`, how long a job holds its key (docs/design.md, "Unique jobs").
+    `cron` (five fields or an alias such as `@hourly`, in UTC) or `every` (seconds or a
+    `timedelta`): a schedule named after the task fires it with an empty payload; for a
+    payload, a time zone or several schedules of one task, use `conveyor.schedule(...)`.
 
     A handler takes one payload dict (and optionally its `JobContext` after it), or typed
     arguments: `def send_email(to: str, subject: str = "")`, whose payload is validated by a
@@ -274,8 +313,14 @@ def task(
     if callable(name):
         return task()(name)
 
+    fields = (unique_on,) if isinstance(unique_on, str) else tuple(unique_on)
+
     def mark(fn: Callable[P, R]) -> Task[P, R]:
-        definition = TaskDefinition(name or fn.__name__, fn, payload_model, timeout)
+        task_name = name or fn.__name__
+        periodic = None if cron is None and every is None else schedule(
+            task_name, task_name, cron=cron, every=every)
+        definition = TaskDefinition(task_name, fn, payload_model, timeout, fields,
+                                    unique_while, periodic)
         return Task(fn, definition)
 
     return mark
@@ -306,6 +351,7 @@ class TaskRegistry:
 
     def __init__(self, definitions: Iterable[TaskDefinition] = ()) -> None:
         self._tasks: dict[str, TaskDefinition] = {}
+        self._schedules: dict[str, ScheduleSpec] = {}
         for definition in definitions:
             self.add(definition)
 
@@ -321,6 +367,19 @@ class TaskRegistry:
                 definition = definition_of(value)
                 if definition is not None:
                     self.add(definition)
+                elif isinstance(value, ScheduleSpec):
+                    self.add_schedule(value)
+
+    def add_schedule(self, spec: ScheduleSpec) -> None:
+        """Declare a schedule (found by `include` as a module attribute made by
+        `conveyor.schedule(...)`); a second of the same name replaces the first."""
+        self._schedules[spec.name] = spec
+
+    def schedules(self) -> list[ScheduleSpec]:
+        """Every schedule declared in code: the `@task(cron=…)` ones and the others."""
+        found = {d.schedule.name: d.schedule for d in self._tasks.values() if d.schedule}
+        found.update(self._schedules)
+        return [found[name] for name in sorted(found)]
 
     def get(self, name: str) -> TaskDefinition:
         try:

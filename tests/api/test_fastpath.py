@@ -43,12 +43,21 @@ ANSWERED: list[tuple[dict[str, str], bytes]] = [
     (OK | JSON, b'{"payload":{"text":5}}'),  # the text task's payload model refuses
     (OK | JSON, b'{"task":"t","payload":{"a":"\\u0000"}}'),  # the store's payload limits
     (OK | JSON, b'{"task":"t","payload":{"a":NaN}}'),
+    (OK | JSON | {"X-Tenant-Id": "uniq"}, b'{"text":"u","unique_key":"u-1"}'),
+    (OK | JSON | {"X-Tenant-Id": "uniq"},
+     b'{"text":"v","unique_key":"u-1","unique_while":"active"}'),  # a unique hit: 200
+    (OK | JSON, b'{"text":"w","unique_fields":["text"],"unique_while":"active"}'),
+    (OK | JSON, b'{"text":"w","unique_key":"a","unique_fields":["text"]}'),  # 422
+    (OK | JSON, b'{"text":"w","unique_fields":["nope"]}'),  # 422: not in the payload
     (OK | JSON | {"X-Tenant-Id": "limited"}, b'{"text":"1"}'),
     (OK | JSON | {"X-Tenant-Id": "limited"}, b'{"text":"2"}'),  # 429 with Retry-After
 ]
-HANDED_ON: list[tuple[dict[str, str], bytes]] = [
+REFUSED_FIRST: list[tuple[dict[str, str], bytes]] = [
     (JSON, b'{"text":"no key"}'),
     ({"X-API-Key": "wrong"} | JSON, b'{"text":"wrong key"}'),
+]
+"""Refused by authentication, before the fast path (or any route) sees them."""
+HANDED_ON: list[tuple[dict[str, str], bytes]] = [
     (OK, b'{"text":"no content type"}'),
     (OK | {"content-type": "text/plain"}, b'{"text":"not json"}'),
     (OK | JSON, b""),
@@ -64,6 +73,8 @@ HANDED_ON: list[tuple[dict[str, str], bytes]] = [
     (OK | JSON | {"X-Tenant-Id": "bad tenant"}, b'{"text":"a"}'),
     (OK | JSON | {"X-Tenant-Id": "x" * 65}, b'{"text":"a"}'),
     (OK | JSON | {"Idempotency-Key": "k" * 256}, b'{"text":"a"}'),
+    (OK | JSON, b'{"text":"a","unique_while":"later"}'),
+    (OK | JSON, b'{"text":"a","unique_key":""}'),
 ]
 
 
@@ -145,6 +156,13 @@ def test_fast_path_answers_as_the_route(pair: Pair, answered: bool,
         slow.get("/jobs", headers=OK).json()["total"]
 
 
+def test_requests_without_a_valid_key_never_reach_the_fast_path(pair: Pair) -> None:
+    fast, slow, handed = pair
+    responses = _send_all(fast, REFUSED_FIRST)
+    assert responses == _send_all(slow, REFUSED_FIRST)
+    assert {status for status, _, _ in responses} == {401} and handed == []
+
+
 def test_fast_path_hands_on_a_streamed_body_over_the_cap(pair: Pair) -> None:
     fast, slow, handed = pair
 
@@ -167,4 +185,4 @@ def test_fast_path_job_is_the_stored_job(make_client: AppFactory) -> None:
     assert job["payload"] == {"text": "hi"} and job["events"] is None
     stored = client.get(f"/jobs/{job['id']}").json()
     assert json.dumps(stored, sort_keys=True) == json.dumps(
-        {k: v for k, v in job.items() if k != "events"}, sort_keys=True)
+        {k: v for k, v in job.items() if k not in ("events", "unique_hit")}, sort_keys=True)

@@ -84,7 +84,7 @@ def test_the_wheel_ships_the_dashboard_and_the_driver_is_an_extra(wheel: Path) -
     # Every asset the built index.html loads is inside.
     assets = re.findall(r'(?:src|href)="/(assets/[^"]+)"', (DIST / "index.html").read_text())
     assert assets and all(f"conveyor/dashboard/{asset}" in names for asset in assets), assets
-    assert "conveyor/py.typed" in names and "conveyor/cli.py" in names
+    assert "conveyor/py.typed" in names and "conveyor/cli/__init__.py" in names
     assert not any(n.startswith(("tests/", "bench/", "dashboard/", "src/")) for n in names)
     assert metadata["Version"] == conveyor.__version__
     assert "postgres" in metadata.get_all("Provides-Extra", [])

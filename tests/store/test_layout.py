@@ -12,8 +12,8 @@ import pytest
 from conveyor.store import base, driver
 
 DRIVERS = ["sqlite", "postgres"]
-SHARED_MODULES = {"producers", "workers", "queues", "reads", "rows", "migrate", "store",
-                  "events"}
+SHARED_MODULES = {"producers", "workers", "queues", "reads", "rows", "migrate", "store", "keys",
+                  "events", "retention", "dlq", "schedules", "tenants"}
 
 
 def modules(name: str) -> set[str]:
@@ -37,7 +37,8 @@ def test_each_operation_lives_where_the_table_says(name: str) -> None:
         module = importlib.import_module(f"conveyor.store.{name}.{module_name}")
         assert inspect.isfunction(getattr(module, operation, None)), (
             f"{name}.{module_name} lacks {operation}")
-    for module_name in ("producers", "workers", "queues", "reads"):
+    for module_name in ("producers", "workers", "queues", "reads", "retention", "dlq",
+                        "schedules", "keys", "tenants"):
         module = importlib.import_module(f"conveyor.store.{name}.{module_name}")
         public = {n for n, v in vars(module).items() if inspect.isfunction(v)
                   and v.__module__ == module.__name__ and not n.startswith("_")}

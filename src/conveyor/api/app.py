@@ -10,9 +10,10 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import Depends, FastAPI
 
 from conveyor import __version__
-from conveyor.api import jobs, live, queues, system
+from conveyor.api import dlq, jobs, keys, live, queues, retention, schedules, system, tenants
+from conveyor.api.auth import AuthMiddleware
 from conveyor.api.dashboard import mount_dashboard
-from conveyor.api.deps import require_api_key
+from conveyor.api.deps import get_admin, require_api_key
 from conveyor.api.errors import install_error_handlers
 from conveyor.api.fastpath import SubmitFastPath
 from conveyor.api.metrics import ApiMetrics
@@ -46,12 +47,21 @@ def create_app(
     # Added first, so they run inside RequestContextMiddleware (trace ids, 413s come first).
     app.add_middleware(AllowedMethodsMiddleware, router=app.router)
     app.add_middleware(SubmitFastPath, state=app.state)
+    # Before routing, parameters and bodies: an unauthenticated request is a 401 whatever
+    # it holds (`conveyor.api.auth`).
+    app.add_middleware(AuthMiddleware, state=app.state, routes=app.router.routes)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     authenticated = [Depends(require_api_key)]
+    operators = [*authenticated, Depends(get_admin)]  # operator routes: admin keys only
     app.include_router(system.public_router)
     app.include_router(system.router, dependencies=authenticated)
     app.include_router(jobs.router, dependencies=authenticated)
+    app.include_router(dlq.router, dependencies=authenticated)
     app.include_router(queues.router, dependencies=authenticated)
+    app.include_router(retention.router, dependencies=authenticated)
+    app.include_router(schedules.router, dependencies=authenticated)
+    app.include_router(keys.router, dependencies=operators)
+    app.include_router(tenants.router, dependencies=operators)
     app.include_router(live.router)  # checks the key itself: browsers send it as ?api_key=
     mount_dashboard(app, settings)
     return app

@@ -17,12 +17,16 @@ from starlette.exceptions import HTTPException
 from conveyor.api.middleware import trace_id_var
 from conveyor.errors import (
     ConveyorError,
+    Forbidden,
     IdempotencyConflict,
     InvalidPayload,
     InvalidSubmission,
     InvalidTransition,
     JobNotFound,
+    KeyNotFound,
     RateLimited,
+    ScheduleExists,
+    ScheduleNotFound,
     StoreUnavailable,
 )
 from conveyor.logging import get_logger
@@ -68,8 +72,12 @@ def rate_limited_response(exc: RateLimited) -> JSONResponse:
 def domain_error_response(exc: ConveyorError) -> JSONResponse:
     if isinstance(exc, RateLimited):
         return rate_limited_response(exc)
-    if isinstance(exc, JobNotFound):
+    if isinstance(exc, JobNotFound | ScheduleNotFound | KeyNotFound):
         return error_response(404, "not_found", exc.message)
+    if isinstance(exc, Forbidden):
+        return error_response(403, "forbidden", exc.message)
+    if isinstance(exc, ScheduleExists):
+        return error_response(409, "conflict", exc.message)
     if isinstance(exc, IdempotencyConflict):
         return error_response(409, "idempotency_conflict", exc.message)
     if isinstance(exc, InvalidPayload):
@@ -87,7 +95,16 @@ def domain_error_response(exc: ConveyorError) -> JSONResponse:
     return error_response(500, "internal", "internal error")
 
 
+_UNPARSABLE_BODY = "There was an error parsing the body"
+"""FastAPI's 400 for a JSON body it cannot even decode (bytes that are not UTF-8)."""
+
+
 def http_error_response(exc: HTTPException) -> JSONResponse:
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+        # An invalid body, like malformed JSON: 422, as the document says of every body (a
+        # route without parameters documents no 400).
+        return error_response(422, "invalid_request", "request body must be JSON text "
+                              "(UTF-8) with Content-Type: application/json")
     code = _HTTP_CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, code, str(exc.detail),
                           headers=getattr(exc, "headers", None))

@@ -3,8 +3,9 @@
 A submission is the one request clients send in bulk, and FastAPI spends most of its CPU on
 machinery around it: routing through every router, the content-type parse, seven dependencies
 solved one by one, and the response model validated again before it is serialized. This
-middleware answers the same request itself when it is plainly valid: the API key matches (or
-none is set), `X-Tenant-Id` and `Idempotency-Key` are absent or valid, the body is JSON by
+middleware answers the same request itself when it is plainly valid: its key may write (it
+was checked before, by `conveyor.api.auth`), `X-Tenant-Id` and `Idempotency-Key` are absent or
+valid (and the tenant is the key's, for a tenant's key), the body is JSON by
 FastAPI's content-type rule and a valid `SubmitJob`. Then it does what the route does
 (`conveyor.api.jobs.create_job`), maps errors with the app's own handlers
 (`conveyor.api.errors`) and serializes the job as `JobOut` (`conveyor.wire.job_out_json`), so
@@ -15,8 +16,8 @@ error raised again at the same point), so every refusal keeps the exact status a
 route, its dependencies and FastAPI give it. The route stays the definition of the
 operation: the OpenAPI document, the validation errors, the refusals.
 
-Lives inside `RequestContextMiddleware`: trace ids, security headers, the body cap and the
-request log line apply as for every route.
+Lives inside `RequestContextMiddleware` and `AuthMiddleware`: trace ids, security headers, the
+body cap, authentication and the request log line apply as for every route.
 """
 
 from __future__ import annotations
@@ -31,18 +32,19 @@ from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from conveyor.api.deps import key_matches, valid_idempotency_key, valid_tenant
+from conveyor.api.deps import valid_idempotency_key, valid_tenant
 from conveyor.api.errors import domain_error_response, http_error_response
 from conveyor.api.jobs import create_job
 from conveyor.api.middleware import first_headers
 from conveyor.api.openapi import route_path
 from conveyor.errors import ConveyorError
+from conveyor.keys import Principal
 from conveyor.wire import SubmitJob, job_out_json
 
 _validate_submit = SubmitJob.__pydantic_validator__.validate_python
 
 
-_HEADERS = frozenset({b"content-type", b"x-api-key", b"x-tenant-id", b"idempotency-key"})
+_HEADERS = frozenset({b"content-type", b"x-tenant-id", b"idempotency-key"})
 
 
 @lru_cache(maxsize=64)
@@ -69,13 +71,10 @@ class SubmitFastPath:
         settings = self.state.settings
         found = first_headers(scope, _HEADERS)
         content_type = found.get(b"content-type")
-        api_key = found.get(b"x-api-key")
         idempotency_key = found.get(b"idempotency-key")
-        tenant = valid_tenant(found.get(b"x-tenant-id"))
+        tenant = _tenant(scope.get("state", {}).get("principal"), found.get(b"x-tenant-id"))
         if (content_type is None or not _is_json(content_type) or tenant is None
-                or (idempotency_key is not None and not valid_idempotency_key(idempotency_key))
-                or (settings.api_key is not None
-                    and not key_matches(settings.api_key, api_key or None))):
+                or (idempotency_key is not None and not valid_idempotency_key(idempotency_key))):
             await self.app(scope, receive, send)
             return
 
@@ -103,11 +102,23 @@ class SubmitFastPath:
         except ConveyorError as exc:
             await domain_error_response(exc)(scope, receive, send)
             return
-        content = job_out_json(result.job, checked=result.created)
+        content = job_out_json(result.job, checked=result.created,
+                               unique_hit=result.unique_hit)
         await send({"type": "http.response.start", "status": 201 if result.created else 200,
                     "headers": [(b"content-length", str(len(content)).encode()),
                                 (b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": content})
+
+
+def _tenant(principal: Principal | None, header: str | None) -> str | None:
+    """The tenant to submit for, when this path may answer: a key that may write, and a
+    valid `X-Tenant-Id` that a tenant's key does not contradict. None: the route answers
+    (with its 400, 401 or 403)."""
+    if principal is None or not principal.writes:
+        return None
+    if principal.tenant is not None:
+        return principal.tenant if not header or header == principal.tenant else None
+    return valid_tenant(header)
 
 
 def _parse(messages: list[Message]) -> SubmitJob | None:

@@ -1,4 +1,5 @@
-"""Routes for jobs: submit (single and batch), read, list, retry, and the DLQ."""
+"""Routes for jobs: submit (single and batch), read, list, cancel and retry (the DLQ's
+routes are `dlq.py`'s)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
-from conveyor.api.deps import IdempotencyKeyDep, SettingsDep, StoreDep, TasksDep, TenantDep
+from conveyor.api.deps import (
+    IdempotencyKeyDep,
+    PrincipalDep,
+    SettingsDep,
+    StoreDep,
+    TasksDep,
+    TenantDep,
+    WriterDep,
+    own_tenant,
+    visible,
+)
 from conveyor.api.middleware import trace_id_var
 from conveyor.api.openapi import error, errors
 from conveyor.api.submission import to_new_job
@@ -15,8 +26,8 @@ from conveyor.config import Settings
 from conveyor.logging import get_logger
 from conveyor.models import JobStatus, SubmitResult
 from conveyor.store.base import Store
-from conveyor.submitting import rate_of
 from conveyor.tasks import TaskRegistry
+from conveyor.tenancy import rate_for
 from conveyor.wire import (
     NAME_PATTERN,
     BatchOut,
@@ -33,7 +44,8 @@ router = APIRouter(tags=["jobs"])
 # parameters, security and body.
 _SUBMIT_CONFLICT = "This Idempotency-Key was used with a different request."
 _REPLAY = {200: {"model": JobOut, "description": "An idempotent replay: the job this "
-                 "Idempotency-Key created before, unchanged."}}
+                 "Idempotency-Key created before, unchanged. Or a unique hit "
+                 "(`unique_hit: true`): the live job that holds the submit's unique key."}}
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size. Defaults to 20.")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Rows to skip.")]
@@ -52,12 +64,13 @@ async def submit_job(
     tenant: TenantDep,
     idempotency_key: IdempotencyKeyDep,
 ) -> JobOut:
-    """Submit a job. 201 with the new job; 200 with the same job for an idempotent replay."""
+    """Submit a job. 201 with the new job; 200 with the same job for an idempotent replay,
+    or with the live job holding the submit's unique key (`unique_hit: true`)."""
     result = await create_job(body, store, settings, tasks, tenant=tenant,
                               idempotency_key=idempotency_key)
     if not result.created:
         response.status_code = status.HTTP_200_OK
-    return JobOut.from_job(result.job, checked=result.created)
+    return JobOut.from_job(result.job, checked=result.created, unique_hit=result.unique_hit)
 
 
 async def create_job(
@@ -73,9 +86,12 @@ async def create_job(
     (`conveyor.api.fastpath`) for the same request."""
     new_job = to_new_job(body, settings, tasks, tenant=tenant, idempotency_key=idempotency_key,
                          trace_id=trace_id_var.get())
-    result = await store.submit(new_job, rate_of(settings.rate_limit_per_minute))
+    result = await store.submit(new_job, await rate_for(store, tenant,
+                                                        settings.rate_limit_per_minute))
     if result.created:
         log.info("job_created", jobId=str(result.job.id), tenant=tenant, task=new_job.task)
+    elif result.unique_hit:
+        log.info("job_unique_hit", jobId=str(result.job.id), tenant=tenant)
     else:
         log.info("job_replayed", jobId=str(result.job.id), tenant=tenant)
     return result
@@ -100,27 +116,31 @@ async def submit_batch(
                    idempotency_key=None if idempotency_key is None else f"{idempotency_key}:{i}")
         for i, item in enumerate(body.jobs)
     ]
-    rate = rate_of(settings.rate_limit_per_minute)
+    rate = await rate_for(store, tenant, settings.rate_limit_per_minute)
     if rate is not None and len(new_jobs) > rate.per_minute:
         # A bucket never holds more tokens than the limit: this batch could never pass.
         raise HTTPException(422, f"a batch of {len(new_jobs)} jobs exceeds the per-tenant "
                                  f"limit of {rate.per_minute} jobs per minute")
     results = await store.submit_many(new_jobs, rate)
     log.info("jobs_created", count=sum(r.created for r in results), tenant=tenant)
-    return BatchOut(jobs=[JobOut.from_job(r.job) for r in results])
+    return BatchOut(jobs=[JobOut.from_job(r.job, unique_hit=r.unique_hit) for r in results])
 
 
 @router.get("/jobs", response_model=JobList, responses=errors(503))
 async def list_jobs(
     store: StoreDep,
+    principal: PrincipalDep,
     limit: Limit = 20,
     offset: Offset = 0,
     status: Annotated[JobStatus | None,
                       Query(description="pending running done failed cancelled")] = None,
-    tenant: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
+    tenant: Annotated[str | None, Query(
+        pattern=NAME_PATTERN, description="Only this tenant's (a tenant's key: its own, "
+        "always).")] = None,
 ) -> JobList:
     """List jobs, newest first."""
-    page = await store.list_jobs(status=status, tenant=tenant, limit=limit, offset=offset)
+    page = await store.list_jobs(status=status, tenant=own_tenant(principal, tenant),
+                                 limit=limit, offset=offset)
     return JobList(jobs=[JobOut.from_job(job) for job in page.jobs], total=page.total,
                    limit=limit, offset=offset)
 
@@ -130,9 +150,11 @@ async def list_jobs(
 async def get_job(
     job_id: JobIdPath,
     store: StoreDep,
+    principal: PrincipalDep,
     history: Annotated[bool, Query(description="Include the event timeline.")] = False,
 ) -> JobOut:
     job = await store.get(job_id)
+    visible(principal, job.tenant)
     events = await store.job_events(job_id) if history else None
     return JobOut.from_job(job, events)
 
@@ -144,10 +166,13 @@ async def get_job(
                               "finished first: then it keeps that outcome)."}}
              | errors(404, 503)
              | error(409, "The job is done, failed or cancelled already."))
-async def cancel_job(job_id: JobIdPath, store: StoreDep, response: Response) -> JobOut:
+async def cancel_job(job_id: JobIdPath, store: StoreDep, principal: WriterDep,
+                     response: Response) -> JobOut:
     """Cancel a job: a pending one (also scheduled or waiting for a retry) at once, a running
     one cooperatively (its worker stops the handler within a heartbeat interval, sooner on
     PostgreSQL). Asking again for a running job changes nothing."""
+    if principal.tenant is not None:
+        visible(principal, (await store.get(job_id)).tenant)
     job = await store.cancel(job_id)
     if job.status is JobStatus.RUNNING:
         response.status_code = status.HTTP_202_ACCEPTED
@@ -163,19 +188,11 @@ async def cancel_job(job_id: JobIdPath, store: StoreDep, response: Response) -> 
              | error(409, "The job is not failed or cancelled, or was already retried.")
              | error(422, "The job's stored payload breaks the payload limits (a row written "
                           "before they existed), so it cannot be copied."))
-async def retry_job(job_id: JobIdPath, store: StoreDep) -> JobOut:
+async def retry_job(job_id: JobIdPath, store: StoreDep, principal: WriterDep) -> JobOut:
     """Retry a failed (DLQ) or cancelled job: a new job with the same payload, linked both
     ways."""
+    if principal.tenant is not None:
+        visible(principal, (await store.get(job_id)).tenant)
     new_job = await store.retry(job_id, trace_id_var.get())
     log.info("job_created", jobId=str(new_job.id), retry_of=str(job_id), tenant=new_job.tenant)
     return JobOut.from_job(new_job)
-
-
-@router.get("/dlq", response_model=JobList, responses=errors(503), tags=["dlq"])
-async def list_dlq(store: StoreDep, limit: Limit = 20, offset: Offset = 0) -> JobList:
-    """The dead-letter queue: failed jobs, newest first; `last_error` is the reason."""
-    page = await store.list_jobs(status=JobStatus.FAILED, limit=limit, offset=offset)
-    return JobList(jobs=[JobOut.from_job(job) for job in page.jobs], total=page.total,
-                   limit=limit, offset=offset)
-
-

@@ -188,8 +188,9 @@ class AllowedMethodsMiddleware:
       OpenAPI document anyway. (There is no CORS middleware today; one added later must sit
       outside this one to answer preflights with its own headers.)
     - A method the resource does not have answers 405 with the same `Allow` and the app's
-      JSON error body, before authentication, like routing errors always did. (Starlette's
-      own 405 named only the first route that matched: `Allow: POST` on `/jobs`.)
+      JSON error body (after authentication, which comes first for every protected path:
+      `conveyor.api.auth`). (Starlette's own 405 named only the first route that matched:
+      `Allow: POST` on `/jobs`.)
     - Everything else, and any path no route matches (404), goes to the app unchanged.
 
     Static-file mounts have GET and HEAD; other mounts and WebSocket routes are left to

@@ -34,5 +34,6 @@ def to_new_job(
         task_name, payload, tasks=tasks, default_max_retries=settings.max_retries,
         tenant=tenant, queue=body.queue, priority=body.priority, max_retries=body.max_retries,
         delay_sec=body.delay_sec, run_at=body.run_at, timeout_sec=body.timeout_sec,
-        idempotency_key=idempotency_key, trace_id=trace_id,
+        idempotency_key=idempotency_key, trace_id=trace_id, unique_key=body.unique_key,
+        unique_fields=body.unique_fields, unique_while=body.unique_while,
     )

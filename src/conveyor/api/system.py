@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from conveyor.api.deps import StoreDep
+from conveyor.api.deps import PrincipalDep, SettingsDep, StoreDep
 from conveyor.api.errors import error_response
 from conveyor.api.metrics import ApiMetrics
 from conveyor.api.openapi import RETRY_AFTER, Responses, errors
@@ -20,6 +20,7 @@ from conveyor.wire import (
     ReadyOut,
     ThroughputBucketOut,
     ThroughputOut,
+    WhoAmIOut,
     WorkerOut,
     WorkersOut,
 )
@@ -67,12 +68,20 @@ def wants_prometheus(accept: str | None, format: str | None) -> bool:
 async def metrics(
     request: Request,
     store: StoreDep,
+    principal: PrincipalDep,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
     format: Annotated[Literal["json", "prometheus"] | None, Query()] = None,
 ) -> MetricsOut | Response:
-    """SEED.md's counts as JSON, or the Prometheus text format when asked for."""
-    counts = await store.counts()
-    if wants_prometheus(accept, format):
+    """SEED.md's counts as JSON, or the Prometheus text format when asked for (admin keys:
+    it covers every tenant). A tenant's key gets its own tenant's counts, from its rows."""
+    prometheus = wants_prometheus(accept, format)
+    if principal.tenant is not None:
+        if prometheus:
+            raise HTTPException(403, "the Prometheus format covers every tenant: admin keys only")
+        counts = await store.tenant_counts(principal.tenant)
+    else:
+        counts = await store.counts()
+    if prometheus:
         api_metrics: ApiMetrics = request.app.state.metrics
         queues = await store.list_queues()
         return Response(api_metrics.render(counts, queues), media_type=CONTENT_TYPE_LATEST)
@@ -84,25 +93,36 @@ async def metrics(
 
 @router.get("/stats/throughput", response_model=ThroughputOut, responses=errors(503))
 async def throughput(
-    store: StoreDep, minutes: Annotated[int, Query(ge=1, le=1440)] = 60
+    store: StoreDep, principal: PrincipalDep,
+    minutes: Annotated[int, Query(ge=1, le=1440)] = 60,
 ) -> ThroughputOut:
-    """Jobs that ended done or failed per minute; minutes with neither are left out."""
-    buckets = await store.throughput(minutes)
+    """Jobs that ended done or failed per minute; minutes with neither are left out (a
+    tenant's key: its own tenant's)."""
+    buckets = await store.throughput(minutes, principal.tenant)
     return ThroughputOut(buckets=[
         ThroughputBucketOut(minute=b.minute, done=b.done, failed=b.failed) for b in buckets
     ])
 
 
 @router.get("/workers", response_model=WorkersOut, responses=errors(503))
-async def workers(request: Request, store: StoreDep) -> WorkersOut:
-    """Workers that reported within three heartbeat intervals."""
+async def workers(request: Request, store: StoreDep, principal: PrincipalDep) -> WorkersOut:
+    """Workers that reported within three heartbeat intervals (a tenant's key: `running`
+    counts its own tenant's jobs only)."""
     within = max(5.0, request.app.state.settings.heartbeat_interval_sec * 3)
     return WorkersOut(workers=[
         WorkerOut(id=w.id, host=w.host, pid=w.pid, queues=list(w.queues),
                   concurrency=w.concurrency, running=w.running, started_at=w.started_at,
                   last_seen_at=w.last_seen_at)
-        for w in await store.list_workers(within)
+        for w in await store.list_workers(within, principal.tenant)
     ])
+
+
+@router.get("/whoami", response_model=WhoAmIOut)
+async def whoami(principal: PrincipalDep, settings: SettingsDep) -> WhoAmIOut:
+    """Who this request's key acts as: its role, its tenant (null: every tenant), its id
+    (null: API_KEY, or auth off). The dashboard shows it, so it says whose data it shows."""
+    return WhoAmIOut(role=principal.role, tenant=principal.tenant, key_id=principal.key_id,
+                     auth=settings.api_key is not None)
 
 
 __all__ = ["error_response", "public_router", "router"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -19,7 +19,17 @@ import httpx
 from conveyor.clients import calls
 from conveyor.clients.calls import Call, JobSpecLike, TaskName
 from conveyor.lifecycle import JobStatus
-from conveyor.wire import JobList, JobOut, MetricsOut, QueueOut
+from conveyor.wire import (
+    JobList,
+    JobOut,
+    KeyCreatedOut,
+    KeyOut,
+    MetricsOut,
+    QueueOut,
+    RedriveOut,
+    ScheduleOut,
+    TenantOut,
+)
 
 T = TypeVar("T")
 
@@ -68,11 +78,15 @@ class AsyncClient:
         delay_sec: float = 0.0,
         run_at: datetime | None = None,
         timeout: float | None = None,
+        unique_key: str | None = None,
+        unique_fields: Sequence[str] | None = None,
+        unique_while: str | None = None,
     ) -> JobOut:
         """`Client.enqueue`."""
         return await self._send(calls.enqueue(
             task, payload, idempotency_key=idempotency_key, queue=queue, priority=priority,
-            max_retries=max_retries, delay_sec=delay_sec, run_at=run_at, timeout=timeout))
+            max_retries=max_retries, delay_sec=delay_sec, run_at=run_at, timeout=timeout,
+            unique_key=unique_key, unique_fields=unique_fields, unique_while=unique_while))
 
     async def enqueue_many(self, jobs: Iterable[JobSpecLike], *,
                            idempotency_key: str | None = None) -> builtins.list[JobOut]:
@@ -86,8 +100,9 @@ class AsyncClient:
         return await self._send(calls.get(job_id, history=history))
 
     async def list(self, status: JobStatus | str | None = None, *, limit: int = 20,
-                   offset: int = 0) -> JobList:
-        return await self._send(calls.list_jobs(status, limit=limit, offset=offset))
+                   offset: int = 0, tenant: str | None = None) -> JobList:
+        return await self._send(calls.list_jobs(status, limit=limit, offset=offset,
+                                                tenant=tenant))
 
     async def dlq(self, *, limit: int = 20, offset: int = 0) -> JobList:
         return await self._send(calls.dlq(limit=limit, offset=offset))
@@ -112,6 +127,60 @@ class AsyncClient:
 
     async def resume_queue(self, name: str) -> QueueOut:
         return await self._send(calls.resume_queue(name))
+
+    async def tenants(self) -> builtins.list[TenantOut]:
+        """Every tenant with a setting or live jobs (`GET /tenants`)."""
+        return await self._send(calls.tenants())
+
+    async def tenant(self, name: str) -> TenantOut:
+        """One tenant's settings and live jobs (any name: the defaults if none was set)."""
+        return await self._send(calls.tenant(name))
+
+    async def set_tenant(self, name: str, *, weight: int | None = None,
+                   max_running: int | None = None,
+                   rate_per_minute: int | None = None) -> TenantOut:
+        """Replace the tenant's settings (`PUT /tenants/{name}`): one left None goes back
+        to the default (weight 1, no cap, RATE_LIMIT_PER_MINUTE)."""
+        return await self._send(calls.set_tenant(name, weight=weight, max_running=max_running,
+                                        rate_per_minute=rate_per_minute))
+
+    async def redrive(
+        self,
+        *,
+        task: str | None = None,
+        queue: str | None = None,
+        tenant: str | None = None,
+        error: str | None = None,
+        failed_after: datetime | None = None,
+        failed_before: datetime | None = None,
+        dry_run: bool = False,
+        limit: int | None = None,
+        rate_per_sec: float | None = None,
+    ) -> RedriveOut:
+        """`Client.redrive`."""
+        return await self._send(calls.redrive(
+            task=task, queue=queue, tenant=tenant, error=error, failed_after=failed_after,
+            failed_before=failed_before, dry_run=dry_run, limit=limit,
+            rate_per_sec=rate_per_sec))
+
+    async def schedules(self) -> builtins.list[ScheduleOut]:
+        return await self._send(calls.schedules())
+
+    async def enable_schedule(self, name: str) -> ScheduleOut:
+        return await self._send(calls.set_schedule_enabled(name, True))
+
+    async def disable_schedule(self, name: str) -> ScheduleOut:
+        return await self._send(calls.set_schedule_enabled(name, False))
+
+    async def create_key(self, *, role: str = "tenant", tenant: str | None = None,
+                         name: str | None = None) -> KeyCreatedOut:
+        return await self._send(calls.create_key(role, tenant, name))
+
+    async def keys(self) -> builtins.list[KeyOut]:
+        return await self._send(calls.keys())
+
+    async def revoke_key(self, key_id: str) -> KeyOut:
+        return await self._send(calls.revoke_key(key_id))
 
     async def wait(self, job_id: UUID | str, *, timeout: float = 60.0,
                    interval: float = 0.1) -> JobOut:

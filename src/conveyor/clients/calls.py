@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -18,7 +18,22 @@ from uuid import UUID
 
 from conveyor.clients.errors import Operation, error_for
 from conveyor.lifecycle import TERMINAL_STATUSES, JobStatus
-from conveyor.wire import BatchOut, JobList, JobOut, MetricsOut, QueueOut, QueuesOut
+from conveyor.wire import (
+    BatchOut,
+    JobList,
+    JobOut,
+    KeyCreatedOut,
+    KeyOut,
+    KeysOut,
+    MetricsOut,
+    QueueOut,
+    QueuesOut,
+    RedriveOut,
+    ScheduleOut,
+    SchedulesOut,
+    TenantOut,
+    TenantsOut,
+)
 
 T = TypeVar("T")
 
@@ -118,6 +133,9 @@ def job_body(
     delay_sec: float = 0.0,
     run_at: datetime | None = None,
     timeout: float | None = None,
+    unique_key: str | None = None,
+    unique_fields: Sequence[str] | None = None,
+    unique_while: str | None = None,
 ) -> dict[str, Any]:
     """One job as `POST /jobs` and each item of `POST /jobs/batch` take it. A naive `run_at`
     is refused here: the API would refuse it too, and a guess of the zone is a silent bug."""
@@ -131,6 +149,12 @@ def job_body(
         body["run_at"] = run_at.isoformat()
     if timeout is not None:
         body["timeout_sec"] = timeout
+    if unique_key is not None:
+        body["unique_key"] = unique_key
+    if unique_fields is not None:
+        body["unique_fields"] = list(unique_fields)
+    if unique_while is not None:
+        body["unique_while"] = unique_while
     return body
 
 
@@ -145,9 +169,14 @@ def enqueue(
     delay_sec: float = 0.0,
     run_at: datetime | None = None,
     timeout: float | None = None,
+    unique_key: str | None = None,
+    unique_fields: Sequence[str] | None = None,
+    unique_while: str | None = None,
 ) -> Call[JobOut]:
     body = job_body(task, payload, queue=queue, priority=priority, max_retries=max_retries,
-                    delay_sec=delay_sec, run_at=run_at, timeout=timeout)
+                    delay_sec=delay_sec, run_at=run_at, timeout=timeout,
+                    unique_key=unique_key, unique_fields=unique_fields,
+                    unique_while=unique_while)
     return Call("POST", "/jobs", "submit", _job, json=body, headers=_key(idempotency_key))
 
 
@@ -158,11 +187,18 @@ def enqueue_many(jobs: Iterable[JobSpecLike], *,
     items = [
         job_body(spec.task, spec.payload, queue=spec.queue, priority=spec.priority,
                  max_retries=spec.max_retries, delay_sec=spec.delay_sec, run_at=spec.run_at,
-                 timeout=spec.timeout)
+                 timeout=spec.timeout, **_unique_options(spec))
         for spec in jobs
     ]
     return Call("POST", "/jobs/batch", "submit", _jobs, json={"jobs": items},
                 headers=_key(idempotency_key))
+
+
+def _unique_options(spec: JobSpecLike) -> dict[str, Any]:
+    """A spec's unique options, if it has them (a `conveyor.JobSpec` does; the protocol does
+    not require them, so older spec types still work)."""
+    return {name: getattr(spec, name, None)
+            for name in ("unique_key", "unique_fields", "unique_while")}
 
 
 def submit_text(text: str, *, idempotency_key: str | None = None) -> Call[JobOut]:
@@ -176,10 +212,12 @@ def get(job_id: UUID | str, *, history: bool = False) -> Call[JobOut]:
 
 
 def list_jobs(status: JobStatus | str | None = None, *, limit: int = 20,
-              offset: int = 0) -> Call[JobList]:
+              offset: int = 0, tenant: str | None = None) -> Call[JobList]:
     params: dict[str, str | int] = {"limit": limit, "offset": offset}
     if status is not None:
         params["status"] = JobStatus(status).value
+    if tenant is not None:
+        params["tenant"] = tenant
     return Call("GET", "/jobs", "read", _page, params=params)
 
 
@@ -217,6 +255,101 @@ def pause_queue(name: str) -> Call[QueueOut]:
 
 def resume_queue(name: str) -> Call[QueueOut]:
     return Call("POST", f"/queues/{name}/resume", "change", _queue)
+
+
+def _tenants(content: bytes) -> builtins.list[TenantOut]:
+    return TenantsOut.model_validate_json(content).tenants
+
+
+def _tenant(content: bytes) -> TenantOut:
+    return TenantOut.model_validate_json(content)
+
+
+def tenants() -> Call[builtins.list[TenantOut]]:
+    return Call("GET", "/tenants", "read", _tenants)
+
+
+def tenant(name: str) -> Call[TenantOut]:
+    return Call("GET", f"/tenants/{name}", "read", _tenant)
+
+
+def set_tenant(name: str, *, weight: int | None = None, max_running: int | None = None,
+               rate_per_minute: int | None = None) -> Call[TenantOut]:
+    """All three settings at once: one left None goes back to the default."""
+    return Call("PUT", f"/tenants/{name}", "change", _tenant,
+                json={"weight": weight, "max_running": max_running,
+                      "rate_per_minute": rate_per_minute})
+
+
+def _redrive(content: bytes) -> RedriveOut:
+    return RedriveOut.model_validate_json(content)
+
+
+def _moment(name: str, value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (e.g. datetime.now(UTC))")
+    return value.isoformat()
+
+
+def redrive(
+    *,
+    task: str | None = None,
+    queue: str | None = None,
+    tenant: str | None = None,
+    error: str | None = None,
+    failed_after: datetime | None = None,
+    failed_before: datetime | None = None,
+    dry_run: bool = False,
+    limit: int | None = None,
+    rate_per_sec: float | None = None,
+) -> Call[RedriveOut]:
+    """`POST /dlq/redrive` with the filter fields given (None: any); `limit` None is the
+    API's default (1000)."""
+    fields: dict[str, Any] = {
+        "task": task, "queue": queue, "tenant": tenant, "error": error,
+        "failed_after": _moment("failed_after", failed_after),
+        "failed_before": _moment("failed_before", failed_before),
+        "limit": limit, "rate_per_sec": rate_per_sec,
+    }
+    body = {name: value for name, value in fields.items() if value is not None}
+    body["dry_run"] = dry_run
+    return Call("POST", "/dlq/redrive", "change", _redrive, json=body)
+
+
+def _schedules(content: bytes) -> builtins.list[ScheduleOut]:
+    return SchedulesOut.model_validate_json(content).schedules
+
+
+def _schedule(content: bytes) -> ScheduleOut:
+    return ScheduleOut.model_validate_json(content)
+
+
+def schedules() -> Call[builtins.list[ScheduleOut]]:
+    return Call("GET", "/schedules", "read", _schedules)
+
+
+def set_schedule_enabled(name: str, enabled: bool) -> Call[ScheduleOut]:
+    return Call("PATCH", f"/schedules/{name}", "change", _schedule, json={"enabled": enabled})
+
+
+def _keys(content: bytes) -> builtins.list[KeyOut]:
+    return KeysOut.model_validate_json(content).keys
+
+
+def create_key(role: str, tenant: str | None, name: str | None) -> Call[KeyCreatedOut]:
+    body = {"role": role, **({"tenant": tenant} if tenant else {}),
+            **({"name": name} if name else {})}
+    return Call("POST", "/keys", "change", KeyCreatedOut.model_validate_json, json=body)
+
+
+def keys() -> Call[builtins.list[KeyOut]]:
+    return Call("GET", "/keys", "read", _keys)
+
+
+def revoke_key(key_id: str) -> Call[KeyOut]:
+    return Call("DELETE", f"/keys/{key_id}", "change", KeyOut.model_validate_json)
 
 
 @dataclass(slots=True)

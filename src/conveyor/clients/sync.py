@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -19,7 +19,17 @@ import httpx
 from conveyor.clients import calls
 from conveyor.clients.calls import Call, JobSpecLike, TaskName
 from conveyor.lifecycle import JobStatus
-from conveyor.wire import JobList, JobOut, MetricsOut, QueueOut
+from conveyor.wire import (
+    JobList,
+    JobOut,
+    KeyCreatedOut,
+    KeyOut,
+    MetricsOut,
+    QueueOut,
+    RedriveOut,
+    ScheduleOut,
+    TenantOut,
+)
 
 T = TypeVar("T")
 
@@ -68,14 +78,20 @@ class Client:
         delay_sec: float = 0.0,
         run_at: datetime | None = None,
         timeout: float | None = None,
+        unique_key: str | None = None,
+        unique_fields: Sequence[str] | None = None,
+        unique_while: str | None = None,
     ) -> JobOut:
         """Submit a job for the task registered under `task` (a name, or the `@task`
         itself) in the workers. `run_at`: not before this moment (timezone-aware; instead of
         `delay_sec`); `timeout`: seconds each attempt may run (overrides the task's own).
-        A repeated `idempotency_key` with the same body returns the job it created."""
+        A repeated `idempotency_key` with the same body returns the job it created.
+        `unique_key` (or `unique_fields`): while a job of the tenant with that key is pending
+        (`unique_while="active"`: or running), that job is returned, with `unique_hit`."""
         return self._send(calls.enqueue(
             task, payload, idempotency_key=idempotency_key, queue=queue, priority=priority,
-            max_retries=max_retries, delay_sec=delay_sec, run_at=run_at, timeout=timeout))
+            max_retries=max_retries, delay_sec=delay_sec, run_at=run_at, timeout=timeout,
+            unique_key=unique_key, unique_fields=unique_fields, unique_while=unique_while))
 
     def enqueue_many(self, jobs: Iterable[JobSpecLike], *,
                      idempotency_key: str | None = None) -> builtins.list[JobOut]:
@@ -92,9 +108,9 @@ class Client:
         return self._send(calls.get(job_id, history=history))
 
     def list(self, status: JobStatus | str | None = None, *, limit: int = 20,
-             offset: int = 0) -> JobList:
-        """Jobs, newest first; `status` filters."""
-        return self._send(calls.list_jobs(status, limit=limit, offset=offset))
+             offset: int = 0, tenant: str | None = None) -> JobList:
+        """Jobs, newest first; `status` and `tenant` filter."""
+        return self._send(calls.list_jobs(status, limit=limit, offset=offset, tenant=tenant))
 
     def dlq(self, *, limit: int = 20, offset: int = 0) -> JobList:
         """The dead-letter queue: failed jobs, newest first."""
@@ -124,6 +140,70 @@ class Client:
 
     def resume_queue(self, name: str) -> QueueOut:
         return self._send(calls.resume_queue(name))
+
+    def tenants(self) -> builtins.list[TenantOut]:
+        """Every tenant with a setting or live jobs (`GET /tenants`)."""
+        return self._send(calls.tenants())
+
+    def tenant(self, name: str) -> TenantOut:
+        """One tenant's settings and live jobs (any name: the defaults if none was set)."""
+        return self._send(calls.tenant(name))
+
+    def set_tenant(self, name: str, *, weight: int | None = None,
+                   max_running: int | None = None,
+                   rate_per_minute: int | None = None) -> TenantOut:
+        """Replace the tenant's settings (`PUT /tenants/{name}`): one left None goes back
+        to the default (weight 1, no cap, RATE_LIMIT_PER_MINUTE)."""
+        return self._send(calls.set_tenant(name, weight=weight, max_running=max_running,
+                                        rate_per_minute=rate_per_minute))
+
+    def redrive(
+        self,
+        *,
+        task: str | None = None,
+        queue: str | None = None,
+        tenant: str | None = None,
+        error: str | None = None,
+        failed_after: datetime | None = None,
+        failed_before: datetime | None = None,
+        dry_run: bool = False,
+        limit: int | None = None,
+        rate_per_sec: float | None = None,
+    ) -> RedriveOut:
+        """Retry up to `limit` dead-letter jobs matching every filter field given
+        (`error`: a substring of `last_error`; times timezone-aware), at most
+        `rate_per_sec` new jobs a second; `dry_run` only counts. Call again until
+        `remaining` is 0 (or a call redrives none: what is left is `skipped`). A paced call
+        may take several seconds: give the client a `timeout` above 15 s for it."""
+        return self._send(calls.redrive(
+            task=task, queue=queue, tenant=tenant, error=error, failed_after=failed_after,
+            failed_before=failed_before, dry_run=dry_run, limit=limit,
+            rate_per_sec=rate_per_sec))
+
+    def schedules(self) -> builtins.list[ScheduleOut]:
+        """Every schedule, by name (`GET /schedules`)."""
+        return self._send(calls.schedules())
+
+    def enable_schedule(self, name: str) -> ScheduleOut:
+        """Let the schedule fire again, from its next tick."""
+        return self._send(calls.set_schedule_enabled(name, True))
+
+    def disable_schedule(self, name: str) -> ScheduleOut:
+        """Stop the schedule from firing (its definition is kept)."""
+        return self._send(calls.set_schedule_enabled(name, False))
+
+    def create_key(self, *, role: str = "tenant", tenant: str | None = None,
+                   name: str | None = None) -> KeyCreatedOut:
+        """A new API key (admin keys only); its `key` is shown this once."""
+        return self._send(calls.create_key(role, tenant, name))
+
+    def keys(self) -> builtins.list[KeyOut]:
+        """Every API key, without the keys themselves."""
+        return self._send(calls.keys())
+
+    def revoke_key(self, key_id: str) -> KeyOut:
+        """Revoke an API key: within seconds no API process accepts it."""
+        return self._send(calls.revoke_key(key_id))
 
     def wait(self, job_id: UUID | str, *, timeout: float = 60.0,
              interval: float = 0.1) -> JobOut:

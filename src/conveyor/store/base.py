@@ -7,11 +7,13 @@ driver. Timestamps that decide leases and retries come from the store's clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
+from conveyor.keys import ApiKey
+from conveyor.lifecycle import TERMINAL_STATUSES
 from conveyor.models import (
     Counts,
     Job,
@@ -27,6 +29,7 @@ from conveyor.models import (
     Started,
     SubmitResult,
 )
+from conveyor.schedules import Firing, Schedule, ScheduleSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +75,149 @@ class QueueInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class TenantSettings:
+    """A tenant's overrides (docs/design.md, "Fair dispatch"); None is the default: weight 1,
+    no cap on running jobs, the API's RATE_LIMIT_PER_MINUTE."""
+
+    weight: int | None = None
+    """Its share of the workers against other tenants with pending jobs in the same queues:
+    a tenant of weight 2 gets about twice the jobs of a tenant of weight 1."""
+    max_running: int | None = None
+    """Most jobs of the tenant running (or reserved by a worker) at once, across workers."""
+    rate_per_minute: int | None = None
+    """Its submit rate limit instead of RATE_LIMIT_PER_MINUTE (0: no limit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TenantInfo:
+    """A tenant as an operator sees it: its settings and its live jobs."""
+
+    name: str
+    settings: TenantSettings
+    pending: int
+    """Pending jobs (runnable, scheduled or reserved by a worker)."""
+    running: int
+
+
+@dataclass(frozen=True, slots=True)
 class ThroughputBucket:
     minute: datetime
     done: int
     failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class RedriveFilter:
+    """Which dead-letter jobs a redrive takes: failed jobs not retried yet, narrowed by every
+    field given (None: any). Cancelled jobs are never taken (they are not in the DLQ; retry
+    them one by one). `error` is a case-sensitive substring of `last_error` (the same on both
+    drivers: no LIKE patterns, no collation); `failed_after` (inclusive) and `failed_before`
+    (exclusive) bound `finished_at`, when the job failed."""
+
+    task: str | None = None
+    queue: str | None = None
+    tenant: str | None = None
+    error: str | None = None
+    failed_after: datetime | None = None
+    failed_before: datetime | None = None
+
+    def describe(self) -> dict[str, str]:
+        """The fields given, times in ISO 8601: what each redriven job's `job_retried` event
+        records, so its history says which redrive took it."""
+        described: dict[str, str] = {}
+        for name in ("task", "queue", "tenant", "error"):
+            value = getattr(self, name)
+            if value is not None:
+                described[name] = value
+        for name in ("failed_after", "failed_before"):
+            moment: datetime | None = getattr(self, name)
+            if moment is not None:
+                described[name] = moment.isoformat()
+        return described
+
+    def failed_by(self, moment: datetime) -> RedriveFilter:
+        """This filter, narrowed to jobs that had failed before `moment`: a redrive's own
+        copies that fail again while it runs are not taken up by the same redrive."""
+        before = moment if self.failed_before is None else min(self.failed_before, moment)
+        return replace(self, failed_before=before)
+
+
+@dataclass(frozen=True, slots=True)
+class Redriven:
+    """A dead-letter job (`id`) and the new job it was retried as by a redrive."""
+
+    id: JobId
+    retried_by: JobId
+
+
+@dataclass(frozen=True, slots=True)
+class RedriveSkipped:
+    """A matching job a redrive could not copy (its stored payload breaks the payload limits:
+    a row from before them), and why. It stays in the DLQ, still matching."""
+
+    id: JobId
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RedriveResult:
+    matched: int
+    """Jobs matching the filter when the call started."""
+    redriven: list[Redriven]
+    skipped: list[RedriveSkipped]
+    remaining: int
+    """Jobs matching it after the call's last batch (skipped ones included)."""
+    last: JobId | None
+    """The last job the call looked at: `after=` for a next call that continues past it."""
+    as_of: datetime
+    """The store's time when the call counted: it took only jobs that had failed before it.
+    A caller that calls again with `filter.failed_by(as_of)` goes on with the same jobs."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """How long finished jobs are kept, by status, in days (`RETENTION_*_DAYS`). A status
+    that is not listed is kept forever; an empty policy prunes nothing."""
+
+    days: Mapping[JobStatus, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, days: Mapping[JobStatus, float | None]) -> RetentionPolicy:
+        """From days per status, where None or 0 (or less) means kept forever."""
+        return cls({status: float(value) for status, value in days.items()
+                    if value is not None and value > 0 and status in TERMINAL_STATUSES})
+
+    def ages_sec(self) -> list[tuple[JobStatus, float]]:
+        """(status, seconds since finishing after which its jobs go), by status name."""
+        return sorted((status, days * 86_400.0) for status, days in self.days.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What one `prune` call did. `held`: the caller holds the retention lease (False:
+    another worker prunes, and nothing was touched)."""
+
+    held: bool
+    jobs: Mapping[JobStatus, int] = field(default_factory=dict)
+    """Jobs deleted, by status (those with none are left out)."""
+    events: int = 0
+    """Their `job_events` rows deleted with them."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.jobs.values())
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionState:
+    """What retention has done so far, for `GET /retention`."""
+
+    last_run_at: datetime | None
+    """When a worker last ran a pruning batch (found something or not)."""
+    holder: str | None
+    """The worker that holds the retention lease (it may have stopped since)."""
+    pruned: Mapping[JobStatus, int]
+    """Jobs deleted by retention since the database was created, by status."""
 
 
 class Store(Protocol):
@@ -84,6 +226,10 @@ class Store(Protocol):
     supports_notify: ClassVar[bool]
     """True: `wait_for_change` is pushed by the database (LISTEN/NOTIFY); False: it polls."""
 
+    call_timeout: float
+    """Seconds a call may take before it raises `StoreUnavailable` (a client-side deadline,
+    so a cut network is noticed in seconds, not when TCP gives up); 0: none."""
+
     async def close(self) -> None: ...
 
     async def ping(self) -> None:
@@ -91,10 +237,12 @@ class Store(Protocol):
 
     # -- producers -------------------------------------------------------------------------
     async def submit(self, job: NewJob, rate: RateLimit | None = None) -> SubmitResult:
-        """Create a job, or return the existing one for a repeated (tenant, idempotency key).
+        """Create a job, or return the existing one for a repeated (tenant, idempotency key),
+        or the live job holding the job's (tenant, unique key) (`unique_hit`).
 
         Raises `IdempotencyConflict` when the key was used with another `request_hash`, and
-        `RateLimited` when the tenant's bucket is empty; replays never spend a token.
+        `RateLimited` when the tenant's bucket is empty; replays and unique hits never spend
+        a token.
         """
 
     async def submit_many(
@@ -104,6 +252,8 @@ class Store(Protocol):
 
     async def retry(self, job_id: JobId, trace_id: str | None = None) -> Job:
         """Create a new pending job from a failed one; link both ways. Returns the new job.
+        It keeps the unique key, and holds it unless a live job already does (then it is
+        created all the same, without holding it).
 
         Raises `JobNotFound`, or `InvalidTransition` when the job is not failed or
         cancelled, or was already retried.
@@ -139,9 +289,15 @@ class Store(Protocol):
 
     async def counts(self) -> Counts: ...
 
-    async def throughput(self, minutes: int) -> list[ThroughputBucket]:
+    async def tenant_counts(self, tenant: str) -> Counts:
+        """One tenant's figures, counted from its stored rows (what a tenant's key sees on
+        /metrics): per status, `jobs_submitted` the jobs stored, `retries` those that are
+        retries. A scan of the tenant's rows, unlike `counts`."""
+
+    async def throughput(self, minutes: int, tenant: str | None = None
+                         ) -> list[ThroughputBucket]:
         """Jobs that ended done or failed in each of the last `minutes` minutes, oldest first;
-        minutes with neither are left out."""
+        minutes with neither are left out. `tenant`: only that tenant's."""
 
     async def events_after(self, seq: int, limit: int = 1000) -> list[JobEvent]:
         """Events with a sequence number above `seq`, in order."""
@@ -161,9 +317,95 @@ class Store(Protocol):
         """Let workers lease the queue's jobs again (idle ones find them by their next poll
         or wake-up)."""
 
-    async def list_queues(self) -> list[QueueInfo]:
+    async def list_queues(self, tenant: str | None = None) -> list[QueueInfo]:
         """Every queue with live jobs, jobs finished in the last minute, or a pause state,
-        by name."""
+        by name. `tenant`: the queues with that tenant's jobs, counting only those."""
+
+    # -- tenants ---------------------------------------------------------------------------
+    async def set_tenant(
+        self,
+        name: str,
+        weight: int | None = None,
+        max_running: int | None = None,
+        rate_per_minute: int | None = None,
+    ) -> TenantInfo:
+        """Replace the tenant's overrides (a None field: back to the default); every worker's
+        next lease and every API process's submits within `TENANT_SETTINGS_TTL_SEC` follow."""
+
+    async def get_tenant(self, name: str) -> TenantInfo:
+        """The tenant's settings and live jobs; any name is a tenant (with the defaults and
+        no jobs if nothing was set or submitted for it)."""
+
+    async def list_tenants(self) -> list[TenantInfo]:
+        """Every tenant with a setting or with pending or running jobs, by name."""
+
+    async def tenant_settings(self) -> dict[str, TenantSettings]:
+        """Every tenant's overrides, without figures: what submitters cache."""
+
+    # -- the dead-letter queue -------------------------------------------------------------
+    async def redrive(
+        self,
+        filter: RedriveFilter,
+        limit: int,
+        dry_run: bool = False,
+        *,
+        after: JobId | None = None,
+        trace_id: str | None = None,
+    ) -> RedriveResult:
+        """`retry` for up to `limit` failed, not yet retried jobs matching `filter`, oldest
+        first (by id; with `after`, only those after that id): each gets a new pending job,
+        linked both ways, and a `job_retried` event whose data also says `redrive: true` and
+        the filter. Done in batches, each one transaction with its events, so a large DLQ
+        never holds the writer long. Only jobs that had failed when the call began are
+        taken (`as_of`), so copies that fail again meanwhile are not redriven in a loop. A
+        job whose payload breaks the limits is skipped, not fatal. `dry_run` (or a `limit`
+        of 0) only counts."""
+
+    # -- schedules -------------------------------------------------------------------------
+    async def sync_schedules(self, specs: Sequence[ScheduleSpec]) -> None:
+        """Write the schedules declared in code (`source = "code"`): a new one starts as
+        declared; a known one takes the code's definition but keeps its `enabled` (an
+        operator's switch outlives restarts) and, while its timing is unchanged, its next
+        tick."""
+
+    async def create_schedule(self, spec: ScheduleSpec) -> Schedule:
+        """A new schedule (`source = "api"`), first due at its first tick after now.
+        Raises `ScheduleExists`, or `InvalidSchedule`."""
+
+    async def update_schedule(self, name: str, changes: Mapping[str, Any]) -> Schedule:
+        """Change a schedule's fields (not its name). A new timing, or enabling it, makes
+        it next due at its first tick after now; disabling clears `next_run_at`. Raises
+        `ScheduleNotFound`, or `InvalidSchedule`."""
+
+    async def delete_schedule(self, name: str) -> None:
+        """Raises `ScheduleNotFound`. Jobs it fired stay."""
+
+    async def get_schedule(self, name: str) -> Schedule:
+        """Raises `ScheduleNotFound`."""
+
+    async def list_schedules(self) -> list[Schedule]:
+        """Every schedule, by name."""
+
+    async def fire_schedules(self, default_max_retries: int) -> Firing:
+        """Fire each enabled schedule whose tick has come, by the store's clock: one job
+        (carrying `schedule` and `scheduled_for`) for the most recent due tick, however
+        many were missed and however many processes call this at once; a schedule with
+        `overlap=False` whose previous job is pending or running fires nothing for the
+        tick. Each schedule then waits for its first tick after now. Returns what was
+        fired, and the seconds until the soonest next tick."""
+
+    # -- API keys --------------------------------------------------------------------------
+    async def create_key(self, key: ApiKey) -> ApiKey:
+        """Keep a new key's record (its hash, never the key)."""
+
+    async def find_key(self, key_id: str) -> ApiKey | None:
+        """The key with this id, revoked or not; None if there is none."""
+
+    async def list_keys(self) -> list[ApiKey]:
+        """Every key, oldest first, revoked ones included."""
+
+    async def revoke_key(self, key_id: str) -> ApiKey:
+        """Revoke a key (revoking twice keeps the first time). Raises `KeyNotFound`."""
 
     # -- workers ---------------------------------------------------------------------------
     async def lease(
@@ -229,11 +471,33 @@ class Store(Protocol):
         requested) jobs whose lease expired, and free expired reservations (those are not
         returned: no attempt was spent)."""
 
+    # -- retention -------------------------------------------------------------------------
+    async def prune(
+        self, policy: RetentionPolicy, holder: str, limit: int, hold_for_sec: float
+    ) -> Pruned:
+        """Delete one batch of at most `limit` finished jobs past their status's age in
+        `policy` (by the store's clock, oldest finish first), with their events, in one short
+        transaction; callers loop until a batch comes back empty. Only one holder at a time:
+        the call first takes or renews the retention lease for `holder` (`hold_for_sec`), and
+        does nothing (`held=False`) while another holder's lease is live.
+
+        Kept whatever their age: a job whose retry has not finished yet; a retry while the
+        job it retried is stored (so a chain goes oldest first, and the retry's `retry_of`
+        is cleared when its original goes); and the job with the newest event, so the event
+        log's last seq never goes back. No counter but `pruned:<status>` moves.
+        """
+
+    async def retention_state(self) -> RetentionState:
+        """When retention last ran, who holds its lease, and what it has deleted."""
+
     async def register_worker(self, info: WorkerInfo) -> None: ...
 
     async def worker_seen(self, worker_id: str, running: int) -> None: ...
 
     async def unregister_worker(self, worker_id: str) -> None: ...
 
-    async def list_workers(self, seen_within_sec: float) -> list[WorkerInfo]: ...
+    async def list_workers(self, seen_within_sec: float, tenant: str | None = None
+                           ) -> list[WorkerInfo]:
+        """Workers seen lately; with `tenant`, each one's `running` counts only that
+        tenant's jobs."""
 

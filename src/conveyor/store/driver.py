@@ -7,8 +7,15 @@ concerns:
 - `workers`:   lease, reserve, start, heartbeat, progress, next_due, finish, release, rescue,
                and the worker registry
 - `queues`:    pause_queue, resume_queue, list_queues (operators' view and switches)
-- `reads`:     get, list_jobs, job_events, counts, throughput, events_after, last_event_seq,
-               list_workers
+- `schedules`: sync_schedules, create/update/delete/get/list_schedules, fire_schedules
+               (periodic schedules, `conveyor.schedules`)
+- `keys`:      create_key, find_key, list_keys, revoke_key (API keys, `conveyor.keys`)
+- `retention`: prune, retention_state (deleting old finished jobs, one worker at a time)
+- `dlq`:       redrive (retrying the dead-letter jobs a filter matches, in batches)
+- `tenants`:   set_tenant, get_tenant, list_tenants, tenant_settings (fair dispatch's
+               per-tenant weight, cap and rate limit)
+- `reads`:     get, list_jobs, job_events, counts, tenant_counts, throughput, events_after,
+               last_event_seq, list_workers
 - `rows`:      conversions between rows and domain objects
 - `migrate`:   applying `migrations/<driver>/*.sql`
 - `store`:     the store class: connections, transactions, waiting for changes
@@ -25,10 +32,13 @@ snapshot, and what only it knows: `close`, `ping`, `wait_for_change`.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from types import ModuleType
 from typing import Any, ClassVar
 
+from conveyor.keys import ApiKey
 from conveyor.models import (
     Counts,
     Job,
@@ -44,9 +54,27 @@ from conveyor.models import (
     Started,
     SubmitResult,
 )
+from conveyor.payloads import check_json
+from conveyor.schedules import Firing, Schedule, ScheduleSpec
 from conveyor.store import rules
-from conveyor.store.base import Held, QueueInfo, ThroughputBucket, WorkerInfo
+from conveyor.store.base import (
+    Held,
+    Pruned,
+    QueueInfo,
+    RedriveFilter,
+    Redriven,
+    RedriveResult,
+    RedriveSkipped,
+    RetentionPolicy,
+    RetentionState,
+    TenantInfo,
+    TenantSettings,
+    ThroughputBucket,
+    WorkerInfo,
+)
+from conveyor.store.deadline import DEFAULT_CALL_TIMEOUT_SEC
 from conveyor.store.group import GroupCommit
+from conveyor.tenancy import check_tenant_settings
 
 OPERATIONS: dict[str, str] = {
     "submit_many": "producers",
@@ -56,6 +84,22 @@ OPERATIONS: dict[str, str] = {
     "pause_queue": "queues",
     "resume_queue": "queues",
     "list_queues": "queues",
+    "sync_schedules": "schedules",
+    "create_schedule": "schedules",
+    "update_schedule": "schedules",
+    "delete_schedule": "schedules",
+    "get_schedule": "schedules",
+    "list_schedules": "schedules",
+    "fire_schedules": "schedules",
+    "create_key": "keys",
+    "find_key": "keys",
+    "list_keys": "keys",
+    "revoke_key": "keys",
+    "redrive": "dlq",
+    "set_tenant": "tenants",
+    "get_tenant": "tenants",
+    "list_tenants": "tenants",
+    "tenant_settings": "tenants",
     "lease": "workers",
     "reserve": "workers",
     "start": "workers",
@@ -72,12 +116,35 @@ OPERATIONS: dict[str, str] = {
     "list_jobs": "reads",
     "job_events": "reads",
     "counts": "reads",
+    "tenant_counts": "reads",
     "throughput": "reads",
     "events_after": "reads",
     "last_event_seq": "reads",
     "list_workers": "reads",
+    "prune": "retention",
+    "retention_state": "retention",
 }
 """Every operation a driver implements, and the module of the driver that holds it."""
+
+MAX_PRUNE_BATCH = 10_000
+"""Most jobs one `prune` call deletes, whatever it is asked: a batch is meant to be small."""
+
+
+@dataclass(frozen=True, slots=True)
+class RedriveBatch:
+    """What a driver's `redrive` answers: for a `limit` of 0 only `matched`, a count of
+    every matching job (the cursor aside); otherwise one batch, one transaction (`matched`
+    left 0: counting a large DLQ for every batch would cost more than the batch)."""
+
+    matched: int
+    redriven: list[Redriven]
+    skipped: list[RedriveSkipped]
+    examined: int
+    """Jobs this batch took up (redriven or skipped): fewer than asked means no more."""
+    last: JobId | None
+    """The id of the last one: the next batch starts after it."""
+    as_of: datetime | None = None
+    """A count's: the store's time it counted at."""
 
 
 def bind_operations(*modules: ModuleType) -> dict[str, Callable[..., Any]]:
@@ -90,6 +157,10 @@ class DriverStore(abc.ABC):
     """The `Store` operations over a driver's `_write` and `_read`."""
 
     supports_notify: ClassVar[bool]
+
+    call_timeout: float = DEFAULT_CALL_TIMEOUT_SEC
+    """Seconds a call may take before it raises `StoreUnavailable` (`store/deadline.py`);
+    processes set it from STORE_TIMEOUT_SEC."""
 
     @abc.abstractmethod
     async def _write(self, operation: str, *args: object) -> Any:
@@ -159,8 +230,13 @@ class DriverStore(abc.ABC):
         counts: Counts = await self._read("counts")
         return counts
 
-    async def throughput(self, minutes: int) -> list[ThroughputBucket]:
-        buckets: list[ThroughputBucket] = await self._read("throughput", int(minutes))
+    async def tenant_counts(self, tenant: str) -> Counts:
+        counts: Counts = await self._read("tenant_counts", tenant)
+        return counts
+
+    async def throughput(self, minutes: int, tenant: str | None = None
+                         ) -> list[ThroughputBucket]:
+        buckets: list[ThroughputBucket] = await self._read("throughput", int(minutes), tenant)
         return buckets
 
     async def events_after(self, seq: int, limit: int = 1000) -> list[JobEvent]:
@@ -171,8 +247,10 @@ class DriverStore(abc.ABC):
         seq: int = await self._read("last_event_seq")
         return seq
 
-    async def list_workers(self, seen_within_sec: float) -> list[WorkerInfo]:
-        workers: list[WorkerInfo] = await self._read("list_workers", float(seen_within_sec))
+    async def list_workers(self, seen_within_sec: float, tenant: str | None = None
+                           ) -> list[WorkerInfo]:
+        workers: list[WorkerInfo] = await self._read("list_workers", float(seen_within_sec),
+                                                     tenant)
         return workers
 
     # -- queues ----------------------------------------------------------------------------
@@ -184,9 +262,122 @@ class DriverStore(abc.ABC):
         info: QueueInfo = await self._write("resume_queue", name)
         return info
 
-    async def list_queues(self) -> list[QueueInfo]:
-        queues: list[QueueInfo] = await self._read("list_queues")
+    async def list_queues(self, tenant: str | None = None) -> list[QueueInfo]:
+        queues: list[QueueInfo] = await self._read("list_queues", tenant)
         return queues
+
+    # -- the dead-letter queue -------------------------------------------------------------
+    async def redrive(
+        self,
+        filter: RedriveFilter,
+        limit: int,
+        dry_run: bool = False,
+        *,
+        after: JobId | None = None,
+        trace_id: str | None = None,
+    ) -> RedriveResult:
+        """A count, batches of at most `rules.REDRIVE_BATCH` until `limit` jobs are
+        redriven or none are left, and a count again (`remaining`). Each batch starts after
+        the last job the one before took up, so a skipped job is passed over, not taken up
+        again."""
+        limit = max(0, int(limit))
+        matched, as_of = await self._count_redrivable(filter)
+        if dry_run or limit == 0:
+            return RedriveResult(matched, [], [], matched, after, as_of)
+        filter = filter.failed_by(as_of)
+        redriven: list[Redriven] = []
+        skipped: list[RedriveSkipped] = []
+        cursor = after
+        while len(redriven) < limit:
+            size = min(rules.REDRIVE_BATCH, limit - len(redriven))
+            batch: RedriveBatch = await self._write("redrive", filter, size, cursor, trace_id)
+            redriven += batch.redriven
+            skipped += batch.skipped
+            cursor = batch.last or cursor
+            if batch.examined < size:
+                break
+        remaining, _ = await self._count_redrivable(filter)
+        return RedriveResult(matched, redriven, skipped, remaining, cursor, as_of)
+
+    async def _count_redrivable(self, filter: RedriveFilter) -> tuple[int, datetime]:
+        counted: RedriveBatch = await self._read("redrive", filter, 0, None, None)
+        assert counted.as_of is not None
+        return counted.matched, counted.as_of
+
+    # -- tenants ---------------------------------------------------------------------------
+    async def set_tenant(
+        self,
+        name: str,
+        weight: int | None = None,
+        max_running: int | None = None,
+        rate_per_minute: int | None = None,
+    ) -> TenantInfo:
+        settings = TenantSettings(weight, max_running, rate_per_minute)
+        check_tenant_settings(settings)
+        info: TenantInfo = await self._write("set_tenant", name, settings)
+        return info
+
+    async def get_tenant(self, name: str) -> TenantInfo:
+        info: TenantInfo = await self._read("get_tenant", name)
+        return info
+
+    async def list_tenants(self) -> list[TenantInfo]:
+        tenants: list[TenantInfo] = await self._read("list_tenants")
+        return tenants
+
+    async def tenant_settings(self) -> dict[str, TenantSettings]:
+        settings: dict[str, TenantSettings] = await self._read("tenant_settings")
+        return settings
+
+    # -- schedules -------------------------------------------------------------------------
+    async def sync_schedules(self, specs: Sequence[ScheduleSpec]) -> None:
+        for spec in specs:
+            check_json(dict(spec.payload))
+        if specs:
+            await self._write("sync_schedules", [spec.checked() for spec in specs])
+
+    async def create_schedule(self, spec: ScheduleSpec) -> Schedule:
+        check_json(dict(spec.payload))
+        schedule: Schedule = await self._write("create_schedule", spec.checked())
+        return schedule
+
+    async def update_schedule(self, name: str, changes: Mapping[str, Any]) -> Schedule:
+        if "payload" in changes:
+            check_json(dict(changes["payload"] or {}))
+        schedule: Schedule = await self._write("update_schedule", name, dict(changes))
+        return schedule
+
+    async def delete_schedule(self, name: str) -> None:
+        await self._write("delete_schedule", name)
+
+    async def get_schedule(self, name: str) -> Schedule:
+        schedule: Schedule = await self._read("get_schedule", name)
+        return schedule
+
+    async def list_schedules(self) -> list[Schedule]:
+        schedules: list[Schedule] = await self._read("list_schedules")
+        return schedules
+
+    async def fire_schedules(self, default_max_retries: int) -> Firing:
+        firing: Firing = await self._write("fire_schedules", int(default_max_retries))
+        return firing
+
+    # -- API keys --------------------------------------------------------------------------
+    async def create_key(self, key: ApiKey) -> ApiKey:
+        created: ApiKey = await self._write("create_key", key)
+        return created
+
+    async def find_key(self, key_id: str) -> ApiKey | None:
+        found: ApiKey | None = await self._read("find_key", key_id)
+        return found
+
+    async def list_keys(self) -> list[ApiKey]:
+        keys: list[ApiKey] = await self._read("list_keys")
+        return keys
+
+    async def revoke_key(self, key_id: str) -> ApiKey:
+        revoked: ApiKey = await self._write("revoke_key", key_id)
+        return revoked
 
     # -- workers ---------------------------------------------------------------------------
     async def lease(
@@ -276,6 +467,21 @@ class DriverStore(abc.ABC):
     async def rescue(self) -> list[JobId]:
         rescued: list[JobId] = await self._write("rescue")
         return sorted(rescued)
+
+    # -- retention -------------------------------------------------------------------------
+    async def prune(
+        self, policy: RetentionPolicy, holder: str, limit: int, hold_for_sec: float
+    ) -> Pruned:
+        if limit <= 0 or not policy.days:
+            return Pruned(held=False)
+        pruned: Pruned = await self._write(
+            "prune", policy.ages_sec(), holder, min(int(limit), MAX_PRUNE_BATCH),
+            float(hold_for_sec))
+        return pruned
+
+    async def retention_state(self) -> RetentionState:
+        state: RetentionState = await self._read("retention_state")
+        return state
 
     async def register_worker(self, info: WorkerInfo) -> None:
         await self._write("register_worker", info)

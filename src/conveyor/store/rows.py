@@ -13,13 +13,15 @@ from typing import Any, Protocol
 
 from conveyor.lifecycle import EventType, JobStatus
 from conveyor.models import Job, JobEvent, JobId, Lease
+from conveyor.schedules import Schedule, ScheduleSpec
 from conveyor.store.base import WorkerInfo
 
 JOB_COLUMNS = (
     "id, tenant, queue, task, payload, status, priority, attempts, max_retries, run_at,"
     " created_at, started_at, finished_at, lease_owner, lease_expires_at, last_error, result,"
     " idempotency_key, request_hash, retry_of, retried_by, trace_id, timeout_sec,"
-    " cancel_requested_at, progress, progress_message"
+    " cancel_requested_at, progress, progress_message, schedule, scheduled_for, unique_key,"
+    " unique_while"
 )
 """Named, never `*`: a prepared `SELECT *` fails ("cached plan must not change result type")
 once a later migration adds a column, in every process still running the old code."""
@@ -27,6 +29,12 @@ once a later migration adds a column, in every process still running the old cod
 EVENT_COLUMNS = "seq, job_id, type, status, at, attempt, tenant, task, worker, error, data"
 
 WORKER_COLUMNS = "id, host, pid, queues, concurrency, started_at, last_seen_at, running"
+
+SCHEDULE_COLUMNS = (
+    "name, task, payload, queue, tenant, cron, interval_sec, timezone, enabled, overlap,"
+    " priority, max_retries, source, next_run_at, last_run_at, last_job_id, created_at,"
+    " updated_at"
+)
 
 
 
@@ -84,6 +92,10 @@ class RowReader:
             cancel_requested_at=self.maybe_time(row["cancel_requested_at"]),
             progress=row["progress"],
             progress_message=row["progress_message"],
+            schedule=row["schedule"],
+            scheduled_for=self.maybe_time(row["scheduled_for"]),
+            unique_key=row["unique_key"],
+            unique_while=row["unique_while"],
         )
 
 
@@ -117,6 +129,21 @@ class RowReader:
             data=self.json(row["data"]) if row["data"] else {},
         )
 
+
+    def schedule(self, row: Row) -> Schedule:
+        spec = ScheduleSpec(
+            name=row["name"], task=row["task"], cron=row["cron"],
+            interval_sec=row["interval_sec"], payload=self.json(row["payload"]),
+            timezone=row["timezone"], queue=row["queue"], tenant=row["tenant"],
+            enabled=bool(row["enabled"]), overlap=bool(row["overlap"]),
+            priority=row["priority"], max_retries=row["max_retries"],
+        )
+        return Schedule(
+            spec=spec, source=row["source"], next_run_at=self.maybe_time(row["next_run_at"]),
+            last_run_at=self.maybe_time(row["last_run_at"]),
+            last_job_id=self.maybe_id(row["last_job_id"]),
+            created_at=self.time(row["created_at"]), updated_at=self.time(row["updated_at"]),
+        )
 
     def worker(self, row: Row) -> WorkerInfo:
         return WorkerInfo(

@@ -11,19 +11,54 @@ from __future__ import annotations
 import collections
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from conveyor.errors import IdempotencyConflict, InvalidTransition, RateLimited
+from conveyor.errors import (
+    IdempotencyConflict,
+    InvalidPayload,
+    InvalidSubmission,
+    InvalidTransition,
+    RateLimited,
+    StoreUnavailable,
+)
 from conveyor.lifecycle import JobStatus
-from conveyor.models import Counts, NewJob, RateLimit, SubmitResult
-from conveyor.payloads import check_json
+from conveyor.models import MAX_UNIQUE_KEY, Counts, NewJob, RateLimit, SubmitResult
+from conveyor.payloads import check_json, find_problem
 
 # -- submitting ---------------------------------------------------------------------------------
 
 
 def check_new_jobs(jobs: Sequence[NewJob]) -> None:
-    """Every payload within `conveyor.payloads`' limits; raises `InvalidPayload`."""
+    """Every payload within `conveyor.payloads`' limits (raises `InvalidPayload`), every
+    unique key one the stores can index (`InvalidSubmission`)."""
     for job in jobs:
         check_json(dict(job.payload))  # any Mapping: the drivers store `dict(payload)`
+        if job.unique_key is not None:
+            check_unique_key(job.unique_key, job.unique_while)
+
+
+def check_unique_key(key: str, holds: str = "pending") -> None:
+    """A unique key every store can index: 1 to MAX_UNIQUE_KEY characters, no NUL, no lone
+    surrogates, held while `pending` or `active`; `InvalidSubmission` otherwise."""
+    if not 1 <= len(key) <= MAX_UNIQUE_KEY:
+        raise InvalidSubmission(f"`unique_key` must have 1 to {MAX_UNIQUE_KEY} characters")
+    problem = find_problem(key)
+    if problem is not None:
+        raise InvalidSubmission(f"unique_key{problem}")
+    if holds not in UNIQUE_WHILE:
+        raise InvalidSubmission("`unique_while` must be `pending` or `active`")
+
+
+UNIQUE_WHILE = ("pending", "active")
+
+
+def unique_holds(status: str, unique_while: str | None) -> bool:
+    """Whether a job in `status` still holds its unique key: pending, or running when held
+    while `active`. The migrations' `jobs_unique_release` trigger is this rule in SQL (it
+    clears the guard of a job that leaves these states); `tests/store/test_unique.py`
+    holds the two to the same answers."""
+    return status == JobStatus.PENDING.value or (
+        status == JobStatus.RUNNING.value and unique_while == "active")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +98,10 @@ def plan_group(jobs: Sequence[NewJob]) -> BatchPlan:
     return BatchPlan(fresh, repeats)
 
 
-SubmitOutcome = SubmitResult | IdempotencyConflict | RateLimited
+SubmitOutcome = SubmitResult | IdempotencyConflict | RateLimited | StoreUnavailable
 """What one submit of a group commit comes to: its result, or the refusal it would have got
-alone (the store raises it to that submit's caller only)."""
+alone (the store raises it to that submit's caller only). `StoreUnavailable`: the job that
+held its unique key kept changing under it (PostgreSQL's bounded re-tries ran out)."""
 
 
 def settle_repeats(
@@ -139,6 +175,32 @@ def check_retryable(status: str, retried_by: object | None, payload: object) -> 
     if retried_by is not None:
         raise InvalidTransition(f"this job was already retried as {retried_by}")
     check_json(payload, "the stored payload")
+
+
+REDRIVE_BATCH = 500
+"""Most jobs one redrive transaction copies: a large DLQ is redriven in many short
+transactions, so submits and workers are never kept waiting on the writer for long."""
+
+
+def redrive_refusal(status: str, retried_by: object | None, payload: object) -> str | None:
+    """Why `retry` would refuse this job (so a redrive skips it), or None. A redrive picks
+    only failed jobs not retried yet, so in practice this is a stored payload beyond the
+    limits; the reason is `retry`'s own error message."""
+    try:
+        check_retryable(status, retried_by, payload)
+    except (InvalidTransition, InvalidPayload) as refused:
+        return refused.message
+    return None
+
+
+def redrive_data(retried_by: str, described_filter: dict[str, str]) -> dict[str, Any]:
+    """`job_retried.data` of a job a redrive took: `retry`'s, plus which redrive it was."""
+    return {"retried_by": retried_by, "redrive": True, "filter": described_filter}
+
+
+def redriven_created_data(retry_of: str) -> dict[str, Any]:
+    """`job_created.data` of the new job a redrive made: `retry`'s, plus `redrive`."""
+    return {"retry_of": retry_of, "redrive": True}
 
 
 # -- cancelling ---------------------------------------------------------------------------------
@@ -223,9 +285,9 @@ def clean_progress(fraction: float, message: str | None) -> tuple[float, str | N
 
 def list_total(counts: Counts, status: JobStatus | None) -> int:
     """The `total` of an unfiltered (all tenants) job list, from the per-status counters,
-    without reading a million rows. Equal to a count over the table while no finished job is
-    deleted; once retention deletes some, `done` and `failed` still count them (they count
-    jobs that reached the status), and retention must keep a count of what it removed."""
+    without reading a million rows. The status counters still count the jobs retention
+    deleted (they count jobs that reached the status), so what it removed (`counts.pruned`,
+    kept by retention in its own counters) is taken off: the total is the rows stored."""
     if status is None:
-        return sum(int(getattr(counts, each.value)) for each in JobStatus)
-    return int(getattr(counts, status.value))
+        return sum(list_total(counts, each) for each in JobStatus)
+    return int(getattr(counts, status.value)) - counts.pruned.get(status, 0)

@@ -27,6 +27,9 @@ against `concurrency` until it does, so stuck threads never outnumber the slots.
 
 Idle, the worker sleeps until the earliest scheduled job of its queues is due (or a change
 wakes it), so a job scheduled for a time starts at that time, not a poll later.
+
+Beside the jobs, every worker fires periodic schedules (`worker/schedules.py`); the store
+makes each tick fire once however many workers do.
 """
 
 from __future__ import annotations
@@ -56,8 +59,11 @@ from conveyor.models import Ack, Fail, JobId, Lease, Outcome, Progress, Started
 from conveyor.payloads import find_problem, safe_text
 from conveyor.store.base import Store, WorkerInfo
 from conveyor.store.rules import CANCELLED_ERROR, cap_traceback, is_last_attempt
+from conveyor.submitting import scheduled
 from conveyor.tasks import TaskDefinition, TaskRegistry
-from conveyor.worker.supervise import StoreRetry, supervised
+from conveyor.worker.retention import prune_history
+from conveyor.worker.schedules import run_schedules
+from conveyor.worker.supervise import Outage, StoreRetry, supervised
 
 log = get_logger("conveyor.worker")
 
@@ -65,6 +71,10 @@ log = get_logger("conveyor.worker")
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
+
+STOP_AFTER_GRACE_SEC = 3.0
+"""After SHUTDOWN_GRACE_SEC, how long a stopping worker may spend handing jobs back and
+writing outcomes before it exits anyway (what it could not write, rescue covers)."""
 
 PROGRESS_INTERVAL_SEC = 0.5
 """How often a worker writes its handlers' latest progress reports (one write for all)."""
@@ -141,12 +151,20 @@ class Worker:
         self._reserved: deque[Lease] = deque()
         self._runtime = _Average()
         self._lease_time = _Average()
-        self._store_retry = StoreRetry(log, self.id)
+        self._outage = Outage(log, self.id, lambda: [str(job_id) for job_id in self._running])
+        self._store_retry = StoreRetry(log, self.id, self._outage)
+        self._renewed: dict[JobId, float] = {}
+        """Per held job (running or reserved), the monotonic time its last successful
+        renewal was sent: the store's expiry is at least that plus the lease time."""
+        self._stop_by: float | None = None
+        """Monotonic deadline of a stop in progress (grace plus STOP_AFTER_GRACE_SEC)."""
         self._stuck = 0
         """Threads of timed-out sync handlers still running (they hold a slot each)."""
         # Sync handlers run here: a thread per slot, so none waits for another's. The worker's
         # own pool, not the loop's default executor, which belongs to whoever runs the loop.
         self._threads = ThreadPoolExecutor(self.concurrency + 2, "conveyor-task")
+        # Checked here, so a declared schedule its task refuses stops the worker at start.
+        self._schedules = [scheduled(spec, tasks) for spec in tasks.schedules()]
 
     @property
     def busy_slots(self) -> int:
@@ -181,11 +199,17 @@ class Worker:
                  concurrency=self.concurrency, message="worker started")
         self.store.on_cancel(self._cancellation_requested)
         async with supervised(self._flusher(), self._heartbeats(), self._rescuer(),
-                              self._watch_store(), self._progress_writer()):
+                              self._watch_store(), self._progress_writer(), self._fence(),
+                              prune_history(self.store, self.settings, self.id),
+                              run_schedules(self.store, self._schedules,
+                                            self.settings.max_retries, self.id,
+                                            self._outage)):
             await self._lease_loop()
             await self._drain()
-        with contextlib.suppress(StoreUnavailable):
-            await self.store.unregister_worker(self.id)
+        if not self._outage.down:
+            with contextlib.suppress(StoreUnavailable, TimeoutError):
+                async with asyncio.timeout(self._time_to_stop()):
+                    await self.store.unregister_worker(self.id)
         log.info("worker_stop", worker=self.id, message="worker stopped")
 
     async def _lease_loop(self) -> None:
@@ -193,12 +217,16 @@ class Worker:
         while not self._stopping.is_set():
             self._wakeup.clear()  # before leasing, so a wake-up during the lease is not lost
             self._start_reserved()
+            called = False  # whether the store answered a call this round
             try:
                 wait = poll
                 if self.free_slots > 0:
+                    called = True
+                    sent = time.monotonic()
                     leases = await self._timed(self.store.lease(
                         self.id, self.queues, self.free_slots, self.settings.lease_timeout_sec))
                     for lease in leases:
+                        self._renewed[lease.job_id] = sent
                         self._start(lease)
                     if leases and self.free_slots > 0:
                         continue  # there may be more waiting
@@ -208,9 +236,15 @@ class Worker:
                             wait = min(poll, max(_DUE_MIN_SEC, due))
                 ahead = self.prefetch - len(self._reserved)
                 if self.free_slots == 0 and ahead > 0:  # every slot busy: hold some ahead
-                    self._reserved.extend(await self._timed(self.store.reserve(
-                        self.id, self.queues, ahead, self.settings.lease_timeout_sec)))
-                self._store_retry.succeeded()
+                    called = True
+                    sent = time.monotonic()
+                    reserved = await self._timed(self.store.reserve(
+                        self.id, self.queues, ahead, self.settings.lease_timeout_sec))
+                    for lease in reserved:
+                        self._renewed[lease.job_id] = sent
+                    self._reserved.extend(reserved)
+                if called:
+                    self._store_retry.succeeded()
             except StoreUnavailable as exc:
                 await self._store_retry.failed(exc, self._stopping)
                 continue
@@ -238,7 +272,11 @@ class Worker:
         """Fill free slots from the reserved jobs at once: called wherever a slot frees, not
         only by the lease loop, which may be waiting for a lease or reservation round trip."""
         while self.free_slots > 0 and self._reserved and not self._stopping.is_set():
-            self._start(self._reserved.popleft(), reserved=True)
+            lease = self._reserved.popleft()
+            if self._expiring(lease.job_id, time.monotonic()):
+                self._renewed.pop(lease.job_id, None)  # it may be someone else's by now
+                continue
+            self._start(lease, reserved=True)
 
     def _start(self, lease: Lease, *, reserved: bool = False) -> None:
         task = asyncio.create_task(self._execute(lease), name=f"job-{lease.job_id}")
@@ -286,6 +324,7 @@ class Worker:
         entry = self._running.get(lease.job_id)
         if entry is not None and entry.lease.token == lease.token:
             del self._running[lease.job_id]
+            self._renewed.pop(lease.job_id, None)
         self._start_reserved()
         self._wakeup.set()
 
@@ -423,11 +462,14 @@ class Worker:
             started = [Started(lease, now - began) for lease, began in starts]
             if not batch:  # starts alone: their answer tells which reservations were lost
                 if started:
+                    sent = time.monotonic()
                     held = await self._store_retry.call(
                         functools.partial(self.store.start, started, lease_for), None)
                     for one in started:
                         if one.lease.job_id not in held:
                             self._lose(one.lease, "reservation lost before its job started")
+                        elif one.lease.job_id in self._renewed:
+                            self._renewed[one.lease.job_id] = sent
                 continue
             outcomes = [completion.outcome for completion in batch]
             applied = await self._store_retry.call(
@@ -456,6 +498,7 @@ class Worker:
             await asyncio.sleep(interval)
             entries = list(self._running.values())
             reserved = list(self._reserved)
+            sent = time.monotonic()
             try:
                 held = await self.store.heartbeat(
                     [entry.lease for entry in entries] + reserved,
@@ -463,8 +506,12 @@ class Worker:
                 )
                 await self.store.worker_seen(self.id, self.busy_slots)
             except StoreUnavailable as exc:
-                log.warning("heartbeat_failed", worker=self.id, error=str(exc))
+                self._outage.failed(exc)
                 continue
+            self._outage.answered()
+            for job_id in held:
+                if job_id in self._renewed:
+                    self._renewed[job_id] = sent
             for entry in entries:
                 if entry.lease.job_id not in held:
                     self._lose(entry.lease, "another worker may run this job now")
@@ -473,6 +520,41 @@ class Worker:
             lost = {lease.job_id for lease in reserved if lease.job_id not in held}
             if lost:
                 self._reserved = deque(r for r in self._reserved if r.job_id not in lost)
+                for job_id in lost:
+                    self._renewed.pop(job_id, None)
+
+    @property
+    def _fence_after_sec(self) -> float:
+        """How long a held job may go without a renewal before this worker gives it up: half
+        a heartbeat interval before the lease could expire (and be rescued elsewhere)."""
+        return self.settings.lease_timeout_sec - self.settings.heartbeat_interval_sec / 2
+
+    def _expiring(self, job_id: JobId, now: float) -> bool:
+        renewed = self._renewed.get(job_id)
+        return renewed is not None and now - renewed > self._fence_after_sec
+
+    async def _fence(self) -> None:
+        """Self-fencing: a job whose lease this worker could not renew in time is stopped
+        (and its outcome discarded) before the store can expire the lease and another worker
+        start it, measured on this worker's own clock from the last renewal it sent. The
+        bound: none of its handlers runs past `lease - heartbeat/2` seconds after that
+        renewal (an async one is cancelled; a sync one is told by `context.cancelled`), while
+        another worker can start the job only after the full lease, and rescue, have passed;
+        only a clock running more than a sixth fast or slow could close that gap."""
+        tick = max(0.02, min(0.25, self.settings.heartbeat_interval_sec / 8))
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            for entry in list(self._running.values()):
+                if not entry.finishing and self._expiring(entry.lease.job_id, now):
+                    self._lose(entry.lease, "its lease could not be renewed in time (store "
+                               "unreachable): stopped before it can expire and run elsewhere")
+            stale = {lease.job_id for lease in self._reserved
+                     if self._expiring(lease.job_id, now)}
+            if stale:
+                self._reserved = deque(r for r in self._reserved if r.job_id not in stale)
+                for job_id in stale:
+                    self._renewed.pop(job_id, None)
 
     async def _progress_writer(self) -> None:
         """Writes the handlers' latest progress reports, all in one call, at most every
@@ -497,7 +579,7 @@ class Worker:
                     log.warning("job_lease_expired", jobId=str(job_id), worker=self.id,
                                 message="lease expired; job requeued or dead-lettered")
             except StoreUnavailable as exc:
-                log.warning("rescue_failed", worker=self.id, error=str(exc))
+                self._outage.failed(exc)
             await asyncio.sleep(interval)
 
     async def _watch_store(self) -> None:
@@ -514,21 +596,43 @@ class Worker:
                 seq = latest
                 self._wakeup.set()
 
+    def _time_to_stop(self) -> float:
+        """Seconds left of a stop in progress (at least a moment, to try a last write)."""
+        if self._stop_by is None:
+            return self.settings.store_timeout_sec or 10.0
+        return max(0.05, self._stop_by - time.monotonic())
+
+    async def _hand_back(self, leases: list[Lease], otherwise: str) -> bool:
+        """Release `leases` within the stop's time left, unless the store is known to be
+        away (then at once: their leases expire and rescue covers them). Whether it did."""
+        if not leases:
+            return True
+        if self._outage.down:
+            log.warning("release_skipped", worker=self.id, count=len(leases),
+                        message=f"store unreachable; {otherwise}")
+            return False
+        try:
+            async with asyncio.timeout(self._time_to_stop()):
+                await self.store.release(leases)
+        except (StoreUnavailable, TimeoutError) as exc:
+            log.warning("release_failed", worker=self.id, error=str(exc) or "no answer",
+                        message=otherwise)
+            return False
+        return True
+
     async def _drain(self) -> None:
         """Hand reservations back at once; let running jobs finish within the grace period,
-        then hand the rest back."""
+        then hand the rest back. Bounded: the whole stop takes at most SHUTDOWN_GRACE_SEC
+        plus STOP_AFTER_GRACE_SEC, store outage or not."""
+        grace = self.settings.shutdown_grace_sec
+        self._stop_by = time.monotonic() + grace + STOP_AFTER_GRACE_SEC
         if self._reserved:
             reserved, self._reserved = list(self._reserved), deque()
-            try:
-                await self.store.release(reserved)
-            except StoreUnavailable as exc:
-                log.warning("release_failed", worker=self.id, error=str(exc),
-                            message="reservations will expire and be freed")
-        grace = self.settings.shutdown_grace_sec
+            await self._hand_back(reserved, "reservations will expire and be freed")
         tasks = [entry.task for entry in self._running.values()]
         if tasks:
             log.info("worker_draining", worker=self.id, running=len(tasks), grace=grace)
-            await asyncio.wait(tasks, timeout=grace)
+            await asyncio.wait(tasks, timeout=max(0.0, min(grace, self._time_to_stop())))
         leftovers = [
             entry for entry in self._running.values()
             if not entry.task.done() and not entry.finishing
@@ -536,7 +640,8 @@ class Worker:
         for entry in leftovers:
             entry.task.cancel()
         if leftovers:
-            await asyncio.wait([entry.task for entry in leftovers], timeout=5.0)
+            await asyncio.wait([entry.task for entry in leftovers],
+                               timeout=min(5.0, self._time_to_stop()))
             # A sync handler's thread runs on after the cancel: handing its job back would let
             # another worker run it alongside. Its lease expires instead and rescue retries it.
             still_running = [entry.lease.job_id for entry in leftovers if entry.sync]
@@ -544,19 +649,15 @@ class Worker:
                 log.warning("jobs_left_to_expire", worker=self.id, count=len(still_running),
                             message="sync handlers cannot be interrupted; their leases expire")
             released = [entry.lease for entry in leftovers if not entry.sync]
-            try:
-                await self.store.release(released)
+            if await self._hand_back(released, "leases will expire and be rescued"):
                 for lease in released:
                     log.info("job_released", jobId=str(lease.job_id), traceId=lease.trace_id,
                              worker=self.id)
-            except StoreUnavailable as exc:
-                log.warning("release_failed", worker=self.id, error=str(exc),
-                            message="leases will expire and be rescued")
         # Jobs that finished are waiting for the flusher to write their outcomes; bounded, so
         # a stop during a store outage ends (the leases expire and rescue covers them).
         finishing = [entry.task for entry in self._running.values() if not entry.task.done()]
         if finishing:
-            _, pending = await asyncio.wait(finishing, timeout=max(5.0, grace))
+            _, pending = await asyncio.wait(finishing, timeout=self._time_to_stop())
             if pending:
                 log.warning("outcomes_abandoned", worker=self.id, count=len(pending),
                             message="store unreachable at shutdown; leases will expire")

@@ -19,6 +19,11 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+TCP_USER_TIMEOUT_MS = 15_000
+"""Sent data unacknowledged this long closes the connection (libpq's `tcp_user_timeout`):
+without it, a statement sent into a cut network is retransmitted for many minutes before
+the socket gives up, long after the caller's own deadline (`store/deadline.py`) has."""
+
 
 @dataclass(frozen=True, slots=True)
 class PostgresOptions:
@@ -39,8 +44,8 @@ def parse_postgres_url(url: str) -> tuple[str, PostgresOptions]:
     timestamps, generic plans for the statements the driver prepares (see
     `PostgresStore._fetch`), the statement timeout, an idle-in-transaction timeout (a
     crashed client must not hold row locks forever), TCP keepalives (a silently dead server
-    is noticed) and an application name for `pg_stat_activity`. Settings already in the
-    URL's `options` win.
+    is noticed), a TCP user timeout (a cut network is noticed while sending) and an
+    application name for `pg_stat_activity`. Settings already in the URL's `options` win.
     """
     scheme, rest = url.split(":", 1)
     base_scheme = scheme.split("+", 1)[0]
@@ -82,6 +87,7 @@ def parse_postgres_url(url: str) -> tuple[str, PostgresOptions]:
         keepalives_idle=given.get("keepalives_idle", 30),
         keepalives_interval=given.get("keepalives_interval", 10),
         keepalives_count=given.get("keepalives_count", 3),
+        tcp_user_timeout=given.get("tcp_user_timeout", TCP_USER_TIMEOUT_MS),
     )
     return conninfo, options
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 
@@ -43,6 +45,7 @@ class Listener:
         self.changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._was_connected = False
+        self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="conveyor-postgres-listener")
@@ -59,7 +62,12 @@ class Listener:
         return True
 
     async def stop(self) -> None:
+        """Stop listening, at once even with the network cut: the connection's socket is
+        shut down first, so the listener is not left waiting on it (a cancelled psycopg
+        query would first send a cancel request over the same dead network)."""
         if self._task is not None:
+            if self._conn is not None:
+                shut_down(self._conn)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -101,6 +109,7 @@ class Listener:
         conn = await psycopg.AsyncConnection.connect(
             self._conninfo, autocommit=True, application_name="conveyor-listener"
         )
+        self._conn = conn
         try:
             await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
             await conn.execute(f"LISTEN {CANCEL_CHANNEL}")
@@ -119,5 +128,19 @@ class Listener:
                 await conn.execute("SELECT 1")
         finally:
             self.connected = False
+            self._conn = None
             with contextlib.suppress(Exception):
                 await conn.close()
+
+
+def shut_down(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Shut a connection's socket down (through a duplicate of its descriptor, which psycopg
+    keeps owning and closes itself): whatever it waits for fails at once with a connection
+    error, where a cancellation would first ask the server, over the same network, to
+    cancel. For a store call past its deadline, and a listener that must stop."""
+    with contextlib.suppress(OSError, psycopg.Error):
+        duplicate = socket.fromfd(conn.pgconn.socket, socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            duplicate.shutdown(socket.SHUT_RDWR)
+        finally:
+            duplicate.close()

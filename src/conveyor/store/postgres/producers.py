@@ -7,6 +7,13 @@ carries keys, Python must decide between statements (which are replays, is the b
 so it runs as a transaction: insert first (ON CONFLICT DO NOTHING tells replays apart and
 settles races between concurrent submits of one key), look up the replays, take tokens for
 the new jobs only, then write events and counters. A refusal rolls the inserts back.
+
+Unique keys ride on the same insert: its ON CONFLICT has no target, so a row whose unique key
+a live job holds (the `jobs_unique` index on `unique_guard`) is skipped like a replay, and
+that job is read back as the unique hit. Two processes inserting one key at once are settled
+by the index (the second waits for the first's commit, then skips). A holder that gave the
+key up between the insert and the read (it started, or finished) is not there to read: the
+job is inserted again, a few times at most.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from conveyor.errors import IdempotencyConflict, JobNotFound, StoreUnavailable
+from conveyor.errors import IdempotencyConflict, JobNotFound, RateLimited, StoreUnavailable
 from conveyor.lifecycle import EventType, JobStatus
 from conveyor.models import Job, JobId, NewJob, RateLimit, SubmitResult, new_job_id
 from conveyor.store import rules
@@ -26,14 +33,17 @@ from conveyor.store.postgres.rows import READ, dumps
 async def submit_many(
     conn: Conn, jobs: Sequence[NewJob], rate: RateLimit | None
 ) -> list[SubmitResult]:
-    if rate is None and (len(jobs) == 1 or all(job.idempotency_key is None for job in jobs)):
+    if rate is None and (len(jobs) == 1 or all(
+            job.idempotency_key is None and job.unique_key is None for job in jobs)):
         return await _submit_plain(conn, jobs)
     async with conn.transaction():
         return await _submit_in_transaction(conn, jobs, rate)
 
 
-def _job_columns(jobs: Sequence[NewJob]) -> tuple[list[JobId], list[list[object]]]:
-    ids = [new_job_id() for _ in jobs]
+def _job_columns(
+    jobs: Sequence[NewJob], ids: Sequence[JobId] | None = None
+) -> tuple[list[JobId], list[list[object]]]:
+    ids = [new_job_id() for _ in jobs] if ids is None else list(ids)
     columns: list[list[object]] = [
         list(ids),
         [j.tenant for j in jobs],
@@ -48,24 +58,36 @@ def _job_columns(jobs: Sequence[NewJob]) -> tuple[list[JobId], list[list[object]
         [j.trace_id for j in jobs],
         [j.run_at for j in jobs],
         [None if j.timeout_sec is None else float(j.timeout_sec) for j in jobs],
+        [j.unique_key for j in jobs],
+        [None if j.unique_key is None else j.unique_while for j in jobs],
     ]
     return ids, columns
 
 
 async def _submit_plain(conn: Conn, jobs: Sequence[NewJob]) -> list[SubmitResult]:
     """One statement in autocommit. Only for one job, or for jobs without keys: a replay
-    found afterwards is read back, and a conflict raised then has nothing to undo."""
+    found afterwards is read back, and a conflict raised then has nothing to undo (and a
+    job inserted again after its holder left commits alone: there is no batch to split)."""
     _, _, outcomes = await _insert(conn, sql.SUBMIT, jobs, range(len(jobs)))
     return [_result(outcomes[index]) for index in range(len(jobs))]
 
 
-async def _replay(conn: Conn, job: NewJob) -> SubmitResult:
-    cur = await conn.execute(sql.REPLAY, (job.tenant, job.idempotency_key))
-    row = await cur.fetchone()
-    if row is None:  # the conflicting submit was rolled back meanwhile: extremely rare
-        raise IdempotencyConflict("a concurrent submit with this key did not complete; retry")
-    rules.check_replay(row["request_hash"], job)
-    return SubmitResult(READ.job(row), created=False)
+async def _existing(conn: Conn, job: NewJob) -> SubmitResult | None:
+    """The job that made the insert of `job` skip its row: the replay of its idempotency key
+    (`IdempotencyConflict` for another body), else the live holder of its unique key; None
+    when neither is there any more (the holder gave the key up meanwhile)."""
+    if job.idempotency_key is not None:
+        cur = await conn.execute(sql.REPLAY, (job.tenant, job.idempotency_key))
+        row = await cur.fetchone()
+        if row is not None:
+            rules.check_replay(row["request_hash"], job)
+            return SubmitResult(READ.job(row), created=False)
+    if job.unique_key is not None:
+        cur = await conn.execute(sql.UNIQUE_HOLDER, (job.tenant, job.unique_key))
+        row = await cur.fetchone()
+        if row is not None:
+            return SubmitResult(READ.job(row), created=False, unique_hit=True)
+    return None
 
 
 async def _submit_in_transaction(
@@ -103,12 +125,18 @@ async def submit_each(
             outcome = outcomes[index]
             if isinstance(outcome, SubmitResult) and outcome.created:
                 by_tenant.setdefault(jobs[index].tenant, []).append(index)
-        refused: set[JobId] = set()
+        refused: dict[JobId, RateLimited] = {}
         for tenant, indexes in sorted(by_tenant.items()):
             granted, left = await _take_up_to(conn, tenant, len(indexes), rate)
             for index in indexes[granted:]:
-                refused.add(outcomes[index].job.id)  # type: ignore[union-attr]
-                outcomes[index] = rules.refusal(rate, tenant, left, 1)
+                refusal = rules.refusal(rate, tenant, left, 1)
+                refused[outcomes[index].job.id] = refusal  # type: ignore[union-attr]
+                outcomes[index] = refusal
+        for index, outcome in outcomes.items():
+            # A unique hit on a job of this group that was refused: alone, it would have
+            # been a new job of the same tenant, after the refused one, so refused too.
+            if isinstance(outcome, SubmitResult) and outcome.job.id in refused:
+                outcomes[index] = refused[outcome.job.id]
         if refused:
             await conn.execute(sql.DELETE_JOBS, (list(refused),))
         await append_tail(conn, [(event(inserted[job_id], EventType.CREATED), None)
@@ -123,20 +151,44 @@ async def _insert(
     the new ids, the inserted rows by id, and each job's outcome: created, or the replay of
     the job that already has its key (a conflict when that job's body differs)."""
     ids, columns = _job_columns([jobs[i] for i in indexes])
-    # The one-statement path is the hot one: prepared, like the other hot statements.
-    cur = await conn.execute(statement, columns, prepare=statement is sql.SUBMIT)
-    inserted = {row["id"]: row for row in await cur.fetchall()}
+    id_of = dict(zip(indexes, ids, strict=True))
+    inserted: dict[JobId, Any] = {}
     outcomes: dict[int, rules.SubmitOutcome] = {}
-    for index, job_id in zip(indexes, ids, strict=True):
-        row = inserted.get(job_id)
-        if row is not None:
-            outcomes[index] = SubmitResult(READ.job(row), created=True)
-            continue
-        try:
-            outcomes[index] = await _replay(conn, jobs[index])
-        except IdempotencyConflict as conflict:
-            outcomes[index] = conflict
+    todo = list(indexes)
+    for _ in range(_INSERT_ROUNDS):
+        # The one-statement path is the hot one: prepared, like the other hot statements.
+        cur = await conn.execute(statement, columns, prepare=statement is sql.SUBMIT)
+        inserted.update((row["id"], row) for row in await cur.fetchall())
+        again: list[int] = []
+        for index in todo:
+            row = inserted.get(id_of[index])
+            if row is not None:
+                outcomes[index] = SubmitResult(READ.job(row), created=True)
+                continue
+            try:
+                found = await _existing(conn, jobs[index])
+            except IdempotencyConflict as conflict:
+                outcomes[index] = conflict
+                continue
+            if found is None:
+                again.append(index)  # what it collided with is gone: insert it again
+            else:
+                outcomes[index] = found
+        if not again:
+            return ids, inserted, outcomes
+        todo = again
+        _, columns = _job_columns([jobs[i] for i in todo], [id_of[i] for i in todo])
+    for index in todo:
+        outcomes[index] = (IdempotencyConflict("a concurrent submit with this key did not "
+                                               "complete; retry")
+                           if jobs[index].unique_key is None else
+                           StoreUnavailable("the job holding this unique key kept changing; "
+                                            "submit again"))
     return ids, inserted, outcomes
+
+
+_INSERT_ROUNDS = 3
+"""Inserts of a job whose key's holder keeps vanishing between the insert and the read."""
 
 
 def _result(outcome: rules.SubmitOutcome) -> SubmitResult:
@@ -232,8 +284,11 @@ async def retry(conn: Conn, job_id: JobId, trace_id: str | None) -> Job:
             raise JobNotFound()
         rules.check_retryable(old["status"], old["retried_by"], old["payload"])
         new_id = new_job_id()
-        cur = await conn.execute(sql.RETRY_INSERT, (new_id, trace_id, job_id))
+        cur = await conn.execute(sql.RETRY_INSERT, (new_id, trace_id, True, job_id))
         new = await cur.fetchone()
+        if new is None:  # a live job holds the unique key: the copy runs without holding it
+            cur = await conn.execute(sql.RETRY_INSERT, (new_id, trace_id, False, job_id))
+            new = await cur.fetchone()
         assert new is not None
         await conn.execute(sql.RETRY_LINK, (new_id, job_id))
         await append_tail(conn, [

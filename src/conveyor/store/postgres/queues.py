@@ -24,7 +24,7 @@ def _info(row: dict[str, Any]) -> QueueInfo:
 async def _set_paused(conn: Conn, name: str, paused: bool) -> QueueInfo:
     """The switch, then the queue's figures as they are after it (two statements)."""
     await conn.execute(sql.SET_QUEUE_PAUSED, {"name": name, "paused": paused})
-    [row] = await fetch(conn, sql.QUEUE_STATS, {"name": name}, False)
+    [row] = await fetch(conn, sql.QUEUE_STATS, {"name": name, "tenant": None}, False)
     return _info(row)
 
 
@@ -36,5 +36,6 @@ async def resume_queue(conn: Conn, name: str) -> QueueInfo:
     return await _set_paused(conn, name, False)
 
 
-async def list_queues(conn: Conn) -> list[QueueInfo]:
-    return [_info(row) for row in await fetch(conn, sql.QUEUE_STATS, {"name": None}, False)]
+async def list_queues(conn: Conn, tenant: str | None) -> list[QueueInfo]:
+    return [_info(row) for row in
+            await fetch(conn, sql.QUEUE_STATS, {"name": None, "tenant": tenant}, False)]

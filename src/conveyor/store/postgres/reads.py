@@ -4,8 +4,10 @@ commit apart, which a page cannot tell)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from conveyor.errors import JobNotFound
-from conveyor.lifecycle import Counter, JobStatus, status_counter
+from conveyor.lifecycle import Counter, JobStatus, pruned_counter, status_counter
 from conveyor.models import Counts, Job, JobEvent, JobId
 from conveyor.store import rules
 from conveyor.store.base import ThroughputBucket, WorkerInfo
@@ -40,11 +42,23 @@ async def counts(conn: Conn) -> Counts:
     counters = {row["name"]: int(row["value"]) for row in await fetch(conn, sql.COUNTERS, ())}
     by_status = {status.value: counters.get(status_counter(status), 0) for status in JobStatus}
     return Counts(**by_status, jobs_submitted=counters.get(Counter.JOBS_SUBMITTED, 0),
-                  retries=counters.get(Counter.RETRIES, 0))
+                  retries=counters.get(Counter.RETRIES, 0),
+                  pruned={status: counters[pruned_counter(status)] for status in JobStatus
+                          if pruned_counter(status) in counters})
 
 
-async def throughput(conn: Conn, minutes: int) -> list[ThroughputBucket]:
-    rows = await fetch(conn, sql.THROUGHPUT, (minutes,), False)
+async def tenant_counts(conn: Conn, tenant: str) -> Counts:
+    by_status = {status.value: 0 for status in JobStatus}
+    submitted = retries = 0
+    for row in await fetch(conn, sql.TENANT_COUNTS, (tenant,), False):
+        by_status[row["status"]] = int(row["n"])
+        submitted += int(row["n"])
+        retries += int(row["retries"])
+    return Counts(**by_status, jobs_submitted=submitted, retries=retries, pruned={})
+
+
+async def throughput(conn: Conn, minutes: int, tenant: str | None) -> list[ThroughputBucket]:
+    rows = await fetch(conn, sql.THROUGHPUT, {"minutes": minutes, "tenant": tenant}, False)
     return [ThroughputBucket(row["minute"], row["done"], row["failed"]) for row in rows]
 
 
@@ -56,6 +70,12 @@ async def last_event_seq(conn: Conn) -> int:
     return int((await fetch(conn, sql.LAST_EVENT_SEQ, ()))[0]["seq"])
 
 
-async def list_workers(conn: Conn, seen_within_sec: float) -> list[WorkerInfo]:
+async def list_workers(conn: Conn, seen_within_sec: float,
+                       tenant: str | None) -> list[WorkerInfo]:
     rows = await fetch(conn, sql.LIST_WORKERS, (seen_within_sec,), False)
-    return [READ.worker(row) for row in rows]
+    workers = [READ.worker(row) for row in rows]
+    if tenant is None:
+        return workers
+    running = {row["lease_owner"]: int(row["n"])
+               for row in await fetch(conn, sql.TENANT_RUNNING, (tenant,), False)}
+    return [replace(worker, running=running.get(worker.id, 0)) for worker in workers]

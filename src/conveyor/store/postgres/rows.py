@@ -10,7 +10,14 @@ from typing import Any
 
 import psycopg
 
-from conveyor.store.rows import EVENT_COLUMNS, JOB_COLUMNS, WORKER_COLUMNS, RowReader, dumps
+from conveyor.store.rows import (
+    EVENT_COLUMNS,
+    JOB_COLUMNS,
+    SCHEDULE_COLUMNS,
+    WORKER_COLUMNS,
+    RowReader,
+    dumps,
+)
 
 
 def _same(value: Any) -> Any:
@@ -33,4 +40,6 @@ async def fetch(
     return await cur.fetchall()
 
 
-__all__ = ["EVENT_COLUMNS", "JOB_COLUMNS", "READ", "WORKER_COLUMNS", "dumps", "fetch"]
+__all__ = [
+    "EVENT_COLUMNS", "JOB_COLUMNS", "READ", "SCHEDULE_COLUMNS", "WORKER_COLUMNS", "dumps", "fetch",
+]

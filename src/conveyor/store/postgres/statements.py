@@ -12,7 +12,7 @@ from __future__ import annotations
 from conveyor.lifecycle import JobStatus
 from conveyor.store import rules
 from conveyor.store.postgres.events import logged
-from conveyor.store.rows import EVENT_COLUMNS, JOB_COLUMNS, WORKER_COLUMNS
+from conveyor.store.rows import EVENT_COLUMNS, JOB_COLUMNS, SCHEDULE_COLUMNS, WORKER_COLUMNS
 
 RESCUE_BATCH = 10_000
 """Most expired leases one `rescue()` call handles; the rescuer calls it again."""
@@ -26,19 +26,22 @@ _JOB_VALUES = """
 SELECT id, tenant, queue, task, payload::jsonb, 'pending', priority, max_retries,
        CASE WHEN at IS NULL THEN now() + make_interval(secs => delay)
             ELSE greatest(at, now()) END,
-       now(), key, hash, trace, timeout
+       now(), key, hash, trace, timeout, unique_key, unique_while, unique_key
   FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::int[],
               %s::float8[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],
-              %s::float8[])
+              %s::float8[], %s::text[], %s::text[])
        AS t(id, tenant, queue, task, payload, priority, max_retries, delay, key, hash, trace,
-            at, timeout)
+            at, timeout, unique_key, unique_while)
 """
 
+# No conflict target: a row whose idempotency key (`jobs_idempotency`) or unique key
+# (`jobs_unique`, on `unique_guard`) is taken is skipped, and the caller reads back which.
 INSERT_JOBS = f"""
 INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, max_retries, run_at,
-                  created_at, idempotency_key, request_hash, trace_id, timeout_sec)
+                  created_at, idempotency_key, request_hash, trace_id, timeout_sec,
+                  unique_key, unique_while, unique_guard)
 {_JOB_VALUES}
-    ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    ON CONFLICT DO NOTHING
 RETURNING {JOB_COLUMNS}
 """
 """Insert jobs without events (the transaction path adds them with `append_tail`)."""
@@ -52,7 +55,8 @@ SUBMIT = logged(
     source=None,
     returning="changed.*",
 )
-"""Insert jobs with their events in one statement; replays of a key return no row."""
+"""Insert jobs with their events in one statement; replays of a key and unique hits return
+no row."""
 
 # One atomic statement per batch: refill by elapsed database time, take `wanted` tokens, or
 # leave the row alone (and return nothing for that tenant) when the bucket is short.
@@ -77,27 +81,77 @@ SELECT least(%(capacity)s, tokens + greatest(0, extract(epoch FROM now() - updat
 
 # -- workers ------------------------------------------------------------------------------------
 
-# MATERIALIZED keeps the planner from inlining the LIMIT subquery into the UPDATE (and running
-# it more than once); SKIP LOCKED lets concurrent workers take disjoint batches without waiting.
-# One index-ordered scan per queue (LATERAL): `queue = ANY(…)` would make PostgreSQL read and
-# sort every pending row of those queues. Rows a queue locks beyond the final LIMIT are
-# released at commit, a moment later.
-# Runnable, unreserved pending jobs of the queues, best first. A reserved job (a pending job
-# with a lease token: a worker holds it ahead of a free slot) is skipped by every other worker,
-# and so is every job of a paused queue.
+# Fair dispatch (docs/design.md, "Fair dispatch"): round-robin by tenant, weighted, within
+# each tenant's cap; priority orders a tenant's own jobs, not one tenant's against another's.
+# MATERIALIZED keeps the planner from inlining the pick into the UPDATE (and running it more
+# than once); SKIP LOCKED lets concurrent workers take disjoint batches without waiting.
+# - `qt`: the tenants with pending jobs in each queue that is not paused, by a skip scan of
+#   `jobs_pending` (queue, tenant, …): one index descent per tenant, two for a queue of one.
+# - `capped`: the room left under `max_running` of each capped tenant, counted by
+#   `conveyor_tenants_held` (migration 0010) under a lock per tenant and on a fresh snapshot,
+#   so concurrent leases never overshoot a cap. Gated: without a capped tenant it never runs.
+# - `load`: what each tenant holds now (running, or reserved), the round-robin's state;
+#   counted only when there is more than one tenant to order.
+# - per (queue, tenant), one index-ordered scan (LATERAL) of its best runnable, unreserved
+#   jobs; then the k-th job of a tenant ranks at (held + k) / weight: the tenant furthest
+#   below its share goes first, a tenant of weight 2 gets two turns to one, and the oldest
+#   job breaks a tie. With one tenant this is the old order: priority desc, then oldest.
+# `(lease_token IS NULL) IS TRUE` is `lease_token IS NULL` that the planner cannot match to
+# `jobs_due`'s predicate: on a young table (or a stale estimate, frozen into the generic plan)
+# it would scan `jobs_due` and sort every runnable job of the queue (15 ms at 10,000 jobs,
+# measured) instead of reading the tenant's first rows of `jobs_pending` in order.
+# Rows a scan locks beyond the final LIMIT are released at commit, a moment later.
 _PICK = """picked AS MATERIALIZED (
-    SELECT c.id
-      FROM (SELECT u.name FROM unnest(%(queues)s::text[]) AS u(name)
-             WHERE NOT EXISTS (SELECT 1 FROM queues AS p WHERE p.name = u.name AND p.paused))
-           AS q(name)
-     CROSS JOIN LATERAL (
-           SELECT id, priority, run_at FROM jobs
-            WHERE status = 'pending' AND lease_token IS NULL AND queue = q.name
-              AND run_at <= now()
-            ORDER BY priority DESC, run_at, id
-            LIMIT %(limit)s
-              FOR UPDATE SKIP LOCKED) AS c
-     ORDER BY c.priority DESC, c.run_at, c.id
+    WITH RECURSIVE q AS MATERIALIZED (
+        SELECT u.name FROM unnest(%(queues)s::text[]) AS u(name)
+         WHERE NOT EXISTS (SELECT 1 FROM queues AS p WHERE p.name = u.name AND p.paused)),
+    qt(queue, tenant) AS (
+        SELECT q.name, (SELECT min(j.tenant) FROM jobs AS j
+                         WHERE j.status = 'pending' AND j.queue = q.name) FROM q
+        UNION ALL
+        SELECT qt.queue, (SELECT min(j.tenant) FROM jobs AS j
+                           WHERE j.status = 'pending' AND j.queue = qt.queue
+                             AND j.tenant > qt.tenant)
+          FROM qt WHERE qt.tenant IS NOT NULL),
+    t AS MATERIALIZED (
+        SELECT d.tenant, coalesce(s.weight, 1) AS weight, s.max_running
+          FROM (SELECT DISTINCT qt.tenant FROM qt WHERE qt.tenant IS NOT NULL) AS d
+          LEFT JOIN tenants AS s ON s.name = d.tenant),
+    capped AS MATERIALIZED (
+        SELECT t.tenant, greatest(0, t.max_running - coalesce(h.held, 0)) AS room
+          FROM t LEFT JOIN conveyor_tenants_held(ARRAY(
+                   SELECT c.tenant FROM t AS c WHERE c.max_running IS NOT NULL
+                    ORDER BY c.tenant)) AS h ON h.tenant = t.tenant
+         WHERE t.max_running IS NOT NULL
+           AND EXISTS (SELECT 1 FROM t AS c WHERE c.max_running IS NOT NULL)),
+    load AS MATERIALIZED (
+        SELECT h.tenant, count(*) AS held
+          FROM (SELECT j.tenant FROM jobs AS j WHERE j.status = 'running'
+                UNION ALL
+                SELECT j.tenant FROM jobs AS j
+                 WHERE j.status = 'pending' AND j.lease_token IS NOT NULL) AS h
+         WHERE (SELECT count(*) FROM t) > 1 AND h.tenant IN (SELECT t.tenant FROM t)
+         GROUP BY h.tenant),
+    c AS (
+        SELECT p.id, p.priority, p.run_at, t.tenant, t.weight, cp.room
+          FROM qt
+          JOIN t ON t.tenant = qt.tenant
+          LEFT JOIN capped AS cp ON cp.tenant = qt.tenant
+         CROSS JOIN LATERAL (
+               SELECT j.id, j.priority, j.run_at FROM jobs AS j
+                WHERE j.status = 'pending' AND (j.lease_token IS NULL) IS TRUE
+                  AND j.queue = qt.queue AND j.tenant = qt.tenant AND j.run_at <= now()
+                ORDER BY j.priority DESC, j.run_at, j.id
+                LIMIT least(%(limit)s, coalesce(cp.room, %(limit)s))
+                  FOR UPDATE SKIP LOCKED) AS p),
+    r AS (
+        SELECT c.id, c.run_at, c.room, c.weight, coalesce(l.held, 0) AS held,
+               row_number() OVER (PARTITION BY c.tenant
+                                  ORDER BY c.priority DESC, c.run_at, c.id) AS k
+          FROM c LEFT JOIN load AS l ON l.tenant = c.tenant)
+    SELECT r.id FROM r
+     WHERE r.room IS NULL OR r.k <= r.room
+     ORDER BY (r.held + r.k)::float8 / r.weight, r.run_at, r.id
      LIMIT %(limit)s)"""
 
 LEASE = logged(
@@ -352,13 +406,15 @@ WITH live AS (
            count(*) FILTER (WHERE status = 'pending' AND run_at > now()) AS scheduled,
            count(*) FILTER (WHERE status = 'running') AS running,
            min(run_at) FILTER (WHERE status = 'pending' AND run_at <= now()) AS oldest
-      FROM jobs WHERE status IN ('pending', 'running') GROUP BY queue),
+      FROM jobs WHERE status IN ('pending', 'running')
+       AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text) GROUP BY queue),
 recent AS (
     SELECT queue, count(*) FILTER (WHERE status = 'done') AS done,
            count(*) FILTER (WHERE status = 'failed') AS failed
-      FROM jobs WHERE finished_at >= now() - interval '1 minute' GROUP BY queue),
+      FROM jobs WHERE finished_at >= now() - interval '1 minute'
+       AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text) GROUP BY queue),
 names AS (SELECT queue AS name FROM live UNION SELECT queue FROM recent
-          UNION SELECT name FROM queues)
+          UNION SELECT name FROM queues WHERE %(tenant)s::text IS NULL)
 SELECT n.name, coalesce(q.paused, false) AS paused, q.paused_at,
        coalesce(l.pending, 0) AS pending, coalesce(l.scheduled, 0) AS scheduled,
        coalesce(l.running, 0) AS running,
@@ -383,6 +439,42 @@ VALUES (%(name)s, %(paused)s, CASE WHEN %(paused)s THEN now() END, now())
        updated_at = excluded.updated_at
 """
 """Pause or resume a queue (pausing a paused one keeps when it was paused)."""
+
+# -- tenants ------------------------------------------------------------------------------------
+
+# Every tenant with a setting or with live jobs (or the one named, whatever it has), its
+# settings and its pending and running jobs, through the partial indexes of live jobs.
+TENANT_STATS = """
+WITH live AS (
+    SELECT tenant, count(*) FILTER (WHERE status = 'pending') AS pending,
+           count(*) FILTER (WHERE status = 'running') AS running
+      FROM jobs
+     WHERE status IN ('pending', 'running')
+       AND (%(name)s::text IS NULL OR tenant = %(name)s::text)
+     GROUP BY tenant),
+names AS (SELECT tenant AS name FROM live
+          UNION SELECT name FROM tenants WHERE %(name)s::text IS NULL
+          UNION SELECT %(name)s::text WHERE %(name)s::text IS NOT NULL)
+SELECT n.name, t.weight, t.max_running, t.rate_per_minute,
+       coalesce(l.pending, 0) AS pending, coalesce(l.running, 0) AS running
+  FROM names AS n
+  LEFT JOIN live AS l ON l.tenant = n.name
+  LEFT JOIN tenants AS t ON t.name = n.name
+ ORDER BY n.name
+"""
+
+SET_TENANT = """
+INSERT INTO tenants AS t (name, weight, max_running, rate_per_minute, updated_at)
+VALUES (%(name)s, %(weight)s, %(max_running)s, %(rate_per_minute)s, now())
+    ON CONFLICT (name) DO UPDATE
+   SET weight = excluded.weight, max_running = excluded.max_running,
+       rate_per_minute = excluded.rate_per_minute, updated_at = excluded.updated_at
+"""
+"""Replace a tenant's settings (`CLEAR_TENANT` when none is left)."""
+
+CLEAR_TENANT = "DELETE FROM tenants WHERE name = %(name)s"
+
+TENANT_SETTINGS = "SELECT name, weight, max_running, rate_per_minute FROM tenants"
 
 # -- cancelling ---------------------------------------------------------------------------------
 
@@ -429,6 +521,9 @@ DELETE_JOBS = "DELETE FROM jobs WHERE id = ANY(%s)"
 
 REPLAY = f"SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = %s AND idempotency_key = %s"
 
+UNIQUE_HOLDER = f"SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = %s AND unique_guard = %s"
+"""The live job holding a unique key (through `jobs_unique`)."""
+
 JOB_EVENTS = f"SELECT {EVENT_COLUMNS} FROM job_events WHERE job_id = %s ORDER BY seq"
 
 EVENTS_AFTER = f"SELECT {EVENT_COLUMNS} FROM job_events WHERE seq > %s ORDER BY seq LIMIT %s"
@@ -442,8 +537,20 @@ SELECT date_trunc('minute', finished_at) AS minute,
        count(*) FILTER (WHERE status = 'done') AS done,
        count(*) FILTER (WHERE status = 'failed') AS failed
   FROM jobs
- WHERE finished_at >= date_trunc('minute', now()) - make_interval(mins => %s - 1)
+ WHERE finished_at >= date_trunc('minute', now()) - make_interval(mins => %(minutes)s - 1)
+   AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text)
  GROUP BY 1 ORDER BY 1
+"""
+
+TENANT_COUNTS = """
+SELECT status, count(*) AS n, count(retry_of) AS retries FROM jobs WHERE tenant = %s
+ GROUP BY status
+"""
+"""One tenant's figures from its rows (the counters are kept for all tenants together)."""
+
+TENANT_RUNNING = """
+SELECT lease_owner, count(*) AS n FROM jobs WHERE status = 'running' AND tenant = %s
+ GROUP BY lease_owner
 """
 
 
@@ -480,11 +587,193 @@ SELECT {WORKER_COLUMNS} FROM workers
 
 RETRY_INSERT = f"""
 INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, max_retries, run_at,
-                  created_at, retry_of, trace_id, timeout_sec)
+                  created_at, retry_of, trace_id, timeout_sec, unique_key, unique_while,
+                  unique_guard)
 SELECT %s, tenant, queue, task, payload, 'pending', priority, max_retries, now(), now(), id,
-       coalesce(%s, trace_id), timeout_sec
+       coalesce(%s, trace_id), timeout_sec, unique_key, unique_while,
+       CASE WHEN %s THEN unique_key END
   FROM jobs WHERE id = %s
+    ON CONFLICT DO NOTHING
 RETURNING {JOB_COLUMNS}
 """
+"""The copy keeps the unique key and holds it (third parameter true); a live job holding the
+key already skips the row, and the copy is inserted again without holding it."""
 
 RETRY_LINK = "UPDATE jobs SET retried_by = %s WHERE id = %s"
+
+# -- the dead-letter queue ----------------------------------------------------------------------
+
+# A NULL parameter leaves its field out; `strpos` is a plain case-sensitive substring test,
+# as SQLite's `instr`. Plans are generic (`plan_cache_mode`), so the cursor is `id >
+# coalesce(…)`, a range on the `jobs_finished_status_id` index, not an OR the generic plan
+# would apply as a filter over the whole DLQ.
+_REDRIVABLE = """status = 'failed' AND retried_by IS NULL
+   AND (%(task)s::text IS NULL OR task = %(task)s::text)
+   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+   AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text)
+   AND (%(error)s::text IS NULL OR strpos(last_error, %(error)s::text) > 0)
+   AND (%(failed_after)s::timestamptz IS NULL OR finished_at >= %(failed_after)s::timestamptz)
+   AND (%(failed_before)s::timestamptz IS NULL OR finished_at < %(failed_before)s::timestamptz)"""
+
+REDRIVE_COUNT = f"SELECT count(*) AS n, now() AS as_of FROM jobs WHERE {_REDRIVABLE}"
+
+REDRIVE_PICK = f"""
+SELECT {JOB_COLUMNS} FROM jobs
+ WHERE {_REDRIVABLE}
+   AND id > coalesce(%(after)s::uuid, '00000000-0000-0000-0000-000000000000'::uuid)
+ ORDER BY id LIMIT %(limit)s
+   FOR UPDATE
+"""
+"""One redrive batch, locked in id order (every batch's lock order). A job that a concurrent
+retry holds is waited for, then seen as retried and left out."""
+
+REDRIVE_INSERT = f"""
+INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, max_retries, run_at,
+                  created_at, retry_of, trace_id, timeout_sec, unique_key, unique_while)
+SELECT n.new_id, j.tenant, j.queue, j.task, j.payload, 'pending', j.priority, j.max_retries,
+       now(), now(), j.id, coalesce(%(trace_id)s::text, j.trace_id), j.timeout_sec,
+       j.unique_key, j.unique_while
+  FROM unnest(%(new_ids)s::uuid[], %(old_ids)s::uuid[]) AS n(new_id, old_id)
+  JOIN jobs j ON j.id = n.old_id
+ ORDER BY n.new_id
+RETURNING {JOB_COLUMNS}
+"""
+"""`RETRY_INSERT` for a batch: each old job's copy, under its new id. A copy keeps its
+unique key but does not hold it (two jobs of one batch may share a key)."""
+
+REDRIVE_LINK = """
+UPDATE jobs j SET retried_by = n.new_id
+  FROM unnest(%(new_ids)s::uuid[], %(old_ids)s::uuid[]) AS n(new_id, old_id)
+ WHERE j.id = n.old_id
+"""
+
+# -- schedules ----------------------------------------------------------------------------------
+
+SCHEDULE = f"SELECT {SCHEDULE_COLUMNS} FROM schedules WHERE name = %s"
+
+SCHEDULE_FOR_UPDATE = (
+    f"SELECT {SCHEDULE_COLUMNS}, now() AS now FROM schedules WHERE name = %s FOR UPDATE")
+
+LIST_SCHEDULES = f"SELECT {SCHEDULE_COLUMNS} FROM schedules ORDER BY name"
+
+WRITE_SCHEDULE = f"""
+INSERT INTO schedules (name, task, payload, queue, tenant, cron, interval_sec, timezone,
+                       enabled, overlap, priority, max_retries, source, next_run_at)
+VALUES (%(name)s, %(task)s, %(payload)s::jsonb, %(queue)s, %(tenant)s, %(cron)s,
+        %(interval_sec)s, %(timezone)s, %(enabled)s, %(overlap)s, %(priority)s,
+        %(max_retries)s, %(source)s, %(next_run_at)s)
+    ON CONFLICT (name) DO UPDATE SET
+       task = excluded.task, payload = excluded.payload, queue = excluded.queue,
+       tenant = excluded.tenant, cron = excluded.cron, interval_sec = excluded.interval_sec,
+       timezone = excluded.timezone, enabled = excluded.enabled, overlap = excluded.overlap,
+       priority = excluded.priority, max_retries = excluded.max_retries,
+       source = excluded.source, next_run_at = excluded.next_run_at, updated_at = now()
+RETURNING {SCHEDULE_COLUMNS}
+"""
+
+DELETE_SCHEDULE = "DELETE FROM schedules WHERE name = %s RETURNING name"
+
+DUE_SCHEDULES = f"""
+SELECT {SCHEDULE_COLUMNS}, now() AS now FROM schedules
+ WHERE next_run_at <= now()
+ ORDER BY next_run_at
+   FOR UPDATE SKIP LOCKED
+"""
+"""Another worker firing a schedule holds its row; this one skips it rather than wait."""
+
+JOB_STATUS = "SELECT status FROM jobs WHERE id = %s"
+
+MARK_SCHEDULED = f"""
+UPDATE jobs AS j SET schedule = t.fired_by, scheduled_for = t.tick
+  FROM unnest(%s::uuid[], %s::text[], %s::timestamptz[]) AS t(job_id, fired_by, tick)
+ WHERE j.id = t.job_id
+RETURNING {", ".join("j." + c.strip() for c in JOB_COLUMNS.split(","))}
+"""
+
+STEP_SCHEDULE = """
+UPDATE schedules SET next_run_at = %s, last_run_at = %s, last_job_id = coalesce(%s, last_job_id)
+ WHERE name = %s
+"""
+
+SOONEST_SCHEDULE = """
+SELECT extract(epoch FROM min(next_run_at) - now())::float8 AS seconds
+  FROM schedules WHERE next_run_at IS NOT NULL
+"""
+
+# -- retention ----------------------------------------------------------------------------------
+
+HOLD_MAINTENANCE = """
+UPDATE maintenance
+   SET holder = %(holder)s, held_until = now() + make_interval(secs => %(hold_for)s),
+       last_run_at = now()
+ WHERE name = %(name)s
+   AND (holder = %(holder)s OR held_until IS NULL OR held_until < now())
+RETURNING name
+"""
+"""Take or renew a maintenance task's lease; no row while another holder's is live (a second
+worker waits on the row lock for the holder's short transaction, then finds it held)."""
+
+# One status's oldest finished jobs past its age (`jobs_status_finished`), but not: a retry
+# while the job it retried is stored (`retry_of` set: a chain goes oldest first), a retried job
+# whose retry has not finished, nor the job with the newest event (deleting that event would
+# move the log's last seq back). The status is a literal, one statement per status: with a
+# parameter the planner cannot tell that the index on (status, finished_at) fits, and walks
+# `jobs_finished` over every other status's rows. SKIP LOCKED: a row a DLQ retry holds is left
+# for a later batch.
+def _prune_candidates(status: JobStatus) -> str:
+    return f"""
+SELECT j.id, j.status, j.retried_by FROM jobs AS j
+ WHERE j.status = '{JobStatus(status).value}'
+   AND j.finished_at < now() - make_interval(secs => %(age)s)
+   AND j.retry_of IS NULL
+   AND j.id IS DISTINCT FROM (SELECT job_id FROM job_events ORDER BY seq DESC LIMIT 1)
+   AND (j.retried_by IS NULL
+        OR EXISTS (SELECT 1 FROM jobs AS r WHERE r.id = j.retried_by
+                    AND r.finished_at IS NOT NULL))
+ ORDER BY j.finished_at
+ LIMIT %(limit)s
+   FOR UPDATE OF j SKIP LOCKED
+"""
+
+
+PRUNE_DONE = _prune_candidates(JobStatus.DONE)
+PRUNE_FAILED = _prune_candidates(JobStatus.FAILED)
+PRUNE_CANCELLED = _prune_candidates(JobStatus.CANCELLED)
+PRUNE_CANDIDATES = {JobStatus.DONE: PRUNE_DONE, JobStatus.FAILED: PRUNE_FAILED,
+                    JobStatus.CANCELLED: PRUNE_CANCELLED}
+"""The candidates statement of each finished status."""
+
+PRUNE_EVENTS = "DELETE FROM job_events WHERE job_id = ANY(%s)"
+
+PRUNE_UNLINK = "UPDATE jobs SET retry_of = NULL WHERE id = ANY(%s)"
+"""Retries whose original is pruned become the heads of their chains."""
+
+PRUNE_JOBS = "DELETE FROM jobs WHERE id = ANY(%s)"
+
+RETENTION_STATE = """
+SELECT m.holder, m.last_run_at,
+       (SELECT coalesce(jsonb_object_agg(t.name, t.value), '{}'::jsonb)
+          FROM (SELECT name, sum(value) AS value FROM counters
+                 WHERE name LIKE 'pruned:%%' GROUP BY name) AS t) AS pruned
+  FROM (SELECT 1) AS one
+  LEFT JOIN maintenance AS m ON m.name = %(name)s
+"""
+
+# -- API keys -----------------------------------------------------------------------------------
+
+_KEY_COLUMNS = "id, hash, role, tenant, name, created_at, revoked_at"
+
+CREATE_KEY = f"""
+INSERT INTO api_keys (id, hash, role, tenant, name) VALUES (%s, %s, %s, %s, %s)
+RETURNING {_KEY_COLUMNS}
+"""
+
+FIND_KEY = f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = %s"
+"""Authenticating a request: prepared, one primary-key probe (and cached by the API)."""
+
+LIST_KEYS = f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+
+REVOKE_KEY = f"""
+UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s
+RETURNING {_KEY_COLUMNS}
+"""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -37,11 +38,22 @@ from psycopg_pool import AsyncConnectionPool
 from conveyor.aio import wait_event
 from conveyor.errors import IdempotencyConflict, StoreError, StoreUnavailable
 from conveyor.models import JobId
+from conveyor.store.deadline import Deadline
 from conveyor.store.driver import DriverStore, bind_operations
-from conveyor.store.postgres import producers, queues, reads, workers
+from conveyor.store.postgres import (
+    dlq,
+    keys,
+    producers,
+    queues,
+    reads,
+    retention,
+    schedules,
+    tenants,
+    workers,
+)
 from conveyor.store.postgres.conninfo import PostgresOptions, describe, parse_postgres_url
 from conveyor.store.postgres.events import Conn
-from conveyor.store.postgres.listener import Listener
+from conveyor.store.postgres.listener import Listener, shut_down
 from conveyor.store.postgres.migrate import check_schema, migrate
 
 log = logging.getLogger("conveyor.store.postgres")
@@ -51,11 +63,16 @@ _POLL_CONNECTED_SEC = 5.0
 """`wait_for_change` re-reads max(seq) this often while LISTEN is up (belt and braces)."""
 _POLL_DISCONNECTED_SEC = 0.25
 """… and this often while the listener is reconnecting."""
+_CLOSE_WAIT_SEC = 1.0
+"""How long closing waits for the pool's own tasks (a connection attempt into a cut network
+would otherwise hold a stopping process for its whole connect timeout)."""
 
 _CONSTRAINT_ERRORS: dict[str, type[StoreError]] = {
     "jobs_idempotency": IdempotencyConflict,
 }
 """Unique violations that mean something to the caller, by constraint (index) name."""
+
+
 
 
 def _unique_violation(exc: psycopg.errors.UniqueViolation) -> StoreError:
@@ -83,7 +100,8 @@ class PostgresStore(DriverStore):
         self.url = url
         """The URL the store was opened with (tests and tools connect to it directly)."""
         self._pool = pool
-        self._operations = bind_operations(producers, workers, reads, queues)
+        self._operations = bind_operations(producers, workers, reads, queues, schedules, retention,
+                                           dlq, keys, tenants)
         self._where = describe(conninfo)
         self.options = options
         self._listener = Listener(conninfo)
@@ -95,7 +113,7 @@ class PostgresStore(DriverStore):
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        await self._pool.close()
+        await self._pool.close(timeout=_CLOSE_WAIT_SEC)
 
     # -- plumbing --------------------------------------------------------------------------
     async def _write(self, operation: str, *args: object) -> Any:
@@ -110,9 +128,14 @@ class PostgresStore(DriverStore):
         attempt = 0
         while True:
             attempt += 1
+            deadline: Deadline | None = None
             try:
                 async with self._pool.connection() as conn:
-                    return await body(conn, *args)
+                    deadline = Deadline(self.call_timeout, functools.partial(shut_down, conn))
+                    try:
+                        return await body(conn, *args)
+                    finally:
+                        deadline.cancel()
             except psycopg.errors.DeadlockDetected as exc:
                 if attempt < _DEADLOCK_ATTEMPTS:
                     log.info("postgres deadlock, retrying (attempt %d)", attempt)
@@ -122,6 +145,9 @@ class PostgresStore(DriverStore):
                 raise _unique_violation(exc) from exc
             except psycopg.OperationalError as exc:  # includes pool timeouts, cancellations
                 self._sweep_pool()
+                if deadline is not None and deadline.expired:
+                    raise StoreUnavailable(deadline.message(f"postgres at {self._where}")
+                                           ) from exc
                 raise StoreUnavailable(f"postgres at {self._where}: {exc}") from exc
             except psycopg.Error as exc:
                 raise StoreError(f"postgres: {exc}") from exc

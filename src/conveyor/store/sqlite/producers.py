@@ -4,6 +4,10 @@ one commit) and retry from the DLQ.
 Each function runs inside one `BEGIN IMMEDIATE` transaction on the store's writer thread and
 receives the store's clock as `now` (epoch seconds). In `submit_many` a refusal (conflict,
 rate limit) raises and rolls everything back; `submit_each` returns each job's own.
+
+A unique submit looks for the live job holding its key before it inserts (the single writer
+makes the look and the insert one step for every process; the `jobs_unique` index would
+refuse a second holder all the same).
 """
 
 from __future__ import annotations
@@ -48,11 +52,18 @@ def submit_many(
     plan = rules.plan_batch(jobs)
     results: dict[int, SubmitResult] = {}
     fresh: list[int] = []
+    holders: dict[tuple[str, str], int] = {}  # a unique key → the job of the batch taking it
+    hits: dict[int, int] = {}
     for index in plan.fresh:
-        replay = _replay(conn, jobs[index])
-        if replay is not None:
-            results[index] = replay
+        job = jobs[index]
+        found = _replay(conn, job) or _unique_hit(conn, job)
+        if found is not None:
+            results[index] = found
+        elif job.unique_key is not None and (job.tenant, job.unique_key) in holders:
+            hits[index] = holders[(job.tenant, job.unique_key)]
         else:
+            if job.unique_key is not None:
+                holders[(job.tenant, job.unique_key)] = index
             fresh.append(index)
     if rate is not None:
         for tenant, wanted in sorted(rules.wanted_tokens([jobs[i] for i in fresh]).items()):
@@ -60,6 +71,8 @@ def submit_many(
     changes: list[Change] = []
     for index in fresh:
         results[index] = _insert(conn, now, jobs[index], changes)
+    for index, holder in hits.items():  # as the second of two submits in a row
+        results[index] = SubmitResult(results[holder].job, created=False, unique_hit=True)
     for index, first in plan.repeats.items():
         results[index] = SubmitResult(results[first].job, created=False)
     append(conn, now, changes)
@@ -77,7 +90,7 @@ def submit_each(
     for index in plan.fresh:
         job = jobs[index]
         try:
-            replay = _replay(conn, job)
+            replay = _replay(conn, job) or _unique_hit(conn, job)
             if replay is None and rate is not None:
                 _take_tokens(conn, now, job.tenant, 1, rate)
         except (IdempotencyConflict, RateLimited) as refused:
@@ -102,6 +115,17 @@ def _replay(conn: sqlite3.Connection, job: NewJob) -> SubmitResult | None:
     return SubmitResult(READ.job(row), created=False)
 
 
+def _unique_hit(conn: sqlite3.Connection, job: NewJob) -> SubmitResult | None:
+    """The live job holding this submit's unique key (a unique hit), or None."""
+    if job.unique_key is None:
+        return None
+    row = conn.execute(
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE tenant = ? AND unique_guard = ?",
+        (job.tenant, job.unique_key),
+    ).fetchone()
+    return None if row is None else SubmitResult(READ.job(row), created=False, unique_hit=True)
+
+
 def _insert(
     conn: sqlite3.Connection, now: float, job: NewJob, changes: list[Change]
 ) -> SubmitResult:
@@ -111,12 +135,14 @@ def _insert(
               else max(now, job.run_at.timestamp()))
     row = conn.execute(
         "INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, attempts,"
-        " max_retries, run_at, created_at, idempotency_key, request_hash, trace_id, timeout_sec)"
-        " VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?, ?, ?)"
+        " max_retries, run_at, created_at, idempotency_key, request_hash, trace_id, timeout_sec,"
+        " unique_key, unique_while, unique_guard)"
+        " VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         f" RETURNING {JOB_COLUMNS}",
         (str(new_job_id()), job.tenant, job.queue, job.task, dumps(dict(job.payload)),
          job.priority, job.max_retries, run_at, now, job.idempotency_key, job.request_hash,
-         job.trace_id, job.timeout_sec),
+         job.trace_id, job.timeout_sec, job.unique_key,
+         None if job.unique_key is None else job.unique_while, job.unique_key),
     ).fetchone()
     changes.append(Change(row["id"], EventType.CREATED, None, row["status"], 0,
                           job.tenant, job.task))
@@ -155,14 +181,21 @@ def retry(conn: sqlite3.Connection, now: float, job_id: JobId, trace_id: str | N
         raise JobNotFound()
     rules.check_retryable(row["status"], row["retried_by"], json.loads(row["payload"]))
     new_id = str(new_job_id())
+    # The copy keeps the unique key, and holds it unless a live job of the key already does
+    # (an operator's retry is never refused; the copy then simply runs unguarded).
+    key = row["unique_key"]
+    taken = key is not None and conn.execute(
+        "SELECT 1 FROM jobs WHERE tenant = ? AND unique_guard = ?", (row["tenant"], key)
+    ).fetchone() is not None
     new_row = conn.execute(
         "INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, attempts,"
-        " max_retries, run_at, created_at, retry_of, trace_id, timeout_sec)"
-        " VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?, ?)"
+        " max_retries, run_at, created_at, retry_of, trace_id, timeout_sec, unique_key,"
+        " unique_while, unique_guard)"
+        " VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         f" RETURNING {JOB_COLUMNS}",
         (new_id, row["tenant"], row["queue"], row["task"], row["payload"], row["priority"],
          row["max_retries"], now, now, row["id"], trace_id or row["trace_id"],
-         row["timeout_sec"]),
+         row["timeout_sec"], key, row["unique_while"], None if taken else key),
     ).fetchone()
     conn.execute("UPDATE jobs SET retried_by = ? WHERE id = ?", (new_id, row["id"]))
     append(conn, now, [

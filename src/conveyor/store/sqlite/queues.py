@@ -18,12 +18,14 @@ WITH live AS (
            sum(status = 'pending' AND run_at > :now) AS scheduled,
            sum(status = 'running') AS running,
            min(CASE WHEN status = 'pending' AND run_at <= :now THEN run_at END) AS oldest
-      FROM jobs WHERE status IN ('pending', 'running') GROUP BY queue),
+      FROM jobs WHERE status IN ('pending', 'running')
+       AND (:tenant IS NULL OR tenant = :tenant) GROUP BY queue),
 recent AS (
     SELECT queue, sum(status = 'done') AS done, sum(status = 'failed') AS failed
-      FROM jobs WHERE finished_at >= :now - 60 GROUP BY queue),
+      FROM jobs WHERE finished_at >= :now - 60 AND (:tenant IS NULL OR tenant = :tenant)
+     GROUP BY queue),
 names AS (SELECT queue AS name FROM live UNION SELECT queue FROM recent
-          UNION SELECT name FROM queues)
+          UNION SELECT name FROM queues WHERE :tenant IS NULL)
 SELECT n.name, coalesce(q.paused, 0) AS paused, q.paused_at,
        coalesce(l.pending, 0) AS pending, coalesce(l.scheduled, 0) AS scheduled,
        coalesce(l.running, 0) AS running, l.oldest,
@@ -37,7 +39,8 @@ SELECT n.name, coalesce(q.paused, 0) AS paused, q.paused_at,
 """
 
 
-def _stats(conn: sqlite3.Connection, now: float, name: str | None) -> list[QueueInfo]:
+def _stats(conn: sqlite3.Connection, now: float, name: str | None,
+           tenant: str | None = None) -> list[QueueInfo]:
     return [
         QueueInfo(
             name=row["name"], paused=bool(row["paused"]),
@@ -49,7 +52,7 @@ def _stats(conn: sqlite3.Connection, now: float, name: str | None) -> list[Queue
             else max(0.0, now - float(row["oldest"])),
             done_last_minute=int(row["done"]), failed_last_minute=int(row["failed"]),
         )
-        for row in conn.execute(_STATS, {"now": now, "name": name})
+        for row in conn.execute(_STATS, {"now": now, "name": name, "tenant": tenant})
     ]
 
 
@@ -72,5 +75,5 @@ def resume_queue(conn: sqlite3.Connection, now: float, name: str) -> QueueInfo:
     return _set_paused(conn, now, name, False)
 
 
-def list_queues(conn: sqlite3.Connection, now: float) -> list[QueueInfo]:
-    return _stats(conn, now, None)
+def list_queues(conn: sqlite3.Connection, now: float, tenant: str | None) -> list[QueueInfo]:
+    return _stats(conn, now, None, tenant)

@@ -4,10 +4,11 @@ consistent snapshot) on the store's reader thread and receives the store's clock
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from conveyor.errors import JobNotFound
-from conveyor.lifecycle import Counter, JobStatus, status_counter
+from conveyor.lifecycle import Counter, JobStatus, pruned_counter, status_counter
 from conveyor.models import Counts, Job, JobEvent, JobId
 from conveyor.store import rules
 from conveyor.store.base import ThroughputBucket, WorkerInfo
@@ -60,16 +61,33 @@ def counts(conn: sqlite3.Connection, now: float) -> Counts:
     )}
     by_status = {status.value: counters.get(status_counter(status), 0) for status in JobStatus}
     return Counts(**by_status, jobs_submitted=counters.get(Counter.JOBS_SUBMITTED, 0),
-                  retries=counters.get(Counter.RETRIES, 0))
+                  retries=counters.get(Counter.RETRIES, 0),
+                  pruned={status: counters[pruned_counter(status)] for status in JobStatus
+                          if pruned_counter(status) in counters})
 
 
-def throughput(conn: sqlite3.Connection, now: float, minutes: int) -> list[ThroughputBucket]:
+def tenant_counts(conn: sqlite3.Connection, now: float, tenant: str) -> Counts:
+    """One tenant's figures, from its stored rows (counters are kept for all tenants)."""
+    by_status = {status.value: 0 for status in JobStatus}
+    submitted = retries = 0
+    for row in conn.execute(
+            "SELECT status, count(*) AS n, count(retry_of) AS retries FROM jobs"
+            " WHERE tenant = ? GROUP BY status", (tenant,)):
+        by_status[row["status"]] = int(row["n"])
+        submitted += int(row["n"])
+        retries += int(row["retries"])
+    return Counts(**by_status, jobs_submitted=submitted, retries=retries, pruned={})
+
+
+def throughput(conn: sqlite3.Connection, now: float, minutes: int,
+               tenant: str | None) -> list[ThroughputBucket]:
     since = (int(now) // 60 - minutes + 1) * 60
     rows = conn.execute(
         "SELECT CAST(finished_at / 60 AS INTEGER) * 60 AS minute,"
         " sum(status = 'done') AS done, sum(status = 'failed') AS failed"
-        " FROM jobs WHERE finished_at >= ? GROUP BY minute ORDER BY minute",
-        (since,),
+        " FROM jobs WHERE finished_at >= ? AND (? IS NULL OR tenant = ?)"
+        " GROUP BY minute ORDER BY minute",
+        (since, tenant, tenant),
     )
     return [
         ThroughputBucket(datetime.fromtimestamp(row["minute"], UTC), row["done"], row["failed"])
@@ -88,9 +106,16 @@ def last_event_seq(conn: sqlite3.Connection, now: float) -> int:
     return int(conn.execute("SELECT max(seq) FROM job_events").fetchone()[0] or 0)
 
 
-def list_workers(conn: sqlite3.Connection, now: float, seen_within_sec: float) -> list[WorkerInfo]:
+def list_workers(conn: sqlite3.Connection, now: float, seen_within_sec: float,
+                 tenant: str | None) -> list[WorkerInfo]:
     rows = conn.execute(
         f"SELECT {WORKER_COLUMNS} FROM workers WHERE last_seen_at >= ? ORDER BY started_at",
         (now - seen_within_sec,),
     )
-    return [READ.worker(row) for row in rows]
+    workers = [READ.worker(row) for row in rows]
+    if tenant is None:
+        return workers
+    running = dict(conn.execute(
+        "SELECT lease_owner, count(*) FROM jobs WHERE status = 'running' AND tenant = ?"
+        " GROUP BY lease_owner", (tenant,)).fetchall())
+    return [replace(worker, running=int(running.get(worker.id, 0))) for worker in workers]

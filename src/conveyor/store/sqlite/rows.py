@@ -9,7 +9,14 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-from conveyor.store.rows import EVENT_COLUMNS, JOB_COLUMNS, WORKER_COLUMNS, RowReader, dumps
+from conveyor.store.rows import (
+    EVENT_COLUMNS,
+    JOB_COLUMNS,
+    SCHEDULE_COLUMNS,
+    WORKER_COLUMNS,
+    RowReader,
+    dumps,
+)
 
 
 def _time(value: float) -> datetime:
@@ -18,4 +25,6 @@ def _time(value: float) -> datetime:
 
 READ = RowReader(time=_time, json=json.loads, id=uuid.UUID, token=uuid.UUID, array=json.loads)
 
-__all__ = ["EVENT_COLUMNS", "JOB_COLUMNS", "READ", "WORKER_COLUMNS", "dumps"]
+__all__ = [
+    "EVENT_COLUMNS", "JOB_COLUMNS", "READ", "SCHEDULE_COLUMNS", "WORKER_COLUMNS", "dumps",
+]

@@ -26,8 +26,19 @@ from typing import Any, ClassVar, TypeVar
 from conveyor.aio import wait_event
 from conveyor.errors import StoreError, StoreUnavailable
 from conveyor.models import JobId
+from conveyor.store.deadline import Deadline
 from conveyor.store.driver import DriverStore, bind_operations
-from conveyor.store.sqlite import producers, queues, reads, workers
+from conveyor.store.sqlite import (
+    dlq,
+    keys,
+    producers,
+    queues,
+    reads,
+    retention,
+    schedules,
+    tenants,
+    workers,
+)
 from conveyor.store.sqlite.migrate import check_schema, migrate
 from conveyor.store.sqlite.wake import WakeChannel, enabled_by_environment
 
@@ -47,6 +58,21 @@ def sqlite_path_from_url(url: str) -> Path:
     if not rest:
         raise ValueError("sqlite URL needs a file path, e.g. sqlite:///./data/conveyor.db")
     return Path(rest)
+
+
+class _Abandoned:
+    """Called when a call's deadline passes: marks it abandoned and interrupts whatever its
+    connection is running."""
+
+    __slots__ = ("conn", "flag")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.flag = False
+
+    def __call__(self) -> None:
+        self.flag = True
+        self.conn.interrupt()
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -75,7 +101,8 @@ class SqliteStore(DriverStore):
         self.poll_sec = _POLL_SEC
         """How often `wait_for_change` re-reads the sequence: the fallback for wake-ups that
         do not arrive (tests set it very long to see that they do)."""
-        self._operations = bind_operations(producers, workers, reads, queues)
+        self._operations = bind_operations(producers, workers, reads, queues, schedules, retention,
+                                           dlq, keys, tenants)
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite-write")
         self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite-read")
         self._writer: sqlite3.Connection | None = None
@@ -141,11 +168,16 @@ class SqliteStore(DriverStore):
         conn = self._writer
         body = self._operations[operation]
 
+        abandoned = _Abandoned(conn)
+
         def run() -> tuple[Any, int | None]:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise StoreUnavailable(f"sqlite: {exc}") from exc
+            if abandoned.flag:  # the caller gave up while the file was locked: write nothing
+                conn.execute("ROLLBACK")
+                raise StoreUnavailable("sqlite: abandoned after its deadline")
             try:
                 before = conn.total_changes
                 now = time.time()
@@ -159,7 +191,7 @@ class SqliteStore(DriverStore):
                 conn.execute("ROLLBACK")
                 raise
 
-        result, newest = await self._run(self._writer_thread, run)
+        result, newest = await self._run(self._writer_thread, run, abandoned)
         if newest is not None and newest > self._known_seq:
             self._learn(newest)
             if self._wake is not None:
@@ -179,15 +211,34 @@ class SqliteStore(DriverStore):
             finally:
                 conn.execute("COMMIT")
 
-        return await self._run(self._reader_thread, run)
+        return await self._run(self._reader_thread, run, _Abandoned(conn))
 
-    async def _run(self, thread: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
+    async def _run(self, thread: ThreadPoolExecutor, fn: Callable[[], T],
+                   abandoned: _Abandoned) -> T:
+        """Run `fn` on its connection's thread, within the call deadline: past it the caller
+        hears `StoreUnavailable` at once, a running statement is interrupted (its
+        transaction rolls back), and a write still waiting for a locked file writes nothing
+        once it gets the lock. (The thread itself may wait out the busy timeout.)"""
+        future = asyncio.get_running_loop().run_in_executor(thread, fn)
+
+        def cut() -> None:
+            abandoned()
+            future.cancel()  # the thread goes on; its result, when it comes, is dropped
+
+        deadline = Deadline(self.call_timeout, cut)
         try:
-            return await asyncio.get_running_loop().run_in_executor(thread, fn)
+            return await future
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if deadline.expired and (task is None or not task.cancelling()):
+                raise StoreUnavailable(deadline.message(f"sqlite at {self.path}")) from None
+            raise
         except sqlite3.IntegrityError as exc:
             raise StoreError(f"sqlite integrity error: {exc}") from exc
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(f"sqlite: {exc}") from exc
+        finally:
+            deadline.cancel()
 
     def _learn(self, seq: int) -> None:
         """Wake this store's waiters if `seq` is news: after its own writes and reads, and
@@ -213,7 +264,8 @@ class SqliteStore(DriverStore):
     async def ping(self) -> None:
         assert self._reader is not None, "store is closed"
         reader = self._reader
-        await self._run(self._reader_thread, lambda: reader.execute("SELECT 1").fetchone())
+        await self._run(self._reader_thread, lambda: reader.execute("SELECT 1").fetchone(),
+                        _Abandoned(reader))
 
     async def last_event_seq(self) -> int:
         """Read, and remember what was read (it spares `wait_for_change` its next read)."""

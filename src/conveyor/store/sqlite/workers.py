@@ -34,19 +34,102 @@ _HELD_OR_RESERVED = _held("'pending', 'running'")
 
 
 _RUNNING_QUEUES = "queue NOT IN (SELECT name FROM queues WHERE paused)"
-"""Leaving out the jobs of paused queues: every pick and the next due time."""
+"""Leaving out the jobs of paused queues: the next due time (picks filter them first)."""
+
+_CANDIDATES = (
+    "SELECT {columns} FROM jobs INDEXED BY jobs_pending"
+    " WHERE status = 'pending' AND lease_token IS NULL AND queue IN ({marks}) AND tenant = ?"
+    " AND run_at <= ? ORDER BY priority DESC, run_at, id LIMIT ?")
+"""A tenant's best runnable, unreserved pending jobs of the queues (parameters: *queues,
+tenant, now, limit). Through `jobs_pending`, named: its order is the lease order (an index
+by time alone would match the filter more exactly, be chosen, and need a sort)."""
 
 
-def _pick(queues: list[str]) -> str:
-    """Runnable, unreserved pending jobs of `queues` that are not paused, best first
-    (parameters: now, *queues, limit). A reserved job (pending, with a lease token) belongs to
-    one worker already.
-    Through `jobs_pending`, named: its order is the lease order (an index by time alone
-    would match the filter more exactly, be chosen, and need a sort)."""
-    marks = ",".join("?" * len(queues))
-    return ("SELECT id FROM jobs INDEXED BY jobs_pending"
-            f" WHERE status = 'pending' AND lease_token IS NULL AND {_RUNNING_QUEUES}"
-            f" AND run_at <= ? AND queue IN ({marks}) ORDER BY priority DESC, run_at, id LIMIT ?")
+_BOUNDS = (
+    "SELECT b.first, b.last, b.paused, s.max_running FROM (SELECT"
+    " (SELECT min(tenant) FROM jobs INDEXED BY jobs_pending"
+    "   WHERE status = 'pending' AND queue = :queue) AS first,"
+    " (SELECT max(tenant) FROM jobs INDEXED BY jobs_pending"
+    "   WHERE status = 'pending' AND queue = :queue) AS last,"
+    " EXISTS (SELECT 1 FROM queues WHERE name = :queue AND paused) AS paused) AS b"
+    " LEFT JOIN tenants AS s ON s.name = b.first")
+"""A queue's first and last tenant with pending jobs (two index descents), whether it is
+paused, and the first tenant's cap: one statement that tells the common case (one tenant,
+no cap) from the rest."""
+
+
+def _tenants(conn: sqlite3.Connection, queue: str, first: str) -> list[str]:
+    """The tenants with pending jobs in `queue`, from its `first`: a skip scan of
+    `jobs_pending` (queue, tenant, …), one index descent per tenant."""
+    found = [first]
+    while True:
+        row = conn.execute("SELECT min(tenant) AS t FROM jobs INDEXED BY jobs_pending"
+                           " WHERE status = 'pending' AND queue = ? AND tenant > ?",
+                           (queue, found[-1])).fetchone()
+        if row["t"] is None:
+            return found
+        found.append(row["t"])
+
+
+def _holding(conn: sqlite3.Connection) -> dict[str, int]:
+    """The jobs each tenant holds now: running, or reserved by a worker (through the partial
+    indexes of running and of reserved jobs)."""
+    held: dict[str, int] = {}
+    for query in ("SELECT tenant, count(*) AS n FROM jobs INDEXED BY jobs_running"
+                  " WHERE status = 'running' GROUP BY tenant",
+                  "SELECT tenant, count(*) AS n FROM jobs INDEXED BY jobs_reserved"
+                  " WHERE status = 'pending' AND lease_token IS NOT NULL GROUP BY tenant"):
+        for row in conn.execute(query):
+            held[row["tenant"]] = held.get(row["tenant"], 0) + int(row["n"])
+    return held
+
+
+def _pick(
+    conn: sqlite3.Connection, now: float, queues: list[str], limit: int
+) -> tuple[str, tuple[object, ...]]:
+    """Which jobs to take, as SQL for `id IN (…)` and its parameters: the runnable,
+    unreserved pending jobs of `queues` (not paused), in the fair order of docs/design.md
+    ("Fair dispatch"): round-robin by tenant, weighted, within each tenant's `max_running`;
+    by priority, then age, inside a tenant. A reserved job (pending, with a lease token)
+    belongs to one worker already. One writer at a time: what is counted here is what the
+    lease sees, so a cap is exact. With one tenant and no cap (the common case) it is one
+    index-ordered subquery, as before fair dispatch."""
+    running: list[str] = []
+    tenants: set[str] = set()
+    capped = False
+    for queue in queues:
+        bounds = conn.execute(_BOUNDS, {"queue": queue}).fetchone()
+        if bounds["paused"] or bounds["first"] is None:
+            continue
+        running.append(queue)
+        capped = capped or bounds["max_running"] is not None
+        if bounds["first"] == bounds["last"]:
+            tenants.add(bounds["first"])
+        else:
+            tenants.update(_tenants(conn, queue, bounds["first"]))
+    if not tenants:
+        return "SELECT NULL WHERE 0", ()
+    marks = ",".join("?" * len(running))
+    if len(tenants) == 1 and not capped:
+        return (_CANDIDATES.format(columns="id", marks=marks),
+                (*running, *tenants, now, limit))
+    names = sorted(tenants)
+    settings = {row["name"]: (row["weight"] or 1, row["max_running"]) for row in conn.execute(
+        "SELECT name, weight, max_running FROM tenants"
+        f" WHERE name IN ({','.join('?' * len(names))})", names)}
+    held = _holding(conn)
+    ranked: list[tuple[float, float, str]] = []
+    for tenant in names:
+        weight, cap = settings.get(tenant, (1, None))
+        room = limit if cap is None else min(limit, max(0, cap - held.get(tenant, 0)))
+        if room == 0:
+            continue
+        rows = conn.execute(_CANDIDATES.format(columns="id, run_at", marks=marks),
+                            (*running, tenant, now, room))
+        ranked += [((held.get(tenant, 0) + k) / weight, row["run_at"], row["id"])
+                   for k, row in enumerate(rows, start=1)]
+    ids = [job_id for _, _, job_id in sorted(ranked)[:limit]]
+    return ",".join("?" * len(ids)) or "SELECT NULL WHERE 0", tuple(ids)
 
 
 def lease(
@@ -57,13 +140,14 @@ def lease(
     limit: int,
     lease_for_sec: float,
 ) -> list[Lease]:
+    pick, params = _pick(conn, now, queues, limit)
     rows = conn.execute(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = ?,"
         " lease_token = lower(hex(randomblob(16))), lease_expires_at = ?, started_at = ?,"
-        f" progress = NULL, progress_message = NULL WHERE id IN ({_pick(queues)})"
+        f" progress = NULL, progress_message = NULL WHERE id IN ({pick})"
         " RETURNING id, lease_token, task, payload, attempts, max_retries, tenant, queue,"
         " trace_id, timeout_sec, status, run_at",
-        (worker, now + lease_for_sec, now, now, *queues, limit),
+        (worker, now + lease_for_sec, now, *params),
     ).fetchall()
     append(conn, now, [_leased(now, row, worker) for row in rows])
     return [READ.lease(row) for row in rows]
@@ -84,12 +168,13 @@ def reserve(
     lease_for_sec: float,
 ) -> list[Lease]:
     """Hold jobs ahead of a free slot: still `pending` (no event), with this worker's token."""
+    pick, params = _pick(conn, now, queues, limit)
     rows = conn.execute(
         "UPDATE jobs SET lease_owner = ?, lease_token = lower(hex(randomblob(16))),"
-        f" lease_expires_at = ? WHERE id IN ({_pick(queues)})"
+        f" lease_expires_at = ? WHERE id IN ({pick})"
         " RETURNING id, lease_token, task, payload, attempts + 1 AS attempts, max_retries,"
         " tenant, queue, trace_id, timeout_sec",
-        (worker, now + lease_for_sec, now, *queues, limit),
+        (worker, now + lease_for_sec, *params),
     ).fetchall()
     return [READ.lease(row) for row in rows]
 

@@ -6,13 +6,15 @@ WITH live AS (
            count(*) FILTER (WHERE status = 'pending' AND run_at > now()) AS scheduled,
            count(*) FILTER (WHERE status = 'running') AS running,
            min(run_at) FILTER (WHERE status = 'pending' AND run_at <= now()) AS oldest
-      FROM jobs WHERE status IN ('pending', 'running') GROUP BY queue),
+      FROM jobs WHERE status IN ('pending', 'running')
+       AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text) GROUP BY queue),
 recent AS (
     SELECT queue, count(*) FILTER (WHERE status = 'done') AS done,
            count(*) FILTER (WHERE status = 'failed') AS failed
-      FROM jobs WHERE finished_at >= now() - interval '1 minute' GROUP BY queue),
+      FROM jobs WHERE finished_at >= now() - interval '1 minute'
+       AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text) GROUP BY queue),
 names AS (SELECT queue AS name FROM live UNION SELECT queue FROM recent
-          UNION SELECT name FROM queues)
+          UNION SELECT name FROM queues WHERE %(tenant)s::text IS NULL)
 SELECT n.name, coalesce(q.paused, false) AS paused, q.paused_at,
        coalesce(l.pending, 0) AS pending, coalesce(l.scheduled, 0) AS scheduled,
        coalesce(l.running, 0) AS running,

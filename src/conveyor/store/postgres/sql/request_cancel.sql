@@ -3,7 +3,7 @@
 WITH changed AS (
     UPDATE jobs SET cancel_requested_at = now()
      WHERE id = %(id)s AND status = 'running' AND cancel_requested_at IS NULL
-    RETURNING id, tenant, queue, task, payload, status, priority, attempts, max_retries, run_at, created_at, started_at, finished_at, lease_owner, lease_expires_at, last_error, result, idempotency_key, request_hash, retry_of, retried_by, trace_id, timeout_sec, cancel_requested_at, progress, progress_message),
+    RETURNING id, tenant, queue, task, payload, status, priority, attempts, max_retries, run_at, created_at, started_at, finished_at, lease_owner, lease_expires_at, last_error, result, idempotency_key, request_hash, retry_of, retried_by, trace_id, timeout_sec, cancel_requested_at, progress, progress_message, schedule, scheduled_for, unique_key, unique_while),
 ev AS (
     SELECT e.*, 'running'::text AS source
       FROM (
