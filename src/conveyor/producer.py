@@ -42,7 +42,7 @@ from conveyor.config import Settings
 from conveyor.errors import InvalidSubmission
 from conveyor.models import Job, JobId, NewJob, RateLimit, UniqueWhile
 from conveyor.store import Store, connect_store
-from conveyor.submitting import new_job, rate_of
+from conveyor.submitting import new_job
 from conveyor.tasks import Task, TaskRegistry
 from conveyor.tenancy import rate_for
 
@@ -105,11 +105,6 @@ class AsyncQueue:
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self.close()
-
-    @property
-    def rate(self) -> RateLimit | None:
-        """RATE_LIMIT_PER_MINUTE as the store takes it (None: no limit)."""
-        return rate_of(self.settings.rate_limit_per_minute)
 
     async def rate_for(self, tenant: str) -> RateLimit | None:
         """The tenant's limit: its `rate_per_minute` override, else RATE_LIMIT_PER_MINUTE

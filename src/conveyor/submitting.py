@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from conveyor.errors import InvalidSubmission
-from conveyor.models import MAX_UNIQUE_KEY, NewJob, RateLimit, UniqueWhile
+from conveyor.models import MAX_UNIQUE_KEY, NewJob, UniqueWhile
 from conveyor.payloads import find_problem
 from conveyor.schedules import ScheduleSpec
 from conveyor.store.rules import check_unique_key
@@ -162,8 +162,3 @@ def _cleaned(definition: TaskDefinition, payload: Mapping[str, Any]) -> dict[str
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise InvalidSubmission(f"payload.{where}: {first['msg']}") from None
-
-
-def rate_of(per_minute: int) -> RateLimit | None:
-    """RATE_LIMIT_PER_MINUTE as the store takes it (0: no limit)."""
-    return RateLimit(per_minute) if per_minute else None

@@ -55,7 +55,7 @@ class TenantRates:
         if time.monotonic() - self._read_at >= self.ttl_sec:
             await self._reload(store)
         per_minute = self._rates.get(tenant, default_per_minute)
-        return RateLimit(per_minute) if per_minute else None
+        return RateLimit(per_minute) if per_minute else None  # 0: no limit
 
     async def _reload(self, store: Store) -> None:
         if self._refresh is None:

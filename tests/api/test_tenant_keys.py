@@ -212,6 +212,9 @@ def test_another_tenants_key_gets_nothing_from_any_route(world: World) -> None:
     assert (mine["pending"] + mine["running"], mine["failed"], mine["jobs_submitted"]) == (1, 0, 1)
     assert world.client.get("/whoami", headers=acme).json() == {
         "role": "tenant", "tenant": "acme", "key_id": world.acme.split("_")[1], "auth": True}
+    assert world.client.get("/stats/throughput", headers=acme).json()["buckets"] == []
+    everyone = world.client.get("/stats/throughput", headers=world.as_(ADMIN_KEY)).json()
+    assert sum(bucket["failed"] for bucket in everyone["buckets"]) == 1  # globex's, not acme's
     queues = world.client.get("/queues", headers=acme).json()["queues"]
     assert [(q["name"], q["pending"] + q["running"]) for q in queues] == [("default", 1)]
     # Another tenant's job is a 404 exactly like a job that does not exist.

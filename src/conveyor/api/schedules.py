@@ -97,10 +97,14 @@ async def update_schedule(
     nulls = sorted(field for field in _NOT_NULL if field in changes and changes[field] is None)
     if nulls:
         raise InvalidSchedule(f"{nulls[0]} cannot be null")
-    current = await _own(store, principal, name)
+    retasked = "task" in changes or "payload" in changes
+    # Read first only when it matters: a tenant's key may change only its own schedules,
+    # and a new task or payload is checked against the whole definition.
+    current = (await _own(store, principal, name)
+               if principal.tenant is not None or retasked else None)
     if "tenant" in changes:
         own_tenant(principal, changes["tenant"])
-    if "task" in changes or "payload" in changes:
+    if current is not None and retasked:
         changes["payload"] = dict(scheduled(current.spec.changed(changes), tasks).payload)
     updated = await store.update_schedule(name, changes)
     log.info("schedule_changed", schedule=name, fields=sorted(changes))

@@ -9,7 +9,7 @@ that the SQL and the Python rule agree on both sides of every edge, on both driv
 from __future__ import annotations
 
 import collections
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -291,3 +291,15 @@ def list_total(counts: Counts, status: JobStatus | None) -> int:
     if status is None:
         return sum(list_total(counts, each) for each in JobStatus)
     return int(getattr(counts, status.value)) - counts.pruned.get(status, 0)
+
+
+def tenant_counts(rows: Iterable[tuple[str, int, int]]) -> Counts:
+    """One tenant's figures from its rows grouped by status, `(status, jobs, retries)`: what
+    a tenant's key sees on /metrics (the counters are kept for every tenant together)."""
+    by_status = {status.value: 0 for status in JobStatus}
+    submitted = retries = 0
+    for status, jobs, retried in rows:
+        by_status[status] = int(jobs)
+        submitted += int(jobs)
+        retries += int(retried)
+    return Counts(**by_status, jobs_submitted=submitted, retries=retries, pruned={})

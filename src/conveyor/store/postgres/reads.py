@@ -48,13 +48,8 @@ async def counts(conn: Conn) -> Counts:
 
 
 async def tenant_counts(conn: Conn, tenant: str) -> Counts:
-    by_status = {status.value: 0 for status in JobStatus}
-    submitted = retries = 0
-    for row in await fetch(conn, sql.TENANT_COUNTS, (tenant,), False):
-        by_status[row["status"]] = int(row["n"])
-        submitted += int(row["n"])
-        retries += int(row["retries"])
-    return Counts(**by_status, jobs_submitted=submitted, retries=retries, pruned={})
+    rows = await fetch(conn, sql.TENANT_COUNTS, (tenant,), False)
+    return rules.tenant_counts((row["status"], row["n"], row["retries"]) for row in rows)
 
 
 async def throughput(conn: Conn, minutes: int, tenant: str | None) -> list[ThroughputBucket]:
