@@ -11,6 +11,7 @@ registers the built-in `text` task.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
@@ -169,4 +170,7 @@ async def run_worker(settings: Settings, tasks: TaskRegistry, queues: Sequence[s
         freeze_startup_objects()
         await worker.run()
     finally:
-        await store.close()
+        # Bounded: in an outage, closing can wait for connection attempts into the cut network.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2.0):
+                await store.close()

@@ -178,7 +178,9 @@ async def test_a_cut_worker_fences_itself_and_recovers(
         code = cut.proc.wait(timeout=GRACE_SEC + 15)
         took = time.monotonic() - stop_began
         assert code == 0, cut.logs()
-        assert took < GRACE_SEC + 5.0, (took, cut.logs())
+        # The worker's stop is bounded by grace + 3 s; closing the store and the process's
+        # exit may add its 2 s close bound and the interpreter's teardown.
+        assert took < GRACE_SEC + 8.0, (took, cut.logs())
     finally:
         for process in started:
             process.kill()
