@@ -96,6 +96,14 @@ class Settings(BaseSettings):
         description="How often the pruning worker looks for expired jobs once none are left. "
                     "Defaults to 60.",
     )
+    stats_sample_sec: float = Field(
+        60, ge=0,
+        description="How often each worker offers to write the charts' sample of the minute "
+                    "that just ended (one worker a minute does); 0 turns sampling off. "
+                    "Defaults to 60.",
+    )
+    stats_keep_days: float = Field(
+        7, gt=0, description="Days chart samples are kept. Defaults to 7.")
 
     @field_validator("api_key", "dashboard_dir", mode="before")
     @classmethod

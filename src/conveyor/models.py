@@ -238,3 +238,7 @@ class Counts:
 class Page:
     jobs: Sequence[Job]
     total: int
+    total_exact: bool = True
+    """False: `total` is a lower bound (a filtered count stops at `search.TOTAL_CAP`)."""
+    next_cursor: JobId | None = None
+    """`after` for the next (older) page; None when there is none."""

@@ -27,6 +27,12 @@ from conveyor.models import MAX_UNIQUE_KEY, Job, JobEvent, JobStatus, UniqueWhil
 from conveyor.payloads import find_problem, readable
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+ID_PREFIX_PATTERN = r"^-*(?:[0-9A-Fa-f]-*){1,32}$"
+"""A job id's first hex digits (1 to 32; dashes allowed anywhere)."""
+SEARCH_TEXT_MAX = 200
+"""Longest `error` or `payload` substring a search takes."""
+LooseUUID = Annotated[UUID, Field(strict=False)]
+"""A job id in a strict body: JSON has no UUID type, so its text form is the id."""
 MIN_TIMEOUT_SEC = 1.0
 MAX_TIMEOUT_SEC = 86_400.0
 """A job's `timeout_sec`, per attempt: from a second to a day."""
@@ -220,9 +226,13 @@ def job_out_json(job: Job, *, checked: bool = False, unique_hit: bool = False) -
 
 class JobList(BaseModel):
     jobs: list[JobOut]
-    total: int
+    total: int = Field(description="Jobs matching: exact when `total_exact`, otherwise a lower "
+                       "bound (a filtered count stops at 10,000).")
     limit: int
     offset: int
+    total_exact: bool = True
+    next_cursor: UUID | None = Field(
+        None, description="`cursor` for the next (older) page; null on the last page.")
 
 
 class BatchOut(BaseModel):
@@ -358,6 +368,12 @@ class RedriveIn(BaseModel):
         "with an offset).")
     failed_before: AwareDatetime | None = Field(
         None, strict=False, description="Jobs that failed before this moment.")
+    payload: str | None = Field(None, min_length=1, max_length=SEARCH_TEXT_MAX,
+                                description="A case-sensitive substring of the payload's "
+                                "JSON text.")
+    trace_id: str | None = Field(None, min_length=1, max_length=200)
+    ids: list[LooseUUID] | None = Field(None, min_length=1, max_length=1000,
+                                        description="Only these jobs (a selection).")
     dry_run: bool = Field(False, description="Only count (`matched`): nothing is redriven.")
     limit: int = Field(1000, ge=1, le=10_000, description="At most this many jobs this call.")
     rate_per_sec: float | None = Field(
@@ -366,7 +382,7 @@ class RedriveIn(BaseModel):
         "5 s (`remaining` says what is left); it answers no sooner than the next job's turn, "
         "so calling again at once keeps the rate.")
 
-    @field_validator("error")
+    @field_validator("error", "payload", "trace_id")
     @classmethod
     def _storable(cls, value: str | None) -> str | None:
         problem = None if value is None else find_problem(value)
@@ -396,6 +412,75 @@ class RedriveIn(BaseModel):
         return value
 
 
+class BulkFilterIn(BaseModel):
+    """The filter of a bulk action, as `GET /jobs` takes it (every field given must match),
+    and `ids`: a selection."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    tenant: str | None = Field(None, pattern=NAME_PATTERN)
+    queue: str | None = Field(None, pattern=NAME_PATTERN)
+    task: str | None = Field(None, pattern=NAME_PATTERN)
+    trace_id: str | None = Field(None, min_length=1, max_length=200)
+    id_prefix: str | None = Field(None, pattern=ID_PREFIX_PATTERN)
+    error: str | None = Field(None, min_length=1, max_length=SEARCH_TEXT_MAX,
+                              description="A case-sensitive substring of `last_error`.")
+    payload: str | None = Field(None, min_length=1, max_length=SEARCH_TEXT_MAX,
+                                description="A case-sensitive substring of the payload's "
+                                "JSON text.")
+    created_after: AwareDatetime | None = Field(None, strict=False)
+    created_before: AwareDatetime | None = Field(None, strict=False)
+    ids: list[LooseUUID] | None = Field(None, min_length=1, max_length=1000,
+                                        description="Only these jobs (a selection).")
+
+    @field_validator("trace_id", "error", "payload")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        problem = None if value is None else find_problem(value)
+        if problem is not None:
+            raise ValueError(problem.lstrip(": "))
+        return value
+
+    @field_validator("created_after", "created_before", mode="before")
+    @classmethod
+    def _rfc3339_text(cls, value: object) -> object:
+        if value is not None and not isinstance(value, str):
+            raise ValueError("must be an RFC 3339 date-time string with an offset")
+        return value
+
+    @field_validator("created_after", "created_before")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        return _moment(value)
+
+
+class BulkCancelIn(BulkFilterIn):
+    """`POST /jobs/cancel`: cancel the live jobs a filter (or a selection) matches."""
+
+    status: Literal["pending", "running"] | None = Field(
+        None, description="Only pending or only running jobs (none: both).")
+    dry_run: bool = Field(False, description="Only count (`matched`): nothing is cancelled.")
+    limit: int = Field(1000, ge=1, le=10_000, description="At most this many jobs this call.")
+
+
+COUNTS_EXACT = ("False: `matched` and `remaining` are lower bounds (counting stops at "
+                "10,000, and a common `error` or `payload` text is counted among the newest "
+                "rows only). The loop is the same: go on until `remaining` is 0.")
+
+
+class BulkCancelOut(BaseModel):
+    matched: int = Field(description="Live jobs (not yet asked to stop) matching when the "
+                         "call started.")
+    counts_exact: bool = Field(True, description=COUNTS_EXACT)
+    cancelled: int = Field(description="Pending jobs this call cancelled.")
+    cancel_requested: int = Field(description="Running jobs this call asked to stop.")
+    dry_run: bool
+    remaining: int = Field(description="Matching jobs left: call again (with "
+                           "`created_before` = `as_of`) until it is 0.")
+    as_of: datetime = Field(description="The store's time the call counted at: it took only "
+                            "jobs created before it.")
+
+
 class RedrivenOut(BaseModel):
     id: UUID = Field(description="The dead-letter job.")
     retried_by: UUID = Field(description="The new job it was retried as.")
@@ -410,6 +495,7 @@ class RedriveSkippedOut(BaseModel):
 class RedriveOut(BaseModel):
     matched: int = Field(description="Failed, not yet retried jobs matching the filter when "
                          "the call started.")
+    counts_exact: bool = Field(True, description=COUNTS_EXACT)
     redriven: int = Field(description="Jobs retried by this call.")
     dry_run: bool
     remaining: int = Field(description="Jobs matching the filter after this call (skipped "

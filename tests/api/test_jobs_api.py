@@ -95,7 +95,8 @@ def test_list_filters_and_paginates(client: TestClient) -> None:
     assert [job["id"] for job in page["jobs"]] == [ids[3], ids[2]]
     assert client.get("/jobs", params={"status": "pending"}).json()["total"] == 5
     assert client.get("/jobs", params={"status": "done"}).json()["total"] == 0
-    assert client.get("/dlq").json() == {"jobs": [], "total": 0, "limit": 20, "offset": 0}
+    assert client.get("/dlq").json() == {"jobs": [], "total": 0, "limit": 20, "offset": 0,
+                                         "total_exact": True, "next_cursor": None}
 
 
 def test_metrics_json_and_prometheus(client: TestClient) -> None:

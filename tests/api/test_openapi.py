@@ -62,7 +62,7 @@ def test_document_declares_the_api_key_and_only_the_app_error_shape(
                     "$ref": "#/components/schemas/ErrorOut"}, (label, status)
     assert "HTTPValidationError" not in json.dumps(document)
     assert set(ops["POST /jobs"]["responses"]) == {
-        "200", "201", "400", "401", "409", "413", "422", "429", "503"}
+        "200", "201", "400", "401", "403", "409", "413", "422", "429", "503"}
 
 
 # -- targeted requests for every documented status ------------------------------------------
@@ -88,6 +88,8 @@ class Jobs:
     cancellable: str  # delayed, so it stays pending: a cancel answers 200
     running: str  # leased by a test "worker" that never finishes: a cancel answers 202
     key_id: str  # an API key's id: a revoke answers 200
+    tenant_key: str = ""  # a tenant's key (its tenant: `<world>-keys`): admin routes are 403
+    readonly_key: str = ""  # a read-only key of the same tenant: writes are 403
 
 
 def targeted_calls(jobs: Jobs, world: str) -> dict[str, list[Call]]:
@@ -111,6 +113,18 @@ def targeted_calls(jobs: Jobs, world: str) -> dict[str, list[Call]]:
         "GET /stats/throughput": [
             Call(200, "/stats/throughput", params={"minutes": 5}),
             Call(400, "/stats/throughput", params={"minutes": 0}),
+        ],
+        "GET /stats/queues": [
+            Call(200, "/stats/queues", params={"minutes": 5}),
+            Call(400, "/stats/queues", params={"minutes": 1441}),
+        ],
+        "GET /stats/latency": [
+            Call(200, "/stats/latency"),
+            Call(400, "/stats/latency", params={"minutes": 0}),
+        ],
+        "GET /stats/failures": [
+            Call(200, "/stats/failures", params={"minutes": 1440}),
+            Call(400, "/stats/failures", params={"minutes": "soon"}),
         ],
         "GET /workers": [Call(200, "/workers")],
         "GET /whoami": [Call(200, "/whoami")],
@@ -154,8 +168,15 @@ def targeted_calls(jobs: Jobs, world: str) -> dict[str, list[Call]]:
         ],
         "GET /jobs": [
             Call(200, "/jobs", params={"status": "pending", "limit": 5}),
+            Call(200, "/jobs", params={"task": "text", "error": "x", "payload": "hi",
+                                       "id_prefix": "01", "cursor": jobs.pending,
+                                       "created_after": "2020-01-01T00:00:00Z"}),
             Call(400, "/jobs", params={"limit": 0}),
             Call(400, "/jobs", params={"status": "bogus"}),
+            Call(400, "/jobs", params={"id_prefix": "0" * 33}),
+            Call(422, "/jobs", params={"error": "a\x00b"}, why="NUL in a search"),
+            Call(400, "/jobs", params={"created_after": "2020-01-01T00:00:00"},
+                 why="no offset"),
         ],
         "GET /jobs/{job_id}": [
             Call(200, f"/jobs/{jobs.pending}", params={"history": "true"}),
@@ -243,7 +264,18 @@ def targeted_calls(jobs: Jobs, world: str) -> dict[str, list[Call]]:
         ],
         "GET /dlq": [
             Call(200, "/dlq", params={"limit": 1}),
+            Call(200, "/dlq", params={"error": "Invalid", "cursor": str(uuid.uuid4())}),
             Call(400, "/dlq", params={"offset": -1}),
+            Call(422, "/dlq", params={"created_after": "0001-01-01T00:00:00+14:00"}),
+        ],
+        "POST /jobs/cancel": [
+            Call(200, "/jobs/cancel", json={"dry_run": True}),
+            Call(200, "/jobs/cancel", json={"tenant": f"{world}-nobody", "limit": 1}),
+            Call(200, "/jobs/cancel", json={"ids": [unknown], "status": "pending"}),
+            Call(413, "/jobs/cancel", content=big, headers=json_type),
+            Call(422, "/jobs/cancel", json={"status": "done"}),
+            Call(422, "/jobs/cancel", json={"id_prefix": "0" * 33}),
+            Call(422, "/jobs/cancel", json={"ids": []}),
         ],
         "POST /dlq/redrive": [
             Call(200, "/dlq/redrive", json={"dry_run": True}),
@@ -251,6 +283,7 @@ def targeted_calls(jobs: Jobs, world: str) -> dict[str, list[Call]]:
                                             "rate_per_sec": 5}),
             Call(413, "/dlq/redrive", content=big, headers=json_type),
             Call(422, "/dlq/redrive", json={"limit": 0}),
+            Call(422, "/dlq/redrive", json={"payload": "a\x00b"}),
             Call(422, "/dlq/redrive", json={"error": "x", "surprise": 1}),
             Call(422, "/dlq/redrive", content=b"\xff{}", headers=json_type, why="not UTF-8"),
         ],
@@ -315,8 +348,47 @@ def _make_jobs(client: TestClient, world: str, headers: dict[str, str],
     assert [str(lease.job_id) for lease in leases] == [running]
     made = client.post("/keys", json={"tenant": f"{world}-keys"}, headers=headers)
     assert made.status_code == 201, made.text
+    reader = client.post("/keys", json={"tenant": f"{world}-keys", "role": "readonly"},
+                         headers=headers)
+    assert reader.status_code == 201, reader.text
     return Jobs(pending=pending, failed=failed, legacy=legacy, cancellable=cancellable,
-                running=running, key_id=made.json()["id"])
+                running=running, key_id=made.json()["id"], tenant_key=made.json()["key"],
+                readonly_key=reader.json()["key"])
+
+
+def refused_calls(jobs: Jobs, world: str) -> dict[str, Call]:
+    """Per operation that lists 403, a request a tenant's or a read-only key is refused
+    (sent with that key alone, on the server with API_KEY)."""
+    def tenant(path: str, **extra: Any) -> Call:
+        return Call(403, path, headers={"X-API-Key": jobs.tenant_key}, **extra)
+
+    def reader(path: str, **extra: Any) -> Call:
+        return Call(403, path, headers={"X-API-Key": jobs.readonly_key}, **extra)
+
+    other = {"tenant": f"{world}-other"}
+    return {
+        "GET /metrics": tenant("/metrics", params={"format": "prometheus"}),
+        "POST /jobs": reader("/jobs", json={"text": "hi"}),
+        "POST /jobs/batch": reader("/jobs/batch", json={"jobs": [{"text": "a"}]}),
+        "GET /jobs": tenant("/jobs", params=other),
+        "POST /jobs/cancel": reader("/jobs/cancel", json={"dry_run": True}),
+        "POST /jobs/{job_id}/cancel": reader(f"/jobs/{jobs.pending}/cancel"),
+        "POST /jobs/{job_id}/retry": reader(f"/jobs/{jobs.failed}/retry"),
+        "GET /dlq": tenant("/dlq", params=other),
+        "POST /dlq/redrive": reader("/dlq/redrive", json={"dry_run": True}),
+        "POST /queues/{name}/pause": tenant("/queues/default/pause"),
+        "POST /queues/{name}/resume": tenant("/queues/default/resume"),
+        "POST /schedules": reader("/schedules", json={"name": "r", "task": "t",
+                                                      "interval_sec": 60}),
+        "PATCH /schedules/{name}": reader("/schedules/beat", json={"enabled": False}),
+        "DELETE /schedules/{name}": reader("/schedules/beat"),
+        "GET /keys": tenant("/keys"),
+        "POST /keys": tenant("/keys", json={"tenant": "x"}),
+        "DELETE /keys/{key_id}": tenant(f"/keys/{jobs.key_id}"),
+        "GET /tenants": tenant("/tenants"),
+        "GET /tenants/{name}": tenant("/tenants/x"),
+        "PUT /tenants/{name}": tenant("/tenants/x", json={}),
+    }
 
 
 def _store_payload_beyond_limits(database_url: str, job_id: str) -> None:
@@ -332,7 +404,17 @@ def _world(client: TestClient, recorder: Recorder, world: str, database_url: str
     """Every targeted call (with the key when the server has one), then for each
     authenticated operation its first 2xx call without and with a wrong key: 401."""
     headers = {"X-API-Key": key} if key else {}
-    table = targeted_calls(_make_jobs(client, world, headers, database_url), world)
+    jobs = _make_jobs(client, world, headers, database_url)
+    if key is not None:  # first: the targeted calls revoke the tenant's key
+        refused = refused_calls(jobs, world)
+        listing = {label for label, op in recorder.ops.items() if "403" in op["responses"]}
+        assert set(refused) == listing, (
+            f"operations listing 403 without a refused call (add them to refused_calls): "
+            f"{sorted(listing - set(refused))}; stale: {sorted(set(refused) - listing)}")
+        for label, call in refused.items():
+            status = recorder.send(client, label, call, {})
+            assert status == 403, f"{label} {call} answered {status}"
+    table = targeted_calls(jobs, world)
     assert set(table) == set(recorder.ops), (
         "operations without targeted cases (add them to targeted_calls): "
         f"{sorted(set(recorder.ops) - set(table))}; "

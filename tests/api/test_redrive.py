@@ -58,8 +58,8 @@ def test_dry_run_counts_by_filter_and_redrives_nothing(client: TestClient) -> No
     before = time.time()
     counted = redrive(client, dry_run=True)
     as_of = datetime.fromisoformat(counted.pop("as_of")).timestamp()
-    assert counted == {"matched": 3, "redriven": 0, "dry_run": True, "remaining": 3,
-                       "jobs": [], "skipped": []}
+    assert counted == {"matched": 3, "counts_exact": True, "redriven": 0, "dry_run": True,
+                       "remaining": 3, "jobs": [], "skipped": []}
     assert before - 1 < as_of < time.time() + 1  # the store's clock, which is this host's
     assert redrive(client, dry_run=True, task="resize")["matched"] == 2
     assert redrive(client, dry_run=True, queue="img", error="timeout")["matched"] == 1
@@ -87,7 +87,8 @@ def test_redrive_loops_to_zero_and_records_it_in_each_history(client: TestClient
         event = original["events"][-1]
         assert event["type"] == "job_retried"
         filter = event["data"].pop("filter")
-        assert event["data"] == {"retried_by": pair["retried_by"], "redrive": True}
+        assert event["data"] == {"retried_by": pair["retried_by"], "redrive": True,
+                                 "actor": "admin"}
         assert filter == {"task": "mail", "failed_before": filter["failed_before"]}
         assert datetime.fromisoformat(filter["failed_before"]) in {
             datetime.fromisoformat(first["as_of"]), datetime.fromisoformat(rest["as_of"])}

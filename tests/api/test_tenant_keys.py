@@ -148,15 +148,22 @@ def probes(w: World) -> dict[str, list[Probe]]:
         "GET /metrics": [Probe("GET", "/metrics"),
                          Probe("GET", "/metrics", 403, params={"format": "prometheus"})],
         "GET /stats/throughput": [Probe("GET", "/stats/throughput")],
+        "GET /stats/queues": [Probe("GET", "/stats/queues", params={"minutes": 1440})],
+        "GET /stats/latency": [Probe("GET", "/stats/latency", params={"minutes": 1440})],
+        "GET /stats/failures": [Probe("GET", "/stats/failures", params={"minutes": 1440})],
         "GET /workers": [Probe("GET", "/workers")],
         "POST /jobs": [Probe("POST", "/jobs", 403, json={"text": "x"}, headers=other)],
         "POST /jobs/batch": [Probe("POST", "/jobs/batch", 403, json={"jobs": [{"text": "x"}]},
                                    headers=other)],
         "GET /jobs": [Probe("GET", "/jobs", 403, params={"tenant": "globex"}),
-                      Probe("GET", "/jobs", params={"limit": 100})],
+                      Probe("GET", "/jobs", params={"limit": 100}),
+                      Probe("GET", "/jobs", params={"id_prefix": w.globex_job[:8]})],
         "GET /jobs/{job_id}": [Probe("GET", f"/jobs/{w.globex_job}", 404),
                                Probe("GET", f"/jobs/{unknown}", 404)],
         "POST /jobs/{job_id}/cancel": [Probe("POST", f"/jobs/{w.globex_job}/cancel", 404)],
+        "POST /jobs/cancel": [Probe("POST", "/jobs/cancel", 403, json={"tenant": "globex"}),
+                              Probe("POST", "/jobs/cancel", json={
+                                  "ids": [w.globex_job], "dry_run": True})],
         "POST /jobs/{job_id}/retry": [Probe("POST", f"/jobs/{w.globex_failed}/retry", 404)],
         "GET /dlq": [Probe("GET", "/dlq", params={"limit": 100})],
         "POST /dlq/redrive": [Probe("POST", "/dlq/redrive", 403, json={"tenant": "globex"}),
@@ -236,3 +243,25 @@ def test_the_event_stream_carries_only_the_keys_tenant(world: World) -> None:
                       for m in seen):
             seen.append(socket.receive_json())
     assert {m["tenant"] for m in seen if "tenant" in m} == {"acme"}
+
+
+def test_bulk_actions_stay_in_the_keys_tenant_and_name_it(world: World) -> None:
+    acme, admin = world.as_(world.acme), world.as_(ADMIN_KEY)
+    chosen = {"ids": [world.globex_job, world.acme_job], "dry_run": True}
+    assert world.client.post("/jobs/cancel", json=chosen, headers=acme).json()["matched"] == 1
+    assert world.client.post("/jobs/cancel", json=chosen, headers=admin).json()["matched"] == 2
+    assert world.client.post("/jobs/cancel", json={},
+                             headers=world.as_(world.reader)).status_code == 403
+    done = world.client.post("/jobs/cancel", json={"ids": chosen["ids"]}, headers=acme).json()
+    assert (done["matched"], done["cancelled"] + done["cancel_requested"]) == (1, 1)
+    globex = world.client.get(f"/jobs/{world.globex_job}", headers=admin).json()
+    assert globex["cancel_requested_at"] is None and globex["status"] != "cancelled"
+    history = world.client.get(f"/jobs/{world.acme_job}", params={"history": "true"},
+                               headers=admin).json()["events"]
+    assert history[-1]["data"]["actor"] == f"key:{world.acme.split('_')[1]}"
+    failed = world.client.get("/dlq", params={"id_prefix": world.globex_failed[:13]},
+                              headers=acme).json()
+    assert failed["jobs"] == [] and failed["total"] == 0
+    redrive = world.client.post("/dlq/redrive", json={"ids": [world.globex_failed],
+                                                       "dry_run": True}, headers=acme)
+    assert redrive.json()["matched"] == 0

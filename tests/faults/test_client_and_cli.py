@@ -93,6 +93,12 @@ def test_client_round_trip(server: str) -> None:
         assert history is not None and [e.type for e in history][-1] == "job_succeeded"
         client.wait(third.id, timeout=10)
         assert client.metrics().done == 2 and client.list("failed").total == 1
+        assert [j.id for j in client.list(task="no_such_task", error="no_such")
+                .jobs] == [custom.id]
+        assert [j.id for j in client.dlq(payload='"x"').jobs] == [custom.id]
+        first = client.list(limit=1)
+        assert first.next_cursor is not None
+        assert client.list(limit=1, cursor=first.next_cursor).jobs[0].id != first.jobs[0].id
     with Client(server, api_key="wrong") as client, pytest.raises(ClientError) as denied:
         client.list()
     assert denied.value.status == 401

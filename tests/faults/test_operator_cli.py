@@ -114,6 +114,12 @@ def test_jobs_list_show_retry_cancel(server: Server) -> None:
     page = server.json("jobs", "list", "--status", "failed")
     assert (page["total"], [job["id"] for job in page["jobs"]]) == (1, [failed])
     assert server.json("jobs", "list", "--tenant", "acme", "--limit", "5")["total"] == 1
+    assert [j["id"] for j in server.json("jobs", "list", "--error", "disk", "--task",
+                                         "fragile")["jobs"]] == [failed]
+    footer = server.ok("jobs", "list", "--limit", "1").splitlines()[-1]
+    assert footer.startswith("(1-1 of 2; next page: --cursor ")
+    older = server.json("jobs", "list", "--limit", "1", "--cursor", footer.split()[-1][:-1])
+    assert [j["id"] for j in older["jobs"]] == [failed]
     table = _rows(server.ok("jobs", "list"))
     assert table[0] == ["id", "status", "task", "queue", "tenant", "attempts", "created",
                         "last error"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 
 from conveyor.store.base import Store
 
@@ -67,3 +69,28 @@ async def run_raw(store: Store, statement: str) -> list[tuple[object, ...]]:
     async with await psycopg.AsyncConnection.connect(store_url(store), autocommit=True) as conn:
         cur = await conn.execute(statement)
         return [tuple(row) for row in await cur.fetchall()] if cur.description else []
+
+
+async def run_at_times(store: Store, statement: str, params: Sequence[object] = ()) -> None:
+    """One statement beside the store with `?` placeholders, where `ts(?)` takes epoch
+    seconds as a time (a number on SQLite, `to_timestamp` on PostgreSQL): how a test moves
+    jobs and events into a given minute, the same text on both drivers."""
+    values = [str(p) if isinstance(p, uuid.UUID) else p for p in params]
+    path = getattr(store, "path", None)
+    if path is not None:
+        def run() -> None:
+            with sqlite3.connect(path) as conn:
+                conn.execute(statement.replace("ts(?)", "?"), values)
+        await asyncio.to_thread(run)
+        return
+    import psycopg
+
+    text = statement.replace("ts(?)", "to_timestamp(%s)").replace("?", "%s")
+    async with await psycopg.AsyncConnection.connect(store_url(store), autocommit=True) as conn:
+        await conn.execute(text, list(params))
+
+
+async def set_finished_at(store: Store, job_id: uuid.UUID, at: datetime) -> None:
+    """Move a finished job's `finished_at` (when it ended) to `at`, behind the store's back."""
+    await run_at_times(store, "UPDATE jobs SET finished_at = ts(?) WHERE id = ?",
+                       [at.timestamp(), job_id])

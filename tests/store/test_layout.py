@@ -13,7 +13,7 @@ from conveyor.store import base, driver
 
 DRIVERS = ["sqlite", "postgres"]
 SHARED_MODULES = {"producers", "workers", "queues", "reads", "rows", "migrate", "store", "keys",
-                  "events", "retention", "dlq", "schedules", "tenants"}
+                  "events", "retention", "dlq", "schedules", "tenants", "stats", "search"}
 
 
 def modules(name: str) -> set[str]:
@@ -38,7 +38,7 @@ def test_each_operation_lives_where_the_table_says(name: str) -> None:
         assert inspect.isfunction(getattr(module, operation, None)), (
             f"{name}.{module_name} lacks {operation}")
     for module_name in ("producers", "workers", "queues", "reads", "retention", "dlq",
-                        "schedules", "keys", "tenants"):
+                        "schedules", "keys", "tenants", "stats"):
         module = importlib.import_module(f"conveyor.store.{name}.{module_name}")
         public = {n for n, v in vars(module).items() if inspect.isfunction(v)
                   and v.__module__ == module.__name__ and not n.startswith("_")}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +18,7 @@ from conveyor.models import Ack, Fail, Job, NewJob
 from conveyor.payloads import MAX_DEPTH
 from conveyor.store import rules
 from conveyor.store.base import RedriveFilter, RedriveResult, Store
-from tests.store.sql import overwrite_payload_sync, store_url
+from tests.store.sql import overwrite_payload_sync, set_finished_at, store_url
 
 LONG = 300.0
 F = RedriveFilter
@@ -43,18 +42,7 @@ def database_url_of(store: Store) -> str:
 
 async def set_failed_at(store: Store, job_id: uuid.UUID, at: datetime) -> None:
     """Move a failed job's `finished_at` (when it failed) to `at`, behind the store's back."""
-    path = getattr(store, "path", None)
-    if path is not None:
-        def run() -> None:
-            with sqlite3.connect(path) as conn:
-                conn.execute("UPDATE jobs SET finished_at = ? WHERE id = ?",
-                             (at.timestamp(), str(job_id)))
-        await asyncio.to_thread(run)
-        return
-    import psycopg
-
-    async with await psycopg.AsyncConnection.connect(store_url(store), autocommit=True) as conn:
-        await conn.execute("UPDATE jobs SET finished_at = %s WHERE id = %s", (at, job_id))
+    await set_finished_at(store, job_id, at)
 
 
 async def matched(store: Store, filter: RedriveFilter) -> int:
@@ -67,7 +55,10 @@ async def test_the_filter_narrows_by_every_field_given(store: Store) -> None:
     a = await dead(store, "a", queue="q1", tenant="t1", error="boom: disk 100% full", n=1)
     b = await dead(store, "b", queue="q1", tenant="t2", error="Boom: timeout", n=2)
     c = await dead(store, "a", queue="q2", tenant="t1", error="timeout", n=3)
-    jan, feb, mar = (datetime(2024, month, 1, tzinfo=UTC) for month in (1, 2, 3))
+    # After their creation and before the redrive below: a job finishes after it is created
+    # (its id's time), which a search relies on (`store.search`).
+    base = datetime.now(UTC)
+    jan, feb, mar = (base + timedelta(milliseconds=ms) for ms in (0, 1, 2))
     for job, at in ((a, jan), (b, feb), (c, mar)):
         await set_failed_at(store, job.id, at)
     # Not in the DLQ: done, cancelled, pending. None of them is ever taken.

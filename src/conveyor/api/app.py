@@ -10,7 +10,18 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import Depends, FastAPI
 
 from conveyor import __version__
-from conveyor.api import dlq, jobs, keys, live, queues, retention, schedules, system, tenants
+from conveyor.api import (
+    charts,
+    dlq,
+    jobs,
+    keys,
+    live,
+    queues,
+    retention,
+    schedules,
+    system,
+    tenants,
+)
 from conveyor.api.auth import AuthMiddleware
 from conveyor.api.dashboard import mount_dashboard
 from conveyor.api.deps import get_admin, require_api_key
@@ -55,6 +66,7 @@ def create_app(
     operators = [*authenticated, Depends(get_admin)]  # operator routes: admin keys only
     app.include_router(system.public_router)
     app.include_router(system.router, dependencies=authenticated)
+    app.include_router(charts.router, dependencies=authenticated)
     app.include_router(jobs.router, dependencies=authenticated)
     app.include_router(dlq.router, dependencies=authenticated)
     app.include_router(queues.router, dependencies=authenticated)

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
-from conveyor.api.openapi import API_KEY_HEADER, API_KEY_SCHEME
+from conveyor.api.openapi import API_KEY_HEADER, API_KEY_SCHEME, refuses
 from conveyor.config import Settings
 from conveyor.errors import JobNotFound
 from conveyor.keys import Principal
@@ -70,6 +70,7 @@ async def get_principal(request: Request) -> Principal:
     return found
 
 
+@refuses("a read-only key cannot change anything")
 async def get_writer(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     """A principal that may change things: every key but a `readonly` one."""
     if not principal.writes:
@@ -77,6 +78,7 @@ async def get_writer(principal: Annotated[Principal, Depends(get_principal)]) ->
     return principal
 
 
+@refuses("this operation needs an admin key")
 async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     """An admin key's principal (API_KEY, or a stored `admin` key); 403 for tenant keys."""
     if not principal.admin:
@@ -100,6 +102,8 @@ def visible(principal: Principal, tenant: str) -> None:
         raise JobNotFound()
 
 
+@refuses("a read-only key cannot change anything; a tenant's key cannot name another tenant "
+         "in X-Tenant-Id")
 async def tenant_header(
     principal: Annotated[Principal, Depends(get_writer)],
     x_tenant_id: Annotated[

@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import replace
 
 from fastapi import APIRouter
 
-from conveyor.api.deps import PrincipalDep, StoreDep, WriterDep, own_tenant
-from conveyor.api.jobs import Limit, Offset
+from conveyor.api.deps import StoreDep, WriterDep, own_tenant
+from conveyor.api.jobs import Limit, Offset, page_of
 from conveyor.api.middleware import trace_id_var
-from conveyor.api.openapi import errors
+from conveyor.api.openapi import error, errors
+from conveyor.api.search import LISTING_REFUSAL, Cursor, ListingFilter, actor
 from conveyor.logging import get_logger
 from conveyor.models import JobStatus
 from conveyor.store import rules
 from conveyor.store.base import RedriveFilter, RedriveResult, Store
 from conveyor.wire import (
     JobList,
-    JobOut,
     RedriveIn,
     RedrivenOut,
     RedriveOut,
@@ -43,15 +44,14 @@ BATCHES_PER_SEC = 10
 """A paced redrive creates `rate / BATCHES_PER_SEC` jobs at a time (at least one)."""
 
 
-@router.get("/dlq", response_model=JobList, responses=errors(503))
-async def list_dlq(store: StoreDep, principal: PrincipalDep, limit: Limit = 20,
-                   offset: Offset = 0) -> JobList:
-    """The dead-letter queue: failed jobs, newest first; `last_error` is the reason (a
-    tenant's key: its own tenant's)."""
-    page = await store.list_jobs(status=JobStatus.FAILED, tenant=principal.tenant,
-                                 limit=limit, offset=offset)
-    return JobList(jobs=[JobOut.from_job(job) for job in page.jobs], total=page.total,
-                   limit=limit, offset=offset)
+@router.get("/dlq", response_model=JobList,
+            responses=errors(503) | error(422, LISTING_REFUSAL))
+async def list_dlq(store: StoreDep, filter: ListingFilter, limit: Limit = 20,
+                   offset: Offset = 0, cursor: Cursor = None) -> JobList:
+    """The dead-letter queue: failed jobs, newest first, narrowed by every filter given (as
+    `GET /jobs`); `last_error` is the reason (a tenant's key: its own tenant's)."""
+    return await page_of(store, replace(filter, status=JobStatus.FAILED), limit, offset,
+                         cursor)
 
 
 @router.post("/dlq/redrive", response_model=RedriveOut, responses=errors(503))
@@ -66,25 +66,30 @@ async def redrive_dlq(body: RedriveIn, store: StoreDep, principal: WriterDep) ->
     filter = RedriveFilter(task=body.task, queue=body.queue,
                            tenant=own_tenant(principal, body.tenant),
                            error=body.error, failed_after=body.failed_after,
-                           failed_before=body.failed_before)
+                           failed_before=body.failed_before, payload=body.payload,
+                           trace_id=body.trace_id,
+                           ids=None if body.ids is None else frozenset(body.ids))
+    who = actor(principal)
     if body.dry_run:
         result = await store.redrive(filter, body.limit, dry_run=True)
     elif body.rate_per_sec is None:
-        result = await store.redrive(filter, body.limit, trace_id=trace_id_var.get())
+        result = await store.redrive(filter, body.limit, trace_id=trace_id_var.get(),
+                                     actor=who)
     else:
-        result = await _paced(store, filter, body.limit, body.rate_per_sec)
+        result = await _paced(store, filter, body.limit, body.rate_per_sec, who)
     if not body.dry_run:
         log.info("dlq_redriven", matched=result.matched, redriven=len(result.redriven),
                  skipped=len(result.skipped), remaining=result.remaining,
                  filter=filter.describe())
     return RedriveOut(
-        matched=result.matched, redriven=len(result.redriven), dry_run=body.dry_run,
+        matched=result.matched, counts_exact=result.exact, redriven=len(result.redriven),
+        dry_run=body.dry_run,
         remaining=result.remaining, as_of=result.as_of,
         jobs=[RedrivenOut(id=r.id, retried_by=r.retried_by) for r in result.redriven],
         skipped=[RedriveSkippedOut(id=s.id, reason=s.reason) for s in result.skipped])
 
 
-async def _paced(store: Store, filter: RedriveFilter, limit: int, rate: float
+async def _paced(store: Store, filter: RedriveFilter, limit: int, rate: float, who: str
                  ) -> RedriveResult:
     """`store.redrive` a batch at a time, each batch at its turn (see the module's doc)."""
     loop = asyncio.get_running_loop()
@@ -92,8 +97,8 @@ async def _paced(store: Store, filter: RedriveFilter, limit: int, rate: float
     batch = max(1, min(rules.REDRIVE_BATCH, math.floor(rate / BATCHES_PER_SEC)))
     trace_id = trace_id_var.get()
     size = min(batch, limit)
-    result = await store.redrive(filter, size, trace_id=trace_id)
-    matched, as_of = result.matched, result.as_of
+    result = await store.redrive(filter, size, trace_id=trace_id, actor=who)
+    matched, as_of, exact = result.matched, result.as_of, result.exact
     filter = filter.failed_by(as_of)  # as one store call would: jobs failed by its start
     redriven, skipped = list(result.redriven), list(result.skipped)
     # Fewer than `size` redriven: the store ran out of jobs it can take.
@@ -103,7 +108,9 @@ async def _paced(store: Store, filter: RedriveFilter, limit: int, rate: float
         if len(redriven) >= limit or turn - started > PACED_CALL_SEC:
             break  # at the next batch's turn: the caller's next call may start it
         size = min(batch, limit - len(redriven))
-        result = await store.redrive(filter, size, after=result.last, trace_id=trace_id)
+        result = await store.redrive(filter, size, after=result.last, trace_id=trace_id,
+                                     actor=who)
         redriven += result.redriven
         skipped += result.skipped
-    return RedriveResult(matched, redriven, skipped, result.remaining, result.last, as_of)
+    return RedriveResult(matched, redriven, skipped, result.remaining, result.last, as_of,
+                         exact and result.exact)

@@ -3,6 +3,7 @@ routes are `dlq.py`'s)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 from uuid import UUID
 
@@ -16,21 +17,23 @@ from conveyor.api.deps import (
     TasksDep,
     TenantDep,
     WriterDep,
-    own_tenant,
     visible,
 )
 from conveyor.api.middleware import trace_id_var
 from conveyor.api.openapi import error, errors
+from conveyor.api.search import LISTING_REFUSAL, Cursor, ListingFilter, actor, bulk_filter
 from conveyor.api.submission import to_new_job
 from conveyor.config import Settings
 from conveyor.logging import get_logger
 from conveyor.models import JobStatus, SubmitResult
 from conveyor.store.base import Store
+from conveyor.store.search import JobFilter
 from conveyor.tasks import TaskRegistry
 from conveyor.tenancy import rate_for
 from conveyor.wire import (
-    NAME_PATTERN,
     BatchOut,
+    BulkCancelIn,
+    BulkCancelOut,
     JobList,
     JobOut,
     SubmitBatch,
@@ -126,23 +129,53 @@ async def submit_batch(
     return BatchOut(jobs=[JobOut.from_job(r.job, unique_hit=r.unique_hit) for r in results])
 
 
-@router.get("/jobs", response_model=JobList, responses=errors(503))
+@router.get("/jobs", response_model=JobList,
+            responses=errors(503) | error(422, LISTING_REFUSAL))
 async def list_jobs(
     store: StoreDep,
-    principal: PrincipalDep,
+    filter: ListingFilter,
     limit: Limit = 20,
     offset: Offset = 0,
+    cursor: Cursor = None,
     status: Annotated[JobStatus | None,
                       Query(description="pending running done failed cancelled")] = None,
-    tenant: Annotated[str | None, Query(
-        pattern=NAME_PATTERN, description="Only this tenant's (a tenant's key: its own, "
-        "always).")] = None,
 ) -> JobList:
-    """List jobs, newest first."""
-    page = await store.list_jobs(status=status, tenant=own_tenant(principal, tenant),
-                                 limit=limit, offset=offset)
+    """List jobs, newest first, narrowed by every filter given. Page with `cursor` (each
+    page's `next_cursor`); `offset` still works (after a `cursor`, it skips that many more)
+    but reads every row it skips."""
+    return await page_of(store, replace(filter, status=status), limit, offset, cursor)
+
+
+async def page_of(store: Store, filter: JobFilter, limit: int, offset: int,
+                  cursor: UUID | None) -> JobList:
+    """A list page of `GET /jobs` or `GET /dlq`."""
+    page = await store.list_jobs(filter=filter, limit=limit, offset=offset, after=cursor)
     return JobList(jobs=[JobOut.from_job(job) for job in page.jobs], total=page.total,
+                   total_exact=page.total_exact, next_cursor=page.next_cursor,
                    limit=limit, offset=offset)
+
+
+@router.post("/jobs/cancel", response_model=BulkCancelOut, responses=errors(503))
+async def cancel_jobs(body: BulkCancelIn, store: StoreDep, principal: WriterDep
+                      ) -> BulkCancelOut:
+    """Cancel the live jobs a filter (or a selection, `ids`) matches, as
+    `POST /jobs/{id}/cancel` would, up to `limit` this call, oldest first: pending ones at
+    once, running ones on request. Each job's event records `bulk: true`, the filter and
+    who asked. Only jobs created before the call began (`as_of`) are taken; `dry_run` only
+    counts. Loop until `remaining` is 0, with `created_before` = the first answer's `as_of`
+    (stop when a call changes nothing)."""
+    filter = bulk_filter(body, principal, None if body.status is None
+                         else JobStatus(body.status))
+    result = await store.cancel_matching(filter, body.limit, dry_run=body.dry_run,
+                                         actor=actor(principal))
+    if not body.dry_run:
+        log.info("jobs_bulk_cancelled", matched=result.matched,
+                 cancelled=len(result.cancelled), cancel_requested=len(result.cancel_requested),
+                 remaining=result.remaining, filter=filter.describe())
+    return BulkCancelOut(matched=result.matched, counts_exact=result.exact,
+                         cancelled=len(result.cancelled),
+                         cancel_requested=len(result.cancel_requested), dry_run=body.dry_run,
+                         remaining=result.remaining, as_of=result.as_of)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, response_model_exclude_unset=True,

@@ -12,6 +12,9 @@ each of them and fails on one listed but never produced, or produced but not lis
 - Statuses the handler produces are declared on the route with `errors(...)` and
   `error(status, description)`: 404, 409, 429, 503, and extra successes such as 200 for an
   idempotent replay.
+- 403 is listed on every operation that depends on a dependency marked with `refuses`
+  (a read-only key's write, a tenant key's admin route, another tenant named): derived from
+  the routes' dependency trees, so a new route that takes `WriterDep` lists it.
 - 500 is never listed: it is a bug, not an answer.
 
 `AllowedMethodsMiddleware` answers `OPTIONS` (204 with `Allow`) and methods a path does not
@@ -24,11 +27,13 @@ how it behaves.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, Router, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -75,6 +80,7 @@ RETRY_AFTER = {
 
 _ERRORS: dict[int, tuple[str, dict[str, Any] | None]] = {
     400: ("A query, path or header parameter is invalid.", None),
+    403: ("The API key may not do this (see the description).", None),
     401: (f"The server has API_KEY set and {API_KEY_HEADER} is missing or wrong.", {
         "WWW-Authenticate": {"description": "Names the expected header.", "required": True,
                              "schema": {"type": "string"}},
@@ -108,28 +114,71 @@ def errors(*statuses: int) -> Responses:
     return combined
 
 
+_REFUSAL = "_conveyor_refusal"
+Dependency = TypeVar("Dependency", bound=Callable[..., Any])
+
+
+def refuses(reason: str) -> Callable[[Dependency], Dependency]:
+    """Mark a dependency that answers 403, and why: every operation that depends on it
+    lists 403 with the reason."""
+    def mark(dependency: Dependency) -> Dependency:
+        setattr(dependency, _REFUSAL, reason)
+        return dependency
+    return mark
+
+
+def _refusals(dependant: Dependant) -> list[str]:
+    found: list[str] = []
+    for dependency in dependant.dependencies:
+        reason = getattr(dependency.call, _REFUSAL, None)
+        if reason is not None and reason not in found:
+            found.append(reason)
+        found += [r for r in _refusals(dependency) if r not in found]
+    return found
+
+
+def refusals(app: FastAPI) -> dict[tuple[str, str], list[str]]:
+    """(method, path) → why the operation may answer 403, from its dependencies."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for context in iter_route_contexts(app.router.routes):
+        if not isinstance(context.original_route, APIRoute) or context.path_format is None:
+            continue
+        # The context's dependant includes the dependencies of the router it was included by.
+        reasons = _refusals(context.dependant)
+        for method in (context.methods or ()) if reasons else ():
+            found[(method.lower(), context.path_format)] = reasons
+    return found
+
+
 def install_openapi(app: FastAPI) -> None:
     """Make `app.openapi()` (and so `/openapi.json`) return the finished document."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = finish_document(generate())
+            app.openapi_schema = finish_document(generate(), refusals(app))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def finish_document(document: dict[str, Any]) -> dict[str, Any]:
-    """Add the framework's statuses to each operation and drop FastAPI's unused 422."""
+def finish_document(document: dict[str, Any],
+                    refused: dict[tuple[str, str], list[str]] | None = None) -> dict[str, Any]:
+    """Add the framework's statuses to each operation (and 403 where `refused` says why)
+    and drop FastAPI's unused 422."""
     schemas: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
     if "ErrorOut" not in schemas:
         error_schema = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(error_schema.pop("$defs", {}))
         schemas["ErrorOut"] = error_schema
-    for path_item in document.get("paths", {}).values():
-        for operation in path_item.values():
+    for path, path_item in document.get("paths", {}).items():
+        for method, operation in path_item.items():
             responses: dict[str, Any] = operation.setdefault("responses", {})
+            reasons = (refused or {}).get((method, path))
+            if reasons and "403" not in responses:
+                forbidden = _response_object(403)
+                forbidden["description"] = "Not for this API key: " + "; ".join(reasons) + "."
+                responses["403"] = forbidden
             for key, response in list(responses.items()):
                 if _is_fastapi_validation_error(response):
                     del responses[key]

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from conveyor.api.deps import PrincipalDep, SettingsDep, StoreDep
 from conveyor.api.errors import error_response
 from conveyor.api.metrics import ApiMetrics
-from conveyor.api.openapi import RETRY_AFTER, Responses, errors
+from conveyor.api.openapi import RETRY_AFTER, Responses, error, errors
 from conveyor.errors import StoreUnavailable
 from conveyor.wire import (
     HealthOut,
@@ -64,7 +64,9 @@ def wants_prometheus(accept: str | None, format: str | None) -> bool:
 
 @router.get("/metrics", response_model=MetricsOut,
             response_description="JSON counts, or the Prometheus text format.",
-            responses=_PROMETHEUS | errors(503))
+            responses=_PROMETHEUS | errors(503)
+            | error(403, "A tenant's key asked for the Prometheus format (it covers every "
+                         "tenant: admin keys only)."))
 async def metrics(
     request: Request,
     store: StoreDep,

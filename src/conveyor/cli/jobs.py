@@ -44,20 +44,33 @@ def jobs() -> None:
 @click.option("--status", type=click.Choice([s.value for s in JobStatus]), default=None,
               help="Only jobs in this status.")
 @click.option("--tenant", default=None, help="Only this tenant's jobs.")
+@click.option("--queue", default=None, help="Only this queue's jobs.")
+@click.option("--task", default=None, help="Only this task's jobs.")
+@click.option("--trace-id", default=None, help="Only jobs of this trace id.")
+@click.option("--error", default=None, help="Jobs whose last error contains this text.")
+@click.option("--payload", default=None, help="Jobs whose payload's JSON contains this text.")
 @click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
+@click.option("--cursor", default=None, help="The page after this job id (the `next` a "
+              "page prints).")
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
 @api_options
-def jobs_list(status: str | None, tenant: str | None, limit: int, offset: int, url: str,
-              api_key: str | None, as_json: bool) -> None:
-    """Jobs, newest first."""
+def jobs_list(status: str | None, tenant: str | None, queue: str | None, task: str | None,
+              trace_id: str | None, error: str | None, payload: str | None, limit: int,
+              cursor: str | None, offset: int, url: str, api_key: str | None,
+              as_json: bool) -> None:
+    """Jobs, newest first, narrowed by every filter given."""
     with client(url, api_key) as api:
-        page = api.list(status, limit=limit, offset=offset, tenant=tenant)
+        page = api.list(status, limit=limit, offset=offset, tenant=tenant, cursor=cursor,
+                        queue=queue, task=task, trace_id=trace_id, error=error,
+                        payload=payload)
     if as_json:
         print_json(page)
         return
     print_jobs(page.jobs)
     shown = f"{offset + 1}-{offset + len(page.jobs)}" if page.jobs else "none"
-    click.echo(f"({shown} of {page.total})")
+    total = f"{page.total}" if page.total_exact else f"at least {page.total}"
+    more = f"; next page: --cursor {page.next_cursor}" if page.next_cursor else ""
+    click.echo(f"({shown} of {total}{more})")
 
 
 @jobs.command("show")

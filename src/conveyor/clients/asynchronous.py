@@ -17,7 +17,7 @@ from uuid import UUID
 import httpx
 
 from conveyor.clients import calls
-from conveyor.clients.calls import Call, JobSpecLike, TaskName
+from conveyor.clients.calls import Call, JobSpecLike, SearchValue, TaskName
 from conveyor.lifecycle import JobStatus
 from conveyor.wire import (
     JobList,
@@ -100,12 +100,15 @@ class AsyncClient:
         return await self._send(calls.get(job_id, history=history))
 
     async def list(self, status: JobStatus | str | None = None, *, limit: int = 20,
-                   offset: int = 0, tenant: str | None = None) -> JobList:
+                   offset: int = 0, tenant: str | None = None,
+                   cursor: UUID | str | None = None, **filters: SearchValue) -> JobList:
         return await self._send(calls.list_jobs(status, limit=limit, offset=offset,
-                                                tenant=tenant))
+                                                tenant=tenant, cursor=cursor, **filters))
 
-    async def dlq(self, *, limit: int = 20, offset: int = 0) -> JobList:
-        return await self._send(calls.dlq(limit=limit, offset=offset))
+    async def dlq(self, *, limit: int = 20, offset: int = 0,
+                  cursor: UUID | str | None = None, **filters: SearchValue) -> JobList:
+        return await self._send(calls.dlq(limit=limit, offset=offset, cursor=cursor,
+                                          **filters))
 
     async def retry(self, job_id: UUID | str) -> JobOut:
         return await self._send(calls.retry(job_id))

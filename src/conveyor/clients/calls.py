@@ -211,18 +211,34 @@ def get(job_id: UUID | str, *, history: bool = False) -> Call[JobOut]:
                 params={"history": "true"} if history else {})
 
 
-def list_jobs(status: JobStatus | str | None = None, *, limit: int = 20,
-              offset: int = 0, tenant: str | None = None) -> Call[JobList]:
+SearchValue = str | UUID | datetime | None
+"""A search filter's value (`GET /jobs`'s query parameters: `queue`, `task`, `trace_id`,
+`id_prefix`, `error`, `payload`, `created_after` … `finished_before`)."""
+
+
+def _search(limit: int, offset: int, cursor: UUID | str | None,
+            filters: Mapping[str, SearchValue]) -> dict[str, str | int]:
     params: dict[str, str | int] = {"limit": limit, "offset": offset}
+    if cursor is not None:
+        params["cursor"] = str(cursor)
+    for name, value in filters.items():
+        if value is not None:
+            params[name] = value.isoformat() if isinstance(value, datetime) else str(value)
+    return params
+
+
+def list_jobs(status: JobStatus | str | None = None, *, limit: int = 20,
+              offset: int = 0, tenant: str | None = None, cursor: UUID | str | None = None,
+              **filters: SearchValue) -> Call[JobList]:
+    params = _search(limit, offset, cursor, {"tenant": tenant, **filters})
     if status is not None:
         params["status"] = JobStatus(status).value
-    if tenant is not None:
-        params["tenant"] = tenant
     return Call("GET", "/jobs", "read", _page, params=params)
 
 
-def dlq(*, limit: int = 20, offset: int = 0) -> Call[JobList]:
-    return Call("GET", "/dlq", "read", _page, params={"limit": limit, "offset": offset})
+def dlq(*, limit: int = 20, offset: int = 0, cursor: UUID | str | None = None,
+        **filters: SearchValue) -> Call[JobList]:
+    return Call("GET", "/dlq", "read", _page, params=_search(limit, offset, cursor, filters))
 
 
 def retry(job_id: UUID | str) -> Call[JobOut]:

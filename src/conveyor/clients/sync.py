@@ -17,7 +17,7 @@ from uuid import UUID
 import httpx
 
 from conveyor.clients import calls
-from conveyor.clients.calls import Call, JobSpecLike, TaskName
+from conveyor.clients.calls import Call, JobSpecLike, SearchValue, TaskName
 from conveyor.lifecycle import JobStatus
 from conveyor.wire import (
     JobList,
@@ -108,13 +108,18 @@ class Client:
         return self._send(calls.get(job_id, history=history))
 
     def list(self, status: JobStatus | str | None = None, *, limit: int = 20,
-             offset: int = 0, tenant: str | None = None) -> JobList:
-        """Jobs, newest first; `status` and `tenant` filter."""
-        return self._send(calls.list_jobs(status, limit=limit, offset=offset, tenant=tenant))
+             offset: int = 0, tenant: str | None = None, cursor: UUID | str | None = None,
+             **filters: SearchValue) -> JobList:
+        """Jobs, newest first; `status`, `tenant` and `filters` (any query parameter of
+        `GET /jobs`: `task="mail", error="timeout"`) narrow them. `cursor`: the previous
+        page's `next_cursor`."""
+        return self._send(calls.list_jobs(status, limit=limit, offset=offset, tenant=tenant,
+                                          cursor=cursor, **filters))
 
-    def dlq(self, *, limit: int = 20, offset: int = 0) -> JobList:
-        """The dead-letter queue: failed jobs, newest first."""
-        return self._send(calls.dlq(limit=limit, offset=offset))
+    def dlq(self, *, limit: int = 20, offset: int = 0, cursor: UUID | str | None = None,
+            **filters: SearchValue) -> JobList:
+        """The dead-letter queue: failed jobs, newest first, narrowed as `list` is."""
+        return self._send(calls.dlq(limit=limit, offset=offset, cursor=cursor, **filters))
 
     def retry(self, job_id: UUID | str) -> JobOut:
         """Retry a failed or cancelled job as a new job (returned); `InvalidTransitionError`

@@ -30,6 +30,7 @@ from conveyor.models import (
     SubmitResult,
 )
 from conveyor.schedules import Firing, Schedule, ScheduleSpec
+from conveyor.store.search import JobFilter
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +111,10 @@ class ThroughputBucket:
 class RedriveFilter:
     """Which dead-letter jobs a redrive takes: failed jobs not retried yet, narrowed by every
     field given (None: any). Cancelled jobs are never taken (they are not in the DLQ; retry
-    them one by one). `error` is a case-sensitive substring of `last_error` (the same on both
-    drivers: no LIKE patterns, no collation); `failed_after` (inclusive) and `failed_before`
-    (exclusive) bound `finished_at`, when the job failed."""
+    them one by one). `error` is a case-sensitive substring of `last_error` and `payload` of
+    the payload's JSON text (the same on both drivers: no LIKE patterns, no collation);
+    `failed_after` (inclusive) and `failed_before` (exclusive) bound `finished_at`, when the
+    job failed; `ids` is a selection (only these jobs)."""
 
     task: str | None = None
     queue: str | None = None
@@ -120,12 +122,23 @@ class RedriveFilter:
     error: str | None = None
     failed_after: datetime | None = None
     failed_before: datetime | None = None
+    payload: str | None = None
+    trace_id: str | None = None
+    ids: frozenset[JobId] | None = None
 
-    def describe(self) -> dict[str, str]:
+    def jobs(self) -> JobFilter:
+        """The same filter as a job search (the DLQ is the failed jobs; that they were not
+        retried yet is the redrive's own test)."""
+        return JobFilter(status=JobStatus.FAILED, task=self.task, queue=self.queue,
+                         tenant=self.tenant, error=self.error, payload=self.payload,
+                         trace_id=self.trace_id, finished_after=self.failed_after,
+                         finished_before=self.failed_before, ids=self.ids)
+
+    def describe(self) -> dict[str, object]:
         """The fields given, times in ISO 8601: what each redriven job's `job_retried` event
         records, so its history says which redrive took it."""
-        described: dict[str, str] = {}
-        for name in ("task", "queue", "tenant", "error"):
+        described: dict[str, object] = {}
+        for name in ("task", "queue", "tenant", "error", "payload", "trace_id"):
             value = getattr(self, name)
             if value is not None:
                 described[name] = value
@@ -133,6 +146,8 @@ class RedriveFilter:
             moment: datetime | None = getattr(self, name)
             if moment is not None:
                 described[name] = moment.isoformat()
+        if self.ids is not None:
+            described["ids"] = len(self.ids)
         return described
 
     def failed_by(self, moment: datetime) -> RedriveFilter:
@@ -172,6 +187,31 @@ class RedriveResult:
     as_of: datetime
     """The store's time when the call counted: it took only jobs that had failed before it.
     A caller that calls again with `filter.failed_by(as_of)` goes on with the same jobs."""
+    exact: bool = True
+    """False: `matched` and `remaining` are lower bounds (counting stops at
+    `search.TOTAL_CAP`, and a common text is counted among the newest rows only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BulkCancelled:
+    """What one bulk cancel call did (`Store.cancel_matching`)."""
+
+    matched: int
+    """Live jobs matching the filter when the call started."""
+    cancelled: list[JobId]
+    """Pending jobs cancelled at once."""
+    cancel_requested: list[JobId]
+    """Running jobs asked to stop (they end `cancelled` when their worker stops them)."""
+    remaining: int
+    """Live jobs matching it, not yet asked, after the call's last batch."""
+    last: JobId | None
+    """The last job the call looked at: `after=` for a next call that continues past it."""
+    as_of: datetime
+    """The store's time when the call counted: only jobs created before it are taken, so
+    jobs submitted while a bulk cancel runs are not cancelled by it."""
+    exact: bool = True
+    """False: `matched` and `remaining` are lower bounds (counting stops at
+    `search.TOTAL_CAP`, and a common text is counted among the newest rows only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +258,61 @@ class RetentionState:
     """The worker that holds the retention lease (it may have stopped since)."""
     pruned: Mapping[JobStatus, int]
     """Jobs deleted by retention since the database was created, by status."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sampled:
+    """What one `sample_stats` call did."""
+
+    minute: datetime | None
+    """The minute it sampled; None: that minute (or a later one) was sampled already, by
+    another worker, and nothing was written."""
+    queues: int = 0
+    """Queue depth rows written (one per tenant and queue)."""
+    jobs: int = 0
+    """Jobs that ended in the minute, counted in its latency figures."""
+    events: int = 0
+    """Events read for failures (those after the previous sample's last)."""
+    pruned: int = 0
+    """Rows of samples past STATS_KEEP_DAYS deleted."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSample:
+    """A queue's depth at the end of `minute` (just after, when it was sampled)."""
+
+    minute: datetime
+    queue: str
+    pending: int
+    """Runnable pending jobs."""
+    running: int
+    oldest_pending_age_sec: float | None
+    """How long the oldest runnable pending job had waited; None: there was none."""
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySample:
+    """Wait and run time percentiles, in seconds, of the jobs that ended done or failed in
+    `minute` (wait: from runnable to started; run: from started to finished)."""
+
+    minute: datetime
+    jobs: int
+    wait_p50: float
+    wait_p95: float
+    wait_p99: float
+    run_p50: float
+    run_p95: float
+    run_p99: float
+
+
+@dataclass(frozen=True, slots=True)
+class FailureSample:
+    """Failed attempts of `task` in `minute`: retried (after a failure or an expired lease)
+    or dead-lettered."""
+
+    minute: datetime
+    task: str
+    failures: int
 
 
 class Store(Protocol):
@@ -281,8 +376,15 @@ class Store(Protocol):
         tenant: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        *,
+        filter: JobFilter | None = None,
+        after: JobId | None = None,
     ) -> Page:
-        """Newest first."""
+        """The jobs `filter` matches (`status` and `tenant` narrow it further), newest first:
+        `limit` of them after skipping `offset`, or (keyset pagination, fast at any depth)
+        those older than the job `after`. The page's `next_cursor` is the `after` of the
+        next page. Its `total` is exact for a status alone (from counters) and counted up to
+        `search.TOTAL_CAP` otherwise (`total_exact` false past it)."""
 
     async def job_events(self, job_id: JobId) -> list[JobEvent]:
         """The job's history, oldest first."""
@@ -351,6 +453,7 @@ class Store(Protocol):
         *,
         after: JobId | None = None,
         trace_id: str | None = None,
+        actor: str | None = None,
     ) -> RedriveResult:
         """`retry` for up to `limit` failed, not yet retried jobs matching `filter`, oldest
         first (by id; with `after`, only those after that id): each gets a new pending job,
@@ -359,7 +462,23 @@ class Store(Protocol):
         never holds the writer long. Only jobs that had failed when the call began are
         taken (`as_of`), so copies that fail again meanwhile are not redriven in a loop. A
         job whose payload breaks the limits is skipped, not fatal. `dry_run` (or a `limit`
-        of 0) only counts."""
+        of 0) only counts. `actor` (who asked) is recorded beside the filter."""
+
+    async def cancel_matching(
+        self,
+        filter: JobFilter,
+        limit: int,
+        dry_run: bool = False,
+        *,
+        after: JobId | None = None,
+        actor: str | None = None,
+    ) -> BulkCancelled:
+        """`cancel` for up to `limit` live (pending or running) jobs matching `filter`,
+        oldest first (by id; with `after`, only those after it), in batches, each one
+        transaction with its events; each event's data says `bulk: true`, the filter and
+        the `actor`. Running jobs already asked to stop are not matched. Only jobs created
+        before the call began are taken (`as_of`: pass it as `created_before` to go on).
+        `dry_run` (or a `limit` of 0) only counts."""
 
     # -- schedules -------------------------------------------------------------------------
     async def sync_schedules(self, specs: Sequence[ScheduleSpec]) -> None:
@@ -501,3 +620,29 @@ class Store(Protocol):
         """Workers seen lately; with `tenant`, each one's `running` counts only that
         tenant's jobs."""
 
+    # -- charts ----------------------------------------------------------------------------
+    async def sample_stats(self, sampler: str, keep_days: float,
+                           minute: datetime | None = None) -> Sampled:
+        """Write the chart samples of `minute` (by default the last minute that has ended,
+        by the store's clock; a minute not ended yet is a ValueError) in one transaction:
+        queue depth per tenant and queue as it is now, latency percentiles of the jobs that
+        ended in the minute, failed attempts per task from the events after the last sample's
+        (`store/charts.py` has the rules). Exactly once per minute however many workers call
+        it: a minute no later than the last one sampled writes nothing (`minute` None).
+        Samples of minutes more than `keep_days` old are deleted in the same call."""
+
+    async def queue_samples(self, minutes: int, tenant: str | None = None
+                            ) -> list[QueueSample]:
+        """Queue depth of each of the last `minutes` (1..1440) ended minutes that were
+        sampled, oldest first, then by queue. `tenant`: only that tenant's jobs; otherwise
+        every tenant's together."""
+
+    async def latency_samples(self, minutes: int, tenant: str | None = None
+                              ) -> list[LatencySample]:
+        """Latency of each of the last `minutes` ended minutes in which jobs ended, oldest
+        first. `tenant`: that tenant's jobs; otherwise every tenant's together."""
+
+    async def failure_samples(self, minutes: int, tenant: str | None = None
+                              ) -> list[FailureSample]:
+        """Failed attempts per task in each of the last `minutes` sampled minutes (those
+        with none left out), oldest first, then by task. `tenant`: only that tenant's."""

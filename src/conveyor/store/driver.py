@@ -3,7 +3,7 @@
 Both drivers share one floor plan. Each is a package with the same modules for the same
 concerns:
 
-- `producers`: submit_many, submit_each (group commit), retry, cancel
+- `producers`: submit_many, submit_each (group commit), retry, cancel, cancel_matching
 - `workers`:   lease, reserve, start, heartbeat, progress, next_due, finish, release, rescue,
                and the worker registry
 - `queues`:    pause_queue, resume_queue, list_queues (operators' view and switches)
@@ -12,10 +12,14 @@ concerns:
 - `keys`:      create_key, find_key, list_keys, revoke_key (API keys, `conveyor.keys`)
 - `retention`: prune, retention_state (deleting old finished jobs, one worker at a time)
 - `dlq`:       redrive (retrying the dead-letter jobs a filter matches, in batches)
+- `stats`:     sample_stats, queue_samples, latency_samples, failure_samples (the
+               dashboard's charts, sampled once a minute: `store/charts.py`)
 - `tenants`:   set_tenant, get_tenant, list_tenants, tenant_settings (fair dispatch's
                per-tenant weight, cap and rate limit)
 - `reads`:     get, list_jobs, job_events, counts, tenant_counts, throughput, events_after,
                last_event_seq, list_workers
+- `search`:    the job filter (`store.search`) rendered into the driver's SQL: list pages,
+               capped counts, and the batches bulk actions lock (redrive, cancel_matching)
 - `rows`:      conversions between rows and domain objects
 - `migrate`:   applying `migrations/<driver>/*.sql`
 - `store`:     the store class: connections, transactions, waiting for changes
@@ -32,8 +36,8 @@ snapshot, and what only it knows: `close`, `ping`, `wait_for_change`.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import ModuleType
 from typing import Any, ClassVar
@@ -56,17 +60,23 @@ from conveyor.models import (
 )
 from conveyor.payloads import check_json
 from conveyor.schedules import Firing, Schedule, ScheduleSpec
-from conveyor.store import rules
+from conveyor.store import charts, rules
+from conveyor.store import search as rules_of_search
 from conveyor.store.base import (
+    BulkCancelled,
+    FailureSample,
     Held,
+    LatencySample,
     Pruned,
     QueueInfo,
+    QueueSample,
     RedriveFilter,
     Redriven,
     RedriveResult,
     RedriveSkipped,
     RetentionPolicy,
     RetentionState,
+    Sampled,
     TenantInfo,
     TenantSettings,
     ThroughputBucket,
@@ -74,6 +84,7 @@ from conveyor.store.base import (
 )
 from conveyor.store.deadline import DEFAULT_CALL_TIMEOUT_SEC
 from conveyor.store.group import GroupCommit
+from conveyor.store.search import JobFilter
 from conveyor.tenancy import check_tenant_settings
 
 OPERATIONS: dict[str, str] = {
@@ -81,6 +92,7 @@ OPERATIONS: dict[str, str] = {
     "submit_each": "producers",
     "retry": "producers",
     "cancel": "producers",
+    "cancel_matching": "producers",
     "pause_queue": "queues",
     "resume_queue": "queues",
     "list_queues": "queues",
@@ -123,11 +135,51 @@ OPERATIONS: dict[str, str] = {
     "list_workers": "reads",
     "prune": "retention",
     "retention_state": "retention",
+    "sample_stats": "stats",
+    "queue_samples": "stats",
+    "latency_samples": "stats",
+    "failure_samples": "stats",
 }
 """Every operation a driver implements, and the module of the driver that holds it."""
 
 MAX_PRUNE_BATCH = 10_000
 """Most jobs one `prune` call deletes, whatever it is asked: a batch is meant to be small."""
+
+
+Batch = Callable[[int, JobId | None], Awaitable[tuple[int, int, JobId | None]]]
+"""One batch of a bulk action: `(size, after)` → (jobs taken, jobs examined, last id)."""
+
+
+async def _in_batches(limit: int, after: JobId | None, batch: Batch) -> JobId | None:
+    """Run `batch` until `limit` jobs are taken, or a batch examines fewer jobs than its size
+    (none are left), each batch of at most `rules.REDRIVE_BATCH` (short transactions) and
+    starting after the last job the one before examined, so a job passed over (skipped) is
+    not taken up again. Returns the last job examined."""
+    taken, cursor = 0, after
+    while taken < limit:
+        size = min(rules.REDRIVE_BATCH, limit - taken)
+        done, examined, last = await batch(size, cursor)
+        taken += done
+        cursor = last or cursor
+        if examined < size:
+            break
+    return cursor
+
+
+@dataclass(frozen=True, slots=True)
+class CancelBatch:
+    """What a driver's `cancel_matching` answers: for a `limit` of 0 only `matched` (and
+    `as_of`); otherwise one batch, one transaction."""
+
+    matched: int
+    cancelled: list[JobId]
+    cancel_requested: list[JobId]
+    examined: int
+    """Jobs this batch locked: fewer than asked means no more."""
+    last: JobId | None
+    as_of: datetime | None = None
+    exact: bool = True
+    """False: `matched` is a lower bound (see `store.search`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +197,8 @@ class RedriveBatch:
     """The id of the last one: the next batch starts after it."""
     as_of: datetime | None = None
     """A count's: the store's time it counted at."""
+    exact: bool = True
+    """A count's: False when `matched` is a lower bound (see `store.search`)."""
 
 
 def bind_operations(*modules: ModuleType) -> dict[str, Callable[..., Any]]:
@@ -215,12 +269,18 @@ class DriverStore(abc.ABC):
         tenant: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        *,
+        filter: JobFilter | None = None,
+        after: JobId | None = None,
     ) -> Page:
-        jobs: list[Job]
-        jobs, total = await self._read(
-            "list_jobs", status, tenant, max(0, limit), max(0, offset)
-        )
-        return Page(jobs=jobs, total=total)
+        filter = filter or JobFilter()
+        if status is not None:
+            filter = replace(filter, status=status)
+        if tenant is not None:
+            filter = replace(filter, tenant=tenant)
+        page: Page = await self._read("list_jobs", filter, max(0, limit), max(0, offset),
+                                      after)
+        return page
 
     async def job_events(self, job_id: JobId) -> list[JobEvent]:
         events: list[JobEvent] = await self._read("job_events", job_id)
@@ -275,34 +335,71 @@ class DriverStore(abc.ABC):
         *,
         after: JobId | None = None,
         trace_id: str | None = None,
+        actor: str | None = None,
     ) -> RedriveResult:
-        """A count, batches of at most `rules.REDRIVE_BATCH` until `limit` jobs are
-        redriven or none are left, and a count again (`remaining`). Each batch starts after
-        the last job the one before took up, so a skipped job is passed over, not taken up
-        again."""
+        """A count, batches (`_in_batches`) until `limit` jobs are redriven or none are
+        left, and a count again (`remaining`); a skipped job is passed over."""
         limit = max(0, int(limit))
-        matched, as_of = await self._count_redrivable(filter)
+        matched, exact, as_of = await self._count_redrivable(filter)
         if dry_run or limit == 0:
-            return RedriveResult(matched, [], [], matched, after, as_of)
+            return RedriveResult(matched, [], [], matched, after, as_of, exact)
         filter = filter.failed_by(as_of)
         redriven: list[Redriven] = []
         skipped: list[RedriveSkipped] = []
-        cursor = after
-        while len(redriven) < limit:
-            size = min(rules.REDRIVE_BATCH, limit - len(redriven))
-            batch: RedriveBatch = await self._write("redrive", filter, size, cursor, trace_id)
-            redriven += batch.redriven
-            skipped += batch.skipped
-            cursor = batch.last or cursor
-            if batch.examined < size:
-                break
-        remaining, _ = await self._count_redrivable(filter)
-        return RedriveResult(matched, redriven, skipped, remaining, cursor, as_of)
 
-    async def _count_redrivable(self, filter: RedriveFilter) -> tuple[int, datetime]:
-        counted: RedriveBatch = await self._read("redrive", filter, 0, None, None)
+        async def batch(size: int, cursor: JobId | None) -> tuple[int, int, JobId | None]:
+            done: RedriveBatch = await self._write("redrive", filter, size, cursor, trace_id,
+                                                   actor)
+            redriven.extend(done.redriven)
+            skipped.extend(done.skipped)
+            return len(done.redriven), done.examined, done.last
+
+        cursor = await _in_batches(limit, after, batch)
+        remaining, still_exact, _ = await self._count_redrivable(filter)
+        return RedriveResult(matched, redriven, skipped, remaining, cursor, as_of,
+                             exact and still_exact)
+
+    async def _count_redrivable(self, filter: RedriveFilter) -> tuple[int, bool, datetime]:
+        counted: RedriveBatch = await self._read("redrive", filter, 0, None, None, None)
         assert counted.as_of is not None
-        return counted.matched, counted.as_of
+        return (*rules_of_search.total_of(counted.matched, counted.exact), counted.as_of)
+
+    async def cancel_matching(
+        self,
+        filter: JobFilter,
+        limit: int,
+        dry_run: bool = False,
+        *,
+        after: JobId | None = None,
+        actor: str | None = None,
+    ) -> BulkCancelled:
+        """A count, batches (`_in_batches`) until `limit` jobs are taken or none are left,
+        and a count again (`remaining`)."""
+        limit = max(0, int(limit))
+        matched, exact, as_of = await self._count_cancellable(filter)
+        if dry_run or limit == 0:
+            return BulkCancelled(matched, [], [], matched, after, as_of, exact)
+        before = as_of if filter.created_before is None else min(filter.created_before, as_of)
+        filter = replace(filter, created_before=before)
+        cancelled: list[JobId] = []
+        requested: list[JobId] = []
+
+        async def batch(size: int, cursor: JobId | None) -> tuple[int, int, JobId | None]:
+            done: CancelBatch = await self._write("cancel_matching", filter, size, cursor,
+                                                  actor)
+            cancelled.extend(done.cancelled)
+            requested.extend(done.cancel_requested)
+            return len(done.cancelled) + len(done.cancel_requested), done.examined, done.last
+
+        cursor = await _in_batches(limit, after, batch)
+        remaining, still_exact, _ = await self._count_cancellable(filter)
+        return BulkCancelled(matched, cancelled, requested, remaining, cursor, as_of,
+                             exact and still_exact)
+
+    async def _count_cancellable(self, filter: JobFilter) -> tuple[int, bool, datetime]:
+        counted: CancelBatch = await self._read("cancel_matching", filter, 0, None, None)
+        assert counted.as_of is not None
+        return (*rules_of_search.total_of(counted.matched, counted.exact), counted.as_of)
 
     # -- tenants ---------------------------------------------------------------------------
     async def set_tenant(
@@ -491,6 +588,32 @@ class DriverStore(abc.ABC):
 
     async def unregister_worker(self, worker_id: str) -> None:
         await self._write("unregister_worker", worker_id)
+
+    # -- charts ----------------------------------------------------------------------------
+    async def sample_stats(self, sampler: str, keep_days: float,
+                           minute: datetime | None = None) -> Sampled:
+        if not keep_days > 0:
+            raise ValueError("samples must be kept for some days")
+        sampled: Sampled = await self._write("sample_stats", sampler, float(keep_days), minute)
+        return sampled
+
+    async def queue_samples(self, minutes: int, tenant: str | None = None
+                            ) -> list[QueueSample]:
+        samples: list[QueueSample] = await self._read(
+            "queue_samples", charts.window_minutes(minutes), tenant)
+        return samples
+
+    async def latency_samples(self, minutes: int, tenant: str | None = None
+                              ) -> list[LatencySample]:
+        samples: list[LatencySample] = await self._read(
+            "latency_samples", charts.window_minutes(minutes), tenant)
+        return samples
+
+    async def failure_samples(self, minutes: int, tenant: str | None = None
+                              ) -> list[FailureSample]:
+        samples: list[FailureSample] = await self._read(
+            "failure_samples", charts.window_minutes(minutes), tenant)
+        return samples
 
 
 def _active(rate: RateLimit | None) -> RateLimit | None:

@@ -193,9 +193,23 @@ def redrive_refusal(status: str, retried_by: object | None, payload: object) -> 
     return None
 
 
-def redrive_data(retried_by: str, described_filter: dict[str, str]) -> dict[str, Any]:
-    """`job_retried.data` of a job a redrive took: `retry`'s, plus which redrive it was."""
-    return {"retried_by": retried_by, "redrive": True, "filter": described_filter}
+def redrive_data(retried_by: str, described_filter: dict[str, object],
+                 actor: str | None = None) -> dict[str, Any]:
+    """`job_retried.data` of a job a redrive took: `retry`'s, plus which redrive it was and
+    who asked for it."""
+    data: dict[str, Any] = {"retried_by": retried_by, "redrive": True,
+                            "filter": described_filter}
+    if actor is not None:
+        data["actor"] = actor
+    return data
+
+
+def bulk_cancel_data(described_filter: dict[str, object], actor: str | None) -> dict[str, Any]:
+    """The event data of a job a bulk cancel took: which filter it was, and who asked."""
+    data: dict[str, Any] = {"bulk": True, "filter": described_filter}
+    if actor is not None:
+        data["actor"] = actor
+    return data
 
 
 def redriven_created_data(retry_of: str) -> dict[str, Any]:

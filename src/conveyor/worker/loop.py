@@ -29,7 +29,8 @@ Idle, the worker sleeps until the earliest scheduled job of its queues is due (o
 wakes it), so a job scheduled for a time starts at that time, not a poll later.
 
 Beside the jobs, every worker fires periodic schedules (`worker/schedules.py`); the store
-makes each tick fire once however many workers do.
+makes each tick fire once however many workers do. Likewise each offers the dashboard's chart
+sample of every minute (`worker/sampler.py`), which one of them writes.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from conveyor.store.rules import CANCELLED_ERROR, cap_traceback, is_last_attempt
 from conveyor.submitting import scheduled
 from conveyor.tasks import TaskDefinition, TaskRegistry
 from conveyor.worker.retention import prune_history
+from conveyor.worker.sampler import sample_charts
 from conveyor.worker.schedules import run_schedules
 from conveyor.worker.supervise import Outage, StoreRetry, supervised
 
@@ -201,6 +203,7 @@ class Worker:
         async with supervised(self._flusher(), self._heartbeats(), self._rescuer(),
                               self._watch_store(), self._progress_writer(), self._fence(),
                               prune_history(self.store, self.settings, self.id),
+                              sample_charts(self.store, self.settings, self.id),
                               run_schedules(self.store, self._schedules,
                                             self.settings.max_retries, self.id,
                                             self._outage)):

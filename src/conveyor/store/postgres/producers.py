@@ -25,6 +25,9 @@ from conveyor.errors import IdempotencyConflict, JobNotFound, RateLimited, Store
 from conveyor.lifecycle import EventType, JobStatus
 from conveyor.models import Job, JobId, NewJob, RateLimit, SubmitResult, new_job_id
 from conveyor.store import rules
+from conveyor.store import search as rules_of_search
+from conveyor.store.driver import CancelBatch
+from conveyor.store.postgres import search
 from conveyor.store.postgres import statements as sql
 from conveyor.store.postgres.events import CANCEL_CHANNEL, Conn, append_tail, event
 from conveyor.store.postgres.rows import READ, dumps
@@ -273,6 +276,41 @@ async def cancel(conn: Conn, job_id: JobId) -> Job:
 
 
 _CANCEL_ATTEMPTS = 5
+
+NOT_ASKED = "cancel_requested_at IS NULL"
+CANCELLABLE = (f"status IN ('{JobStatus.PENDING.value}', '{JobStatus.RUNNING.value}') "
+               f"AND {NOT_ASKED}")
+
+
+async def cancel_matching(conn: Conn, filter: rules_of_search.JobFilter, limit: int,
+                          after: JobId | None, actor: str | None) -> CancelBatch:
+    """With a `limit` of 0, count the live jobs `filter` matches (not yet asked to stop);
+    otherwise lock up to `limit` of them after `after`, in id order, and cancel them: the
+    pending ones at once, the running ones on request (their workers are told by NOTIFY),
+    in one transaction with their events."""
+    live = rules_of_search.LIVE_STATUSES
+    if limit <= 0:
+        matched, exact, as_of = await search.count_matches(
+            conn, rules_of_search.parts(filter.status, live), rules_of_search.conditions(filter),
+            NOT_ASKED, cap=rules_of_search.TOTAL_CAP)
+        return CancelBatch(matched, [], [], 0, after, as_of, exact)
+    data = dumps(rules.bulk_cancel_data(filter.describe(), actor))
+    async with conn.transaction():
+        scanned = await search.common_texts(conn, rules_of_search.conditions(filter))
+        recheck = CANCELLABLE if filter.status is None else (
+            f"status = '{JobStatus(filter.status).value}' AND {NOT_ASKED}")
+        cur = await conn.execute(search.pick(filter, after, limit, recheck, NOT_ASKED,
+                                             statuses=live, scanned=scanned), prepare=False)
+        ids = [row["id"] for row in await cur.fetchall()]
+        if not ids:
+            return CancelBatch(0, [], [], 0, after)
+        cancelled = await conn.execute(sql.CANCEL_PENDING_MATCHED, {"ids": ids, "data": data})
+        done = [row["id"] for row in await cancelled.fetchall()]
+        requested = await conn.execute(sql.REQUEST_CANCEL_MATCHED, {"ids": ids, "data": data})
+        asked = [row["id"] for row in await requested.fetchall()]
+        if asked:
+            await conn.execute(sql.NOTIFY_CANCELS, (CANCEL_CHANNEL, asked))
+    return CancelBatch(0, done, asked, len(ids), ids[-1])
 
 
 async def retry(conn: Conn, job_id: JobId, trace_id: str | None) -> Job:

@@ -8,12 +8,14 @@ from dataclasses import replace
 
 from conveyor.errors import JobNotFound
 from conveyor.lifecycle import Counter, JobStatus, pruned_counter, status_counter
-from conveyor.models import Counts, Job, JobEvent, JobId
+from conveyor.models import Counts, Job, JobEvent, JobId, Page
 from conveyor.store import rules
 from conveyor.store.base import ThroughputBucket, WorkerInfo
+from conveyor.store.postgres import search
 from conveyor.store.postgres import statements as sql
 from conveyor.store.postgres.events import Conn
 from conveyor.store.postgres.rows import READ, fetch
+from conveyor.store.search import JobFilter
 
 
 async def get(conn: Conn, job_id: JobId) -> Job:
@@ -23,15 +25,11 @@ async def get(conn: Conn, job_id: JobId) -> Job:
     return READ.job(rows[0])
 
 
-async def list_jobs(
-    conn: Conn, status: JobStatus | None, tenant: str | None, limit: int, offset: int
-) -> tuple[list[Job], int]:
-    page, count = sql.list_jobs(status, tenant is not None)
-    filters: tuple[object, ...] = () if tenant is None else (tenant,)
-    jobs = [READ.job(row) for row in await fetch(conn, page, (*filters, limit, offset), False)]
-    if tenant is None:
-        return jobs, rules.list_total(await counts(conn), status)
-    return jobs, int((await fetch(conn, count, filters, False))[0]["n"])
+async def list_jobs(conn: Conn, filter: JobFilter, limit: int, offset: int,
+                    after: JobId | None) -> Page:
+    """A search (`postgres.search`); a status alone is totalled by the counters."""
+    counted = None if filter.narrowed else rules.list_total(await counts(conn), filter.status)
+    return await search.list_jobs(conn, filter, limit, offset, after, counted)
 
 
 async def job_events(conn: Conn, job_id: JobId) -> list[JobEvent]:

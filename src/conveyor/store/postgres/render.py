@@ -5,23 +5,42 @@ whole (and reviewed in a diff) instead of assembled from pieces; run
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from uuid import UUID
 
 from conveyor.lifecycle import JobStatus
-from conveyor.store.postgres import statements
+from conveyor.store import search as rules_of_search
+from conveyor.store.postgres import search, statements
+from conveyor.store.search import JobFilter
+
+EXAMPLE_SEARCHES = {
+    "all": JobFilter(),
+    "failed": JobFilter(status=JobStatus.FAILED),
+    "by_tenant": JobFilter(tenant="acme"),
+    "everything": JobFilter(
+        tenant="acme", queue="mail", task="send", trace_id="t-1", id_prefix="0193a4",
+        error="timeout", payload="alice@example.com",
+        created_after=datetime(2026, 1, 1, tzinfo=UTC),
+        finished_before=datetime(2026, 1, 2, tzinfo=UTC)),
+}
+"""Searches are made for each filter (`postgres.search`); these show their shapes."""
 
 
 def rendered() -> dict[str, str]:
-    """Every statement by file name, for `sql/` (the list statements for each filter kind)."""
+    """Every statement by file name, for `sql/` (and the searches' example shapes)."""
     found = {name.lower(): value for name, value in vars(statements).items()
              if name.isupper() and isinstance(value, str) and not name.startswith("_")
              and not name.endswith("_COLUMNS")}
-    for status in (None, *JobStatus):
-        for by_tenant in (False, True):
-            page, count = statements.list_jobs(status, by_tenant)
-            suffix = f"{status.value if status else 'all'}{'_by_tenant' if by_tenant else ''}"
-            found[f"list_jobs_{suffix}"] = page
-            found[f"count_jobs_{suffix}"] = count
+    cursor = UUID("0193a400-0000-7000-8000-000000000000")
+    for name, filter in EXAMPLE_SEARCHES.items():
+        parts = rules_of_search.parts(filter.status)
+        conds = [*rules_of_search.conditions(filter),
+                 rules_of_search.Condition("id", "<", cursor)]
+        found[f"search_page_{name}"] = search.page_query(parts, conds, 20, 0).as_string(None)
+        found[f"search_count_{name}"] = search.count_query(
+            parts, rules_of_search.conditions(filter), cap=rules_of_search.TOTAL_CAP
+        ).as_string(None)
     return found
 
 

@@ -478,36 +478,51 @@ TENANT_SETTINGS = "SELECT name, weight, max_running, rate_per_minute FROM tenant
 
 # -- cancelling ---------------------------------------------------------------------------------
 
-CANCEL_PENDING = logged(
-    f"""changed AS (
+def _cancel_pending(target: str, data: str) -> str:
+    return logged(
+        f"""changed AS (
     UPDATE jobs
        SET status = 'cancelled', finished_at = now(),
            lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
-     WHERE id = %(id)s AND status = 'pending'
+     WHERE {target} AND status = 'pending'
     RETURNING {JOB_COLUMNS})""",
-    events="""
+        events=f"""
     SELECT id, 'job_cancelled', status, attempts, tenant, task, NULL::text, NULL::text,
-           NULL::jsonb
+           {data}
       FROM changed""",
-    source=JobStatus.PENDING,
-    returning="changed.*",
-)
+        source=JobStatus.PENDING,
+        returning="changed.*",
+    )
+
+
+def _request_cancel(target: str, data: str) -> str:
+    return logged(
+        f"""changed AS (
+    UPDATE jobs SET cancel_requested_at = now()
+     WHERE {target} AND status = 'running' AND cancel_requested_at IS NULL
+    RETURNING {JOB_COLUMNS})""",
+        events=f"""
+    SELECT id, 'job_cancel_requested', status, attempts, tenant, task, NULL::text, NULL::text,
+           {data}
+      FROM changed""",
+        source=JobStatus.RUNNING,
+        returning="changed.*",
+    )
+
+
+CANCEL_PENDING = _cancel_pending("id = %(id)s", "NULL::jsonb")
 """A pending job (scheduled, waiting for a retry, or reserved by a worker) ends at once; a
 reservation's start then finds it gone."""
 
-REQUEST_CANCEL = logged(
-    f"""changed AS (
-    UPDATE jobs SET cancel_requested_at = now()
-     WHERE id = %(id)s AND status = 'running' AND cancel_requested_at IS NULL
-    RETURNING {JOB_COLUMNS})""",
-    events="""
-    SELECT id, 'job_cancel_requested', status, attempts, tenant, task, NULL::text, NULL::text,
-           NULL::jsonb
-      FROM changed""",
-    source=JobStatus.RUNNING,
-    returning="changed.*",
-)
+REQUEST_CANCEL = _request_cancel("id = %(id)s", "NULL::jsonb")
 """A running job is asked to stop; its worker is told by `CANCEL_CHANNEL` or a heartbeat."""
+
+CANCEL_PENDING_MATCHED = _cancel_pending("id = ANY(%(ids)s::uuid[])", "%(data)s::jsonb")
+REQUEST_CANCEL_MATCHED = _request_cancel("id = ANY(%(ids)s::uuid[])", "%(data)s::jsonb")
+"""A bulk cancel's batch (`Store.cancel_matching`): the same changes for the batch's locked
+jobs, each event's data saying which bulk action it was."""
+
+NOTIFY_CANCELS = "SELECT pg_notify(%s, id::text) FROM unnest(%s::uuid[]) AS id"
 
 
 # -- reads --------------------------------------------------------------------------------------
@@ -554,18 +569,6 @@ SELECT lease_owner, count(*) AS n FROM jobs WHERE status = 'running' AND tenant 
 """
 
 
-def list_jobs(status: JobStatus | None, by_tenant: bool) -> tuple[str, str]:
-    """The page and its count, for a filter. The status is a literal (from the enum), not a
-    parameter: a generic plan for `status = $1` could not use the partial index for finished
-    jobs."""
-    where = [f"status = '{JobStatus(status).value}'"] if status is not None else []
-    if by_tenant:
-        where.append("tenant = %s")
-    clause = f" WHERE {' AND '.join(where)}" if where else ""
-    return (f"SELECT {JOB_COLUMNS} FROM jobs{clause} ORDER BY id DESC LIMIT %s OFFSET %s",
-            f"SELECT count(*) AS n FROM jobs{clause}")
-
-
 # -- the worker registry ------------------------------------------------------------------------
 
 REGISTER_WORKER = """
@@ -602,30 +605,6 @@ key already skips the row, and the copy is inserted again without holding it."""
 RETRY_LINK = "UPDATE jobs SET retried_by = %s WHERE id = %s"
 
 # -- the dead-letter queue ----------------------------------------------------------------------
-
-# A NULL parameter leaves its field out; `strpos` is a plain case-sensitive substring test,
-# as SQLite's `instr`. Plans are generic (`plan_cache_mode`), so the cursor is `id >
-# coalesce(…)`, a range on the `jobs_finished_status_id` index, not an OR the generic plan
-# would apply as a filter over the whole DLQ.
-_REDRIVABLE = """status = 'failed' AND retried_by IS NULL
-   AND (%(task)s::text IS NULL OR task = %(task)s::text)
-   AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
-   AND (%(tenant)s::text IS NULL OR tenant = %(tenant)s::text)
-   AND (%(error)s::text IS NULL OR strpos(last_error, %(error)s::text) > 0)
-   AND (%(failed_after)s::timestamptz IS NULL OR finished_at >= %(failed_after)s::timestamptz)
-   AND (%(failed_before)s::timestamptz IS NULL OR finished_at < %(failed_before)s::timestamptz)"""
-
-REDRIVE_COUNT = f"SELECT count(*) AS n, now() AS as_of FROM jobs WHERE {_REDRIVABLE}"
-
-REDRIVE_PICK = f"""
-SELECT {JOB_COLUMNS} FROM jobs
- WHERE {_REDRIVABLE}
-   AND id > coalesce(%(after)s::uuid, '00000000-0000-0000-0000-000000000000'::uuid)
- ORDER BY id LIMIT %(limit)s
-   FOR UPDATE
-"""
-"""One redrive batch, locked in id order (every batch's lock order). A job that a concurrent
-retry holds is waited for, then seen as retried and left out."""
 
 REDRIVE_INSERT = f"""
 INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, max_retries, run_at,

@@ -48,6 +48,7 @@ from conveyor.store.postgres import (
     reads,
     retention,
     schedules,
+    stats,
     tenants,
     workers,
 )
@@ -101,7 +102,7 @@ class PostgresStore(DriverStore):
         """The URL the store was opened with (tests and tools connect to it directly)."""
         self._pool = pool
         self._operations = bind_operations(producers, workers, reads, queues, schedules, retention,
-                                           dlq, keys, tenants)
+                                           dlq, keys, tenants, stats)
         self._where = describe(conninfo)
         self.options = options
         self._listener = Listener(conninfo)

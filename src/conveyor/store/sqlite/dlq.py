@@ -10,33 +10,18 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import UTC, datetime
-from typing import Any
 
 from conveyor.lifecycle import EventType, JobStatus
 from conveyor.models import JobId, new_job_id
 from conveyor.store import rules
+from conveyor.store import search as rules_of_search
 from conveyor.store.base import RedriveFilter, Redriven, RedriveSkipped
 from conveyor.store.driver import RedriveBatch
+from conveyor.store.sqlite import search
 from conveyor.store.sqlite.events import Change, append
 from conveyor.store.sqlite.rows import JOB_COLUMNS, READ
 
-# Every field is a named parameter that is NULL when the filter leaves it out; `instr` is a
-# plain, case-sensitive substring test (LIKE would treat % and _ as patterns, and fold case
-# for ASCII only), the same test PostgreSQL's `strpos` makes.
-_MATCHES = """status = 'failed' AND retried_by IS NULL
-   AND (:task IS NULL OR task = :task)
-   AND (:queue IS NULL OR queue = :queue)
-   AND (:tenant IS NULL OR tenant = :tenant)
-   AND (:error IS NULL OR instr(last_error, :error) > 0)
-   AND (:failed_after IS NULL OR finished_at >= :failed_after)
-   AND (:failed_before IS NULL OR finished_at < :failed_before)"""
-
-_COUNT = f"SELECT count(*) AS n FROM jobs WHERE {_MATCHES}"
-
-# `:after` is '' for the first batch: every id sorts after it, and `id > :after` stays a
-# range on the (status, id) index.
-_PICK = (f"SELECT {JOB_COLUMNS} FROM jobs WHERE {_MATCHES}"
-         " AND id > :after ORDER BY id LIMIT :limit")
+NOT_RETRIED = "retried_by IS NULL"
 
 _INSERT = (
     "INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, attempts,"
@@ -49,16 +34,6 @@ _INSERT = (
 )
 
 
-def _parameters(filter: RedriveFilter) -> dict[str, Any]:
-    return {
-        "task": filter.task, "queue": filter.queue, "tenant": filter.tenant,
-        "error": filter.error,
-        "failed_after": None if filter.failed_after is None else filter.failed_after.timestamp(),
-        "failed_before": (None if filter.failed_before is None
-                          else filter.failed_before.timestamp()),
-    }
-
-
 def redrive(
     conn: sqlite3.Connection,
     now: float,
@@ -66,16 +41,18 @@ def redrive(
     limit: int,
     after: JobId | None,
     trace_id: str | None,
+    actor: str | None = None,
 ) -> RedriveBatch:
     """With a `limit` of 0, count the matching jobs; otherwise copy up to `limit` of them
     after `after`, in id order: each a new pending job, linked both ways, with `retry`'s two
     events."""
-    matching = _parameters(filter)
+    jobs = filter.jobs()
     if limit <= 0:
-        return RedriveBatch(int(conn.execute(_COUNT, matching).fetchone()["n"]), [], [], 0,
-                            after, datetime.fromtimestamp(now, UTC))
-    rows = conn.execute(_PICK, {**matching, "after": "" if after is None else str(after),
-                                "limit": limit}).fetchall()
+        matched, exact = search.count_matches(
+            conn, rules_of_search.parts(jobs.status), rules_of_search.conditions(jobs),
+            NOT_RETRIED, cap=rules_of_search.TOTAL_CAP)
+        return RedriveBatch(matched, [], [], 0, after, datetime.fromtimestamp(now, UTC), exact)
+    rows = search.pick(conn, jobs, after, limit, NOT_RETRIED)
     described = filter.describe()
     redriven: list[Redriven] = []
     skipped: list[RedriveSkipped] = []
@@ -95,7 +72,7 @@ def redrive(
                    row["task"], data=rules.redriven_created_data(row["id"])),
             Change(row["id"], EventType.RETRIED, JobStatus(row["status"]), row["status"],
                    row["attempts"], row["tenant"], row["task"],
-                   data=rules.redrive_data(new_id, described)),
+                   data=rules.redrive_data(new_id, described, actor)),
         ]
         redriven.append(Redriven(READ.id(row["id"]), READ.id(new_id)))
     append(conn, now, changes)

@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
+from typing import Any
 
 from conveyor.errors import IdempotencyConflict, JobNotFound, RateLimited
 from conveyor.lifecycle import EventType, JobStatus
 from conveyor.models import Job, JobId, NewJob, RateLimit, SubmitResult, new_job_id
 from conveyor.store import rules
+from conveyor.store import search as rules_of_search
+from conveyor.store.driver import CancelBatch
+from conveyor.store.search import JobFilter
+from conveyor.store.sqlite import search
 from conveyor.store.sqlite.events import Change, append
 from conveyor.store.sqlite.rows import JOB_COLUMNS, READ, dumps
 
@@ -155,6 +161,17 @@ def cancel(conn: sqlite3.Connection, now: float, job_id: JobId) -> Job:
     if row is None:
         raise JobNotFound()
     rules.check_cancellable(row["status"])
+    if row["status"] == JobStatus.RUNNING.value and row["cancel_requested_at"] is not None:
+        return READ.job(row)  # asked before: nothing changes
+    changed, change = _cancel_row(conn, now, row, None)
+    append(conn, now, [change])
+    return READ.job(changed)
+
+
+def _cancel_row(conn: sqlite3.Connection, now: float, row: sqlite3.Row,
+                data: dict[str, Any] | None) -> tuple[sqlite3.Row, Change]:
+    """Cancel a pending job at once, or ask a running one (not asked yet) to stop; the
+    changed row and its event."""
     if row["status"] == JobStatus.PENDING.value:
         changed = conn.execute(
             "UPDATE jobs SET status = 'cancelled', finished_at = ?, lease_token = NULL,"
@@ -162,17 +179,43 @@ def cancel(conn: sqlite3.Connection, now: float, job_id: JobId) -> Job:
             (now, row["id"]),
         ).fetchone()
         event_type, source = EventType.CANCELLED, JobStatus.PENDING
-    elif row["cancel_requested_at"] is None:
+    else:
         changed = conn.execute(
             f"UPDATE jobs SET cancel_requested_at = ? WHERE id = ? RETURNING {JOB_COLUMNS}",
             (now, row["id"]),
         ).fetchone()
         event_type, source = EventType.CANCEL_REQUESTED, JobStatus.RUNNING
-    else:
-        return READ.job(row)  # asked before: nothing changes
-    append(conn, now, [Change(row["id"], event_type, source, changed["status"],
-                              changed["attempts"], row["tenant"], row["task"])])
-    return READ.job(changed)
+    return changed, Change(row["id"], event_type, source, changed["status"],
+                           changed["attempts"], row["tenant"], row["task"], data=data)
+
+
+NOT_ASKED = "cancel_requested_at IS NULL"
+
+
+def cancel_matching(conn: sqlite3.Connection, now: float, filter: JobFilter, limit: int,
+                    after: JobId | None, actor: str | None) -> CancelBatch:
+    """With a `limit` of 0, count the live jobs `filter` matches (not yet asked to stop);
+    otherwise cancel up to `limit` of them after `after`, in id order, as `cancel` does,
+    in one transaction with their events."""
+    live = rules_of_search.LIVE_STATUSES
+    if limit <= 0:
+        matched, exact = search.count_matches(
+            conn, rules_of_search.parts(filter.status, live), rules_of_search.conditions(filter),
+            NOT_ASKED, cap=rules_of_search.TOTAL_CAP)
+        return CancelBatch(matched, [], [], 0, after, datetime.fromtimestamp(now, UTC), exact)
+    data = rules.bulk_cancel_data(filter.describe(), actor)
+    rows = search.pick(conn, filter, after, limit, NOT_ASKED, statuses=live)
+    cancelled: list[JobId] = []
+    requested: list[JobId] = []
+    changes: list[Change] = []
+    for row in rows:
+        _, change = _cancel_row(conn, now, row, data)
+        changes.append(change)
+        (cancelled if change.type is EventType.CANCELLED else requested).append(
+            READ.id(row["id"]))
+    append(conn, now, changes)
+    return CancelBatch(0, cancelled, requested, len(rows),
+                       READ.id(rows[-1]["id"]) if rows else after)
 
 
 def retry(conn: sqlite3.Connection, now: float, job_id: JobId, trace_id: str | None) -> Job:

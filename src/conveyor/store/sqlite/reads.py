@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 
 from conveyor.errors import JobNotFound
 from conveyor.lifecycle import Counter, JobStatus, pruned_counter, status_counter
-from conveyor.models import Counts, Job, JobEvent, JobId
+from conveyor.models import Counts, Job, JobEvent, JobId, Page
 from conveyor.store import rules
 from conveyor.store.base import ThroughputBucket, WorkerInfo
+from conveyor.store.search import JobFilter
+from conveyor.store.sqlite import search
 from conveyor.store.sqlite.rows import EVENT_COLUMNS, JOB_COLUMNS, READ, WORKER_COLUMNS
 
 
@@ -22,30 +24,11 @@ def get(conn: sqlite3.Connection, now: float, job_id: JobId) -> Job:
     return READ.job(row)
 
 
-def list_jobs(
-    conn: sqlite3.Connection,
-    now: float,
-    status: JobStatus | None,
-    tenant: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[Job], int]:
-    where, params = [], []
-    if status is not None:
-        where.append("status = ?")
-        params.append(status.value)
-    if tenant is not None:
-        where.append("tenant = ?")
-        params.append(tenant)
-    clause = f" WHERE {' AND '.join(where)}" if where else ""
-    rows = conn.execute(
-        f"SELECT {JOB_COLUMNS} FROM jobs{clause} ORDER BY id DESC LIMIT ? OFFSET ?",
-        (*params, limit, offset),
-    )
-    jobs = [READ.job(row) for row in rows]
-    if tenant is None:
-        return jobs, rules.list_total(counts(conn, now), status)
-    return jobs, int(conn.execute(f"SELECT count(*) FROM jobs{clause}", params).fetchone()[0])
+def list_jobs(conn: sqlite3.Connection, now: float, filter: JobFilter, limit: int,
+              offset: int, after: JobId | None) -> Page:
+    """A search (`sqlite.search`); a status alone is totalled by the counters."""
+    counted = None if filter.narrowed else rules.list_total(counts(conn, now), filter.status)
+    return search.list_jobs(conn, filter, limit, offset, after, counted)
 
 
 def job_events(conn: sqlite3.Connection, now: float, job_id: JobId) -> list[JobEvent]:

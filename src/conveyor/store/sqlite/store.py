@@ -36,6 +36,7 @@ from conveyor.store.sqlite import (
     reads,
     retention,
     schedules,
+    stats,
     tenants,
     workers,
 )
@@ -102,7 +103,7 @@ class SqliteStore(DriverStore):
         """How often `wait_for_change` re-reads the sequence: the fallback for wake-ups that
         do not arrive (tests set it very long to see that they do)."""
         self._operations = bind_operations(producers, workers, reads, queues, schedules, retention,
-                                           dlq, keys, tenants)
+                                           dlq, keys, tenants, stats)
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite-write")
         self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite-read")
         self._writer: sqlite3.Connection | None = None

@@ -1,0 +1,46 @@
+-- Searching the history (`conveyor.store.search`): each filter of GET /jobs through an index.
+-- Every index here holds finished rows only (`finished_at IS NOT NULL`): a row enters it once,
+-- when it finishes, so submits, leases and heartbeats do not pay for search. Live rows (few in
+-- a healthy system) are searched through the live indexes.
+CREATE INDEX jobs_done_tenant ON jobs (tenant, id) WHERE finished_at IS NOT NULL;
+CREATE INDEX jobs_done_queue ON jobs (queue, id) WHERE finished_at IS NOT NULL;
+CREATE INDEX jobs_done_task ON jobs (task, id) WHERE finished_at IS NOT NULL;
+CREATE INDEX jobs_done_trace ON jobs (trace_id) WHERE finished_at IS NOT NULL
+    AND trace_id IS NOT NULL;
+-- The dead letters not retried yet, which a redrive counts and takes: a failed job enters
+-- these when it fails and leaves them when it is retried.
+CREATE INDEX jobs_dlq_task ON jobs (task, id) WHERE status = 'failed' AND retried_by IS NULL;
+CREATE INDEX jobs_dlq_queue ON jobs (queue, id) WHERE status = 'failed' AND retried_by IS NULL;
+CREATE INDEX jobs_dlq_tenant ON jobs (tenant, id) WHERE status = 'failed' AND retried_by IS NULL;
+-- Text (`error`, `payload`): a case-sensitive trigram index over the finished jobs' payload
+-- and last error, an FTS5 table whose content is the jobs table itself (nothing is stored
+-- twice). An external-content index must be told every change to what it holds, exactly (a
+-- 'delete' with other values than were indexed corrupts it), so the triggers follow every
+-- way a row can become finished, change while finished, or go: inserted finished, updated
+-- (first out with the old values, then in with the new ones, in one trigger so in that
+-- order), deleted.
+CREATE VIRTUAL TABLE jobs_text USING fts5(
+    payload, last_error, content = 'jobs', content_rowid = 'rowid',
+    tokenize = 'trigram case_sensitive 1'
+);
+INSERT INTO jobs_text (rowid, payload, last_error)
+    SELECT rowid, payload, last_error FROM jobs WHERE finished_at IS NOT NULL;
+CREATE TRIGGER jobs_text_inserted AFTER INSERT ON jobs WHEN new.finished_at IS NOT NULL
+BEGIN
+    INSERT INTO jobs_text (rowid, payload, last_error)
+        VALUES (new.rowid, new.payload, new.last_error);
+END;
+CREATE TRIGGER jobs_text_updated AFTER UPDATE OF finished_at, payload, last_error ON jobs
+    WHEN old.finished_at IS NOT NULL OR new.finished_at IS NOT NULL
+BEGIN
+    INSERT INTO jobs_text (jobs_text, rowid, payload, last_error)
+        SELECT 'delete', old.rowid, old.payload, old.last_error
+         WHERE old.finished_at IS NOT NULL;
+    INSERT INTO jobs_text (rowid, payload, last_error)
+        SELECT new.rowid, new.payload, new.last_error WHERE new.finished_at IS NOT NULL;
+END;
+CREATE TRIGGER jobs_text_deleted AFTER DELETE ON jobs WHEN old.finished_at IS NOT NULL
+BEGIN
+    INSERT INTO jobs_text (jobs_text, rowid, payload, last_error)
+        VALUES ('delete', old.rowid, old.payload, old.last_error);
+END;

@@ -1,3 +1,0 @@
--- `count_jobs_cancelled`: generated from conveyor/store/postgres/statements.py by
--- `python -m conveyor.store.postgres.render`; do not edit.
-SELECT count(*) AS n FROM jobs WHERE status = 'cancelled'

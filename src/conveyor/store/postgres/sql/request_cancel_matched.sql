@@ -1,0 +1,57 @@
+-- `request_cancel_matched`: generated from conveyor/store/postgres/statements.py by
+-- `python -m conveyor.store.postgres.render`; do not edit.
+WITH changed AS (
+    UPDATE jobs SET cancel_requested_at = now()
+     WHERE id = ANY(%(ids)s::uuid[]) AND status = 'running' AND cancel_requested_at IS NULL
+    RETURNING id, tenant, queue, task, payload, status, priority, attempts, max_retries, run_at, created_at, started_at, finished_at, lease_owner, lease_expires_at, last_error, result, idempotency_key, request_hash, retry_of, retried_by, trace_id, timeout_sec, cancel_requested_at, progress, progress_message, schedule, scheduled_for, unique_key, unique_while),
+ev AS (
+    SELECT e.*, 'running'::text AS source
+      FROM (
+    SELECT id, 'job_cancel_requested', status, attempts, tenant, task, NULL::text, NULL::text,
+           %(data)s::jsonb
+      FROM changed) AS e(job_id, type, status, attempt, tenant, task, worker, error, data)),
+bumped AS (
+    INSERT INTO counters AS c (name, shard, value)
+    SELECT d.name, pg_backend_pid() %% 32, sum(d.delta)
+      FROM ev
+      JOIN (VALUES
+        ('job_created', NULL, 'jobs_submitted', 1),
+        ('job_created', NULL, 'status:pending', 1),
+        ('job_leased', 'pending', 'status:pending', -1),
+        ('job_leased', 'pending', 'status:running', 1),
+        ('job_succeeded', 'running', 'status:done', 1),
+        ('job_succeeded', 'running', 'status:running', -1),
+        ('job_retry_scheduled', 'running', 'retries', 1),
+        ('job_retry_scheduled', 'running', 'status:pending', 1),
+        ('job_retry_scheduled', 'running', 'status:running', -1),
+        ('job_failed', 'running', 'status:failed', 1),
+        ('job_failed', 'running', 'status:running', -1),
+        ('job_lease_expired', 'running', 'retries', 1),
+        ('job_lease_expired', 'running', 'status:pending', 1),
+        ('job_lease_expired', 'running', 'status:running', -1),
+        ('job_released', 'running', 'status:pending', 1),
+        ('job_released', 'running', 'status:running', -1),
+        ('job_cancelled', 'pending', 'status:cancelled', 1),
+        ('job_cancelled', 'pending', 'status:pending', -1),
+        ('job_cancelled', 'running', 'status:cancelled', 1),
+        ('job_cancelled', 'running', 'status:running', -1)) AS d(type, source, name, delta)
+        ON d.type = ev.type AND d.source IS NOT DISTINCT FROM ev.source
+     GROUP BY d.name
+    HAVING sum(d.delta) <> 0
+     ORDER BY d.name
+        ON CONFLICT (name, shard) DO UPDATE SET value = c.value + excluded.value
+    RETURNING 1),
+locked AS (
+    SELECT pg_advisory_xact_lock(7165066986957399414) AS held
+      FROM (SELECT count(*) AS n FROM changed) AS c, (SELECT count(*) FROM bumped) AS b
+     WHERE c.n > 0),
+appended AS (
+    INSERT INTO job_events (job_id, type, status, attempt, tenant, task, worker, error, data)
+    SELECT ev.job_id, ev.type, ev.status, ev.attempt, ev.tenant, ev.task, ev.worker, ev.error,
+           ev.data
+      FROM ev, locked ORDER BY 1
+    RETURNING seq),
+notified AS (
+    SELECT pg_notify('conveyor_events', max(seq)::text) AS sent FROM appended
+    HAVING count(*) > 0)
+SELECT changed.* FROM changed LEFT JOIN notified ON true

@@ -1,0 +1,3 @@
+-- `search_page_failed`: generated from conveyor/store/postgres/statements.py by
+-- `python -m conveyor.store.postgres.render`; do not edit.
+SELECT * FROM ((SELECT id, tenant, queue, task, payload, status, priority, attempts, max_retries, run_at, created_at, started_at, finished_at, lease_owner, lease_expires_at, last_error, result, idempotency_key, request_hash, retry_of, retried_by, trace_id, timeout_sec, cancel_requested_at, progress, progress_message, schedule, scheduled_for, unique_key, unique_while FROM jobs WHERE status = 'failed' AND finished_at IS NOT NULL AND id < '0193a400000070008000000000000000'::uuid ORDER BY id DESC LIMIT 21)) AS page ORDER BY id DESC LIMIT 21 OFFSET 0

@@ -1,0 +1,175 @@
+"""Job searches on SQLite: `store.search`'s conditions and parts rendered into SQL.
+
+Text is searched among finished jobs through `jobs_text`, an FTS5 table with the trigram
+tokenizer (migration 0012), filled by a trigger when a job finishes: a case-sensitive
+substring of three characters or more is an index lookup there. An index lookup pays per
+match, though, and a common substring (a word in most errors) matches far more rows than a
+page shows; reading the newest rows finds a page of those at once. So each text test is
+first tried on the newest rows (`search.PROBE_ROWS`): a rare one is taken from the index,
+a common one is tested row by row with `instr` (the same case-sensitive test). Live jobs
+(few) are always tested with `instr`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from conveyor.lifecycle import JobStatus
+from conveyor.models import JobId, Page
+from conveyor.store import search
+from conveyor.store.search import Condition, JobFilter, Part
+from conveyor.store.sqlite.rows import JOB_COLUMNS, READ
+
+
+def fts_query(column: str, text: str) -> str:
+    """An FTS5 query for `text` as a substring of `column`: one phrase, quotes doubled."""
+    return f'{column} : "{text.replace(chr(34), chr(34) * 2)}"'
+
+
+HALF_MICROSECOND = 5e-7
+
+
+def _value(value: object) -> object:
+    if isinstance(value, datetime):
+        # Times are stored as float seconds and shown rounded to the microsecond: a bound
+        # copied from a job's shown time must compare as the shown time does.
+        return value.timestamp() - HALF_MICROSECOND
+    if isinstance(value, UUID):
+        return str(value)
+    return value
+
+
+def indexed_texts(conn: sqlite3.Connection, conds: Sequence[Condition]) -> set[Condition]:
+    """The text tests the index answers: long enough for a trigram, and rare among the
+    newest finished rows."""
+    texts = [c for c in search.texts(conds) if len(str(c.value)) >= search.MIN_INDEXED]
+    if not texts:
+        return set()
+    counts = ", ".join(f"sum(instr({c.column}, ?) > 0)" for c in texts)
+    row = conn.execute(
+        f"SELECT {counts} FROM (SELECT payload, last_error FROM jobs"
+        " WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT ?)",
+        (*(c.value for c in texts), search.PROBE_ROWS)).fetchone()
+    return {c for c, n in zip(texts, row, strict=True) if not search.is_common(n or 0)}
+
+
+def part_sql(part: Part) -> str:
+    """The slice's own test (literal, so the partial indexes of that slice apply)."""
+    if part.status is None:
+        return "finished_at IS NOT NULL"
+    status = f"status = '{JobStatus(part.status).value}'"
+    return f"{status} AND finished_at IS NOT NULL" if part.finished else status
+
+
+def tests(conds: Sequence[Condition], indexed: set[Condition], finished: bool,
+          *extra: str) -> tuple[list[str], list[object]]:
+    """Each condition as SQL with its parameters; a text test through the index only for
+    finished rows (the index holds no others) and when `indexed` says it is rare."""
+    found: list[str] = []
+    params: list[object] = []
+    for cond in conds:
+        if cond.op == "contains":
+            if finished and cond in indexed:
+                piece = search.index_piece(str(cond.value))
+                found.append("rowid IN (SELECT rowid FROM jobs_text WHERE jobs_text MATCH ?)")
+                params.append(fts_query(cond.column, piece))
+                # The index found the rows with the piece: each is tested for the whole
+                # text (and for any text at all: a VACUUM may renumber the rows an
+                # external-content index points at, which then finds wrong rows, never
+                # a wrong answer).
+                found.append(f"instr({cond.column}, ?) > 0")
+                params.append(cond.value)
+            else:
+                found.append(f"instr({cond.column}, ?) > 0")
+                params.append(cond.value)
+        elif cond.op == "in":
+            assert isinstance(cond.value, list)
+            found.append(f"{cond.column} IN ({', '.join('?' * len(cond.value))})")
+            params += [_value(each) for each in cond.value]
+        else:
+            found.append(f"{cond.column} {cond.op} ?")
+            params.append(_value(cond.value))
+    return [*found, *extra], params
+
+
+def where(part: Part, conds: Sequence[Condition], indexed: set[Condition],
+          *extra: str) -> tuple[str, list[object]]:
+    found, params = tests(conds, indexed, part.finished, *extra)
+    return " AND ".join([part_sql(part), *found]), params
+
+
+def count_matches(conn: sqlite3.Connection, parts: Sequence[Part], conds: Sequence[Condition],
+                  *extra: str, cap: int | None) -> tuple[int, bool]:
+    """The matches of every part, each counted up to `cap + 1` (None: exactly), and
+    whether that is all of them. A text test that is scanned (common) is counted among
+    each part's newest `search.COUNT_WINDOW` rows only: whole when the part holds fewer."""
+    indexed = indexed_texts(conn, conds)
+    scanned = [c for c in search.texts(conds) if c not in indexed]
+    total, exact = 0, True
+    for part in parts:
+        if scanned:
+            # The window is the newest rows that pass every other test; only the scanned
+            # texts are tested in it, so a count is a lower bound that is 0 only with no match.
+            clause, params = where(part, [c for c in conds if c not in scanned], indexed,
+                                   *extra)
+            texts, text_params = tests(scanned, indexed, False)
+            n, seen = conn.execute(
+                f"SELECT sum({' AND '.join(texts)}), count(*) FROM (SELECT payload,"
+                f" last_error FROM jobs WHERE {clause} ORDER BY id DESC LIMIT ?)",
+                (*text_params, *params, search.COUNT_WINDOW)).fetchone()
+            total += int(n or 0)
+            exact = exact and seen < search.COUNT_WINDOW
+            continue
+        clause, params = where(part, conds, indexed, *extra)
+        limit = "" if cap is None else f" LIMIT {int(cap) + 1}"
+        total += int(conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM jobs WHERE {clause}{limit})", params
+        ).fetchone()[0])
+    return total, exact
+
+
+def pick(conn: sqlite3.Connection, filter: JobFilter, after: JobId | None, limit: int,
+         *extra: str, statuses: Sequence[JobStatus] | None = None) -> list[sqlite3.Row]:
+    """The next `limit` jobs a bulk action takes, in id order (the writer's transaction
+    holds the whole database, so nothing moves under it)."""
+    conds = search.conditions(filter)
+    if after is not None:
+        conds.append(Condition("id", ">", after))
+    indexed = indexed_texts(conn, conds)
+    rows: list[sqlite3.Row] = []
+    for part in search.parts(filter.status, statuses):
+        clause, params = where(part, conds, indexed, *extra)
+        rows += conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE {clause} ORDER BY id"
+                             " LIMIT ?", (*params, limit)).fetchall()
+    return sorted(rows, key=lambda row: str(row["id"]))[:limit]
+
+
+def list_jobs(conn: sqlite3.Connection, filter: JobFilter, limit: int, offset: int,
+              after: JobId | None, counted: int | None) -> Page:
+    """A page of `filter`'s jobs; `counted`: the total when the caller has it (counters)."""
+    parts = search.parts(filter.status)
+    conds = search.conditions(filter)
+    if after is not None:
+        conds.append(Condition("id", "<", after))
+    indexed = indexed_texts(conn, conds)
+    branches: list[str] = []
+    params: list[object] = []
+    for part in parts:  # merged in SQL: an offset never brings its rows into Python
+        clause, found = where(part, conds, indexed)
+        branches.append(f"SELECT * FROM (SELECT {JOB_COLUMNS} FROM jobs WHERE {clause}"
+                        " ORDER BY id DESC LIMIT ?)")
+        params += [*found, limit + offset + 1]
+    rows = conn.execute(f"{' UNION ALL '.join(branches)} ORDER BY id DESC LIMIT ? OFFSET ?",
+                        (*params, limit + 1, offset))
+    jobs = [READ.job(row) for row in rows]
+    cursor = search.page_of([job.id for job in jobs], limit)
+    if counted is None:
+        n, whole = count_matches(conn, parts, search.conditions(filter), cap=search.TOTAL_CAP)
+        total, exact = search.total_of(
+            n, whole, len(jobs[:limit]) + (offset if after is None else 0))
+    else:
+        total, exact = counted, True
+    return Page(jobs=jobs[:limit], total=total, total_exact=exact, next_cursor=cursor)
