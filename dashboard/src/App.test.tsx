@@ -252,6 +252,9 @@ describe("the dashboard", () => {
     await waitFor(() => expect(window.location.hash).toBe("#/running"));
     expect(document.activeElement).toBe(screen.getByRole("tab", { name: /Running/ }));
     await user.keyboard("{End}");
+    await waitFor(() => expect(window.location.hash).toBe("#/all"));
+    expect(screen.getByRole("tab", { name: /^All/ }).getAttribute("aria-selected")).toBe("true");
+    await user.keyboard("{ArrowLeft}");
     await waitFor(() => expect(window.location.hash).toBe("#/dlq"));
     expect(screen.getByRole("tab", { name: /Dead letter queue/ }).getAttribute("aria-selected")).toBe("true");
   });

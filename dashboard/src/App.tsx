@@ -5,6 +5,9 @@
 //   useQueueActions   pause and resume a queue, likewise
 //   useScheduleActions enable and disable a schedule, likewise
 //   useRedrive        the DLQ's redrive by filter: its preview, its loop and its progress
+//   useBulk           the rows picked, and a bulk retry or cancel (preview, loop, progress)
+//   useListControls   tabs, the search and tenant filter (in the address), which rows to pick
+//   useCharts         the Charts view's samples
 //   useFlash          the one message saying how the last action went, shared by them
 //   useLiveUpdates    the feed's events applied to the data and the jobs submitted here, and
 //                     polling while it is down
@@ -14,15 +17,20 @@
 import { type ReactNode, useMemo } from "react";
 
 import { accessOf, actingCredentials } from "./access";
+import { useBulk } from "./app/useBulk";
+import { useCharts } from "./app/useCharts";
 import { useDashboardData } from "./app/useDashboardData";
 import { useFlash } from "./app/useFlash";
 import { useJobActions } from "./app/useJobActions";
+import { useListControls } from "./app/useListControls";
 import { useLiveUpdates } from "./app/useLiveUpdates";
 import { useFocusListsOnReturn, usePageTitle } from "./app/pageEffects";
 import { useQueueActions } from "./app/useQueueActions";
 import { useRedrive } from "./app/useRedrive";
 import { useScheduleActions } from "./app/useScheduleActions";
 import { useSettingsDrawer } from "./app/useSettingsDrawer";
+import { BulkBar } from "./components/BulkBar";
+import { ChartsPanel } from "./components/ChartsPanel";
 import { LiveIndicator } from "./components/LiveIndicator";
 import { JobDetail } from "./components/JobDetail";
 import { JobsPanel, VIEW_LABELS } from "./components/JobsPanel";
@@ -41,16 +49,28 @@ import { useNow } from "./hooks";
 import type { SocketLike } from "./live/connection";
 import { useLiveEvents } from "./live/useLiveEvents";
 import { HOME, type Route, routeHref, useRoute } from "./routing";
-import type { JobListView } from "./services/jobs";
+import { listFilterKey } from "./services/search";
 import { useCredentials } from "./settings";
 
 /** The page's views, in the top bar: the jobs (their lists and a job's page), and the others. */
-type View = "jobs" | "queues" | "schedules";
+type View = "jobs" | "queues" | "schedules" | "charts";
 const VIEW_LINKS: readonly { label: string; view: View }[] = [
   { label: "Jobs", view: "jobs" },
   { label: "Queues", view: "queues" },
   { label: "Schedules", view: "schedules" },
+  { label: "Charts", view: "charts" },
 ];
+
+function viewHref(view: View, lastList: Route): string {
+  switch (view) {
+    case "jobs":
+      return routeHref(lastList);
+    case "charts":
+      return routeHref({ name: "charts", minutes: 60 });
+    default:
+      return routeHref({ name: view });
+  }
+}
 
 function viewOf(route: Route): View {
   return route.name === "list" || route.name === "job" ? "jobs" : route.name;
@@ -79,6 +99,10 @@ export function App({ config, createSocket }: AppProps) {
   const queueActions = useQueueActions({ credentials: acting, data, showFlash });
   const scheduleActions = useScheduleActions({ credentials: acting, data, showFlash });
   const redrive = useRedrive({ credentials: acting, data });
+  const listKey = route.name === "list" ? `${route.view}?${listFilterKey(data.listFilter)}` : null;
+  const bulk = useBulk({ credentials: acting, data, listKey });
+  const controls = useListControls({ route, navigate, bulk, access });
+  const charts = useCharts({ route, credentials, currentSeq: live.seq });
   const rowActions = useMemo(
     () => ({ ...actions.rowActions, denied: access.writeDenied }),
     [actions.rowActions, access.writeDenied],
@@ -97,6 +121,7 @@ export function App({ config, createSocket }: AppProps) {
       queueActions.authError,
       scheduleActions.authError,
       redrive.authError,
+      bulk.authError,
     ],
     liveStatus: live.state.status,
     apiKeyRequired: config.apiKeyRequired,
@@ -109,13 +134,6 @@ export function App({ config, createSocket }: AppProps) {
   usePageTitle(metrics);
   useFocusListsOnReturn(route.name);
 
-  const listTenant = route.name === "list" ? route.tenant : undefined;
-  const goToList = (view: JobListView, page: number) =>
-    navigate({ name: "list", view, page, ...(listTenant !== undefined && { tenant: listTenant }) });
-  const filterTenant = (tenant: string | null) => {
-    if (route.name !== "list") return;
-    navigate({ name: "list", view: route.view, page: 0, ...(tenant !== null && { tenant }) });
-  };
 
   let content: ReactNode;
   switch (route.name) {
@@ -141,14 +159,20 @@ export function App({ config, createSocket }: AppProps) {
           </div>
           <JobsPanel
             view={route.view}
-            page={route.page}
             list={data.list}
             metrics={metrics}
-            onNavigate={goToList}
+            onNavigate={controls.goToList}
+            paging={data.paging}
+            filter={data.listFilter}
+            onFilterChange={controls.changeFilter}
+            selection={controls.selection}
+            bulk={
+              <BulkBar kind={controls.kind} view={route.view} filter={data.listFilter} bulk={bulk} denied={access.writeDenied} />
+            }
             onReload={data.reloadList}
             actions={rowActions}
             retention={data.retention.data?.data ?? null}
-            tenant={{ fixed: access.tenant, value: data.listTenant, onChange: filterTenant }}
+            tenant={{ fixed: access.tenant, value: data.listTenant, onChange: controls.filterTenant }}
           >
             {route.view === "dlq" && (
               <RedrivePanel
@@ -193,6 +217,16 @@ export function App({ config, createSocket }: AppProps) {
         />
       );
       break;
+    case "charts":
+      content = (
+        <ChartsPanel
+          data={charts}
+          minutes={route.minutes}
+          onMinutes={(minutes) => navigate({ name: "charts", minutes })}
+          now={now}
+        />
+      );
+      break;
     case "schedules":
       content = (
         <SchedulesPanel
@@ -229,7 +263,7 @@ export function App({ config, createSocket }: AppProps) {
               <a
                 key={label}
                 className="views__link"
-                href={routeHref(view === "jobs" ? lastList : { name: view })}
+                href={viewHref(view, lastList)}
                 aria-current={viewOf(route) === view ? "page" : undefined}
               >
                 {label}

@@ -65,18 +65,23 @@ describe("format", () => {
 });
 
 describe("routing", () => {
-  it("reads lists, pages and jobs from the hash, and writes them back", () => {
-    expect(parseRoute("")).toEqual({ name: "list", view: "pending", page: 0 });
-    expect(parseRoute("#/dlq?page=3")).toEqual({ name: "list", view: "dlq", page: 2 });
-    expect(parseRoute("#/nonsense?page=-4")).toEqual({ name: "list", view: "pending", page: 0 });
+  it("reads lists and jobs from the hash, and writes them back", () => {
+    expect(parseRoute("")).toEqual({ name: "list", view: "pending", filter: {} });
+    expect(parseRoute("#/dlq?page=3")).toEqual({ name: "list", view: "dlq", filter: {} }); // pages are not in the address
+    expect(parseRoute("#/nonsense")).toEqual({ name: "list", view: "pending", filter: {} });
+    expect(parseRoute("#/all")).toEqual({ name: "list", view: "all", filter: {} });
     expect(parseRoute("#/jobs/abc")).toEqual({ name: "job", id: "abc" });
     expect(parseRoute("#/queues")).toEqual({ name: "queues" });
-    expect(routeHref({ name: "list", view: "done", page: 1 })).toBe("#/done?page=2");
-    expect(routeHref({ name: "list", view: "done", page: 0 })).toBe("#/done");
+    expect(routeHref({ name: "list", view: "done", filter: {} })).toBe("#/done");
     expect(routeHref({ name: "job", id: "abc" })).toBe("#/jobs/abc");
     expect(routeHref({ name: "queues" })).toBe("#/queues");
     expect(routeHref({ name: "schedules" })).toBe("#/schedules");
     expect(parseRoute("#/schedules")).toEqual({ name: "schedules" });
+    expect(parseRoute("#/charts")).toEqual({ name: "charts", minutes: 60 });
+    expect(parseRoute("#/charts?minutes=1440")).toEqual({ name: "charts", minutes: 1440 });
+    expect(parseRoute("#/charts?minutes=7")).toEqual({ name: "charts", minutes: 60 });
+    expect(routeHref({ name: "charts", minutes: 360 })).toBe("#/charts?minutes=360");
+    expect(routeHref({ name: "charts", minutes: 60 })).toBe("#/charts");
   });
 
   it("reads a schedule's interval in the largest units that fit", () => {

@@ -18,6 +18,7 @@ import {
   applyToPage,
   applyToThroughput,
   type Applied,
+  type PagePlace,
   type ReceivedEvent,
 } from "../live/apply";
 import type { Route } from "../routing";
@@ -30,7 +31,6 @@ import {
   type Job,
   type JobListView,
   type JobPage,
-  listJobs,
   type Metrics,
   queryKeys,
   type ThroughputBucket,
@@ -38,8 +38,10 @@ import {
 } from "../services/jobs";
 import { listQueues, type Queue, withQueue } from "../services/queues";
 import { getRetention, type Retention } from "../services/retention";
+import { isNarrowed, type ListFilter, listFilterKey, listJobs, withoutField } from "../services/search";
 import { listSchedules, type Schedule, withSchedule } from "../services/schedules";
 import { getWhoAmI, type WhoAmI } from "../services/whoami";
+import { type ListPaging, useListPaging } from "./useListPaging";
 
 // Workers and throughput change without events (a worker's heartbeat, a minute passing), so
 // they are polled whatever the live feed does.
@@ -53,6 +55,10 @@ export const QUEUES_POLL_MS = 3000;
 export const SCHEDULES_POLL_MS = 5000;
 // What is kept changes only with the server's configuration; the last prune moves hourly.
 export const RETENTION_POLL_MS = 60_000;
+// While events flow, every batch asks for the counts and the queues again (events do not say
+// which count or queue they left): at most this often.
+const METRICS_MIN_INTERVAL_MS = 1000;
+const QUEUES_MIN_INTERVAL_MS = 1000;
 
 export interface DashboardData {
   metrics: ResourceState<Metrics>;
@@ -73,6 +79,11 @@ export interface DashboardData {
   /** The tenant the list on screen is limited to (null: every tenant the key sees): the
    *  route's filter for an admin, nothing for a tenant's key (the API limits it to its own). */
   listTenant: string | null;
+  /** The filter the list on screen is fetched with (the route's, less a tenant the key may not
+   *  name); empty on other views. */
+  listFilter: ListFilter;
+  /** Where in the list the page shown is (keyset: a stack of cursors). */
+  paging: ListPaging;
   /** Patch everything shown with a batch of live events (refetching what they make stale). */
   applyEvents: (events: readonly ReceivedEvent[]) => void;
   /** Refetch everything, throttled (after a resync). */
@@ -120,6 +131,8 @@ interface OnScreen {
   whoami: Resource<WhoAmI> | null;
   /** The tenant `list` is limited to, whose events alone may change it. */
   listTenant: string | null;
+  /** Where `list` sits, for the events that may enter it. */
+  listPlace: PagePlace;
 }
 
 const NOTHING: OnScreen = {
@@ -134,6 +147,7 @@ const NOTHING: OnScreen = {
   retention: null,
   whoami: null,
   listTenant: null,
+  listPlace: { first: true, narrowed: false },
 };
 
 function markRetriedInPage(page: JobPage, id: string, retriedBy: string): JobPage {
@@ -150,6 +164,15 @@ function cancelAnswerInPage(page: JobPage, answer: Job): Applied<JobPage> {
     data: { ...page, jobs: page.jobs.map((job) => (job === current ? next : job)) },
     stale: next.status !== current.status,
   };
+}
+
+const EMPTY_FILTER: ListFilter = {};
+
+/** The filter a list is fetched with: a tenant's key names no tenant (the API limits it to its
+ *  own and would refuse another), so a tenant in the address (an admin's link) is dropped. */
+function effectiveFilter(filter: ListFilter, boundTenant: string | null): ListFilter {
+  if (boundTenant === null || filter.tenant === undefined) return filter;
+  return withoutField(filter, "tenant");
 }
 
 export interface DashboardDataOptions {
@@ -171,7 +194,7 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     queryKeys.metrics(),
     (signal) => getMetrics(credentials, signal),
     currentSeq,
-    1000,
+    METRICS_MIN_INTERVAL_MS,
   );
   const [throughputState, throughput] = useResource(
     queryKeys.throughput(THROUGHPUT_MINUTES),
@@ -189,13 +212,19 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
   // A tenant's key sees its own tenant only: a filter in the address (from an admin's link) is
   // not sent, as the API would refuse another tenant.
   const boundTenant = whoamiState.data?.data.tenant ?? null;
-  const listTenant = boundTenant === null ? (listRoute?.tenant ?? null) : null;
+  const listFilter = listRoute ? effectiveFilter(listRoute.filter, boundTenant) : EMPTY_FILTER;
+  const listTenant = listFilter.tenant ?? null;
+  const filterKey = listFilterKey(listFilter);
+  const listView = listRoute?.view ?? null;
+  const paging = useListPaging(listView === null ? null : `${listView}?${filterKey}`);
+  const cursor = paging.cursor;
   const [listState, list] = useResource(
-    listRoute ? queryKeys.jobList(listRoute.view, listRoute.page, listTenant) : null,
-    (signal) => listJobs(credentials, listRoute?.view ?? "pending", listRoute?.page ?? 0, listTenant, signal),
+    listView !== null ? queryKeys.jobList(listView, filterKey, cursor) : null,
+    (signal) => listJobs(credentials, listView ?? "pending", { filter: listFilter, cursor }, signal),
     currentSeq,
     1000,
   );
+  const narrowed = isNarrowed(listFilter);
   const jobId = route.name === "job" ? route.id : null;
   const [detailState, detail] = useResource(
     jobId ? queryKeys.job(jobId) : null,
@@ -208,7 +237,7 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     queuesShown ? queryKeys.queues() : null,
     (signal) => listQueues(credentials, signal),
     currentSeq,
-    1000,
+    QUEUES_MIN_INTERVAL_MS,
   );
   const schedulesShown = route.name === "schedules";
   const [schedulesState, schedules] = useResource(
@@ -227,7 +256,6 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
   // What the functions below act on: the resources of the last render React committed, set
   // before any effect of that render runs.
   const onScreen = useRef<OnScreen>(NOTHING);
-  const listView = listRoute?.view ?? null;
   useLayoutEffect(() => {
     onScreen.current = {
       metrics,
@@ -241,8 +269,9 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
       retention,
       whoami,
       listTenant,
+      listPlace: { first: cursor === null, narrowed },
     };
-  }, [metrics, throughput, workers, list, listView, detail, queues, schedules, retention, whoami, listTenant]);
+  }, [metrics, throughput, workers, list, listView, detail, queues, schedules, retention, whoami, listTenant, cursor, narrowed]);
 
   const applyEvents = useCallback((events: readonly ReceivedEvent[]) => {
     const shown = onScreen.current;
@@ -253,7 +282,8 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     const tenant = shown.listTenant;
     // Another tenant's job cannot enter or leave a list filtered to one tenant.
     const forList = tenant === null ? events : events.filter((event) => event.tenant === tenant);
-    if (view !== null) shown.list?.apply((data, asOf) => applyToPage(data, view, forList, asOf));
+    const place = shown.listPlace;
+    if (view !== null) shown.list?.apply((data, asOf) => applyToPage(data, view, forList, asOf, place));
     shown.detail?.apply((data, asOf) => applyToJob(data, events, asOf));
     // Events do not say which queue their job is in: any of them may move a queue's figures.
     shown.queues?.refetch();
@@ -353,6 +383,8 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     retention: retentionState,
     whoami: whoamiState,
     listTenant,
+    listFilter,
+    paging,
     applyEvents,
     refetchAll,
     refetchVisible,

@@ -149,6 +149,16 @@ const progressColumn: Column = {
 };
 
 const COLUMNS: Record<JobListView, Column[]> = {
+  all: [
+    jobColumn,
+    payloadColumn,
+    statusColumn,
+    tenantColumn,
+    attemptsColumn,
+    { header: "Created", cell: (job, now) => <When date={job.createdAt} now={now} /> },
+    { header: "Finished", cell: (job, now) => <When date={job.finishedAt} now={now} /> },
+    actionColumn,
+  ],
   pending: [
     jobColumn,
     payloadColumn,
@@ -222,16 +232,47 @@ const COLUMNS: Record<JobListView, Column[]> = {
   ],
 };
 
+/** Rows that can be picked for a bulk action: a checkbox each, and one for the whole page. */
+export interface RowSelection {
+  selected: ReadonlySet<string>;
+  /** Whether a row can be picked (the bulk action applies to it). */
+  selectable: (job: Job) => boolean;
+  /** Pick or unpick these rows. Stable: rows are memoized. */
+  onSelect: (ids: readonly string[], selected: boolean) => void;
+}
+
 interface RowProps {
   job: Job;
   columns: Column[];
   now: number;
   actions: RowActions;
+  /** Absent: no checkbox column. */
+  onSelect: RowSelection["onSelect"] | undefined;
+  /** Whether the row has a checkbox, and whether it is ticked. */
+  selectable: boolean;
+  selected: boolean;
 }
 
-const JobRow = memo(function JobRow({ job, columns, now, actions }: RowProps) {
+const JobRow = memo(function JobRow({ job, columns, now, actions, onSelect, selectable, selected }: RowProps) {
   return (
-    <tr className={job.status === "running" ? "is-running" : undefined} data-job-id={job.id} data-status={job.status}>
+    <tr
+      className={job.status === "running" ? "is-running" : undefined}
+      data-job-id={job.id}
+      data-status={job.status}
+      aria-selected={onSelect && selectable ? selected : undefined}
+    >
+      {onSelect !== undefined && (
+        <td className="cell-select" data-label="Select">
+          {selectable && (
+            <input
+              type="checkbox"
+              checked={selected}
+              onChange={(event) => onSelect([job.id], event.target.checked)}
+              aria-label={`Select job ${shortId(job.id)}`}
+            />
+          )}
+        </td>
+      )}
       {columns.map((column) => (
         <td key={column.header} className={column.className} data-label={column.header}>
           {column.cell(job, now, actions)}
@@ -247,16 +288,36 @@ interface JobTableProps {
   caption: string;
   now: number;
   actions: RowActions;
+  /** Checkboxes for a bulk action (absent: none). */
+  selection?: RowSelection | null;
 }
 
-export function JobTable({ view, jobs, caption, now, actions }: JobTableProps) {
+export function JobTable({ view, jobs, caption, now, actions, selection = null }: JobTableProps) {
   const columns = COLUMNS[view];
+  const pickable = selection === null ? [] : jobs.filter((job) => selection.selectable(job));
+  const allPicked = selection !== null && pickable.length > 0 && pickable.every((job) => selection.selected.has(job.id));
+  const somePicked = selection !== null && pickable.some((job) => selection.selected.has(job.id));
   return (
     <div className="table-wrap">
       <table className="jobs-table">
         <caption className="sr-only">{caption}</caption>
         <thead>
           <tr>
+            {selection !== null && (
+              <th scope="col" className="cell-select">
+                <input
+                  type="checkbox"
+                  checked={allPicked}
+                  ref={(element) => {
+                    if (element) element.indeterminate = somePicked && !allPicked;
+                  }}
+                  disabled={pickable.length === 0}
+                  onChange={(event) => selection.onSelect(pickable.map((job) => job.id), event.target.checked)}
+                  aria-label="Select page"
+                  title="Select every row on this page"
+                />
+              </th>
+            )}
             {columns.map((column) => (
               <th key={column.header} scope="col" className={column.className}>
                 {column.header}
@@ -266,7 +327,16 @@ export function JobTable({ view, jobs, caption, now, actions }: JobTableProps) {
         </thead>
         <tbody>
           {jobs.map((job) => (
-            <JobRow key={job.id} job={job} columns={columns} now={now} actions={actions} />
+            <JobRow
+              key={job.id}
+              job={job}
+              columns={columns}
+              now={now}
+              actions={actions}
+              onSelect={selection?.onSelect}
+              selectable={selection?.selectable(job) ?? false}
+              selected={selection?.selected.has(job.id) ?? false}
+            />
           ))}
         </tbody>
       </table>

@@ -3,17 +3,21 @@ import { type KeyboardEvent, type ReactNode, useRef } from "react";
 import type { ResourceState } from "../data/resource";
 import { formatCount, STATUS_LABELS } from "../format";
 import { useNow } from "../hooks";
-import { JOB_LIST_VIEWS, type JobListView, type JobPage, type Metrics, PAGE_SIZE } from "../services/jobs";
+import type { ListPaging } from "../app/useListPaging";
+import { JOB_LIST_VIEWS, JOB_STATUSES, type JobListView, type JobPage, type Metrics, PAGE_SIZE } from "../services/jobs";
 import type { Retention } from "../services/retention";
-import { JobTable, type RowActions } from "./JobTable";
+import { isNarrowed, type ListFilter } from "../services/search";
+import { FilterBar } from "./FilterBar";
+import { JobTable, type RowActions, type RowSelection } from "./JobTable";
 import { Pagination } from "./Pagination";
 import { ListRetention } from "./RetentionLine";
 import { EmptyState, ErrorState, LoadingState } from "./States";
 import { TenantFilter, type TenantFilterProps } from "./TenantFilter";
 
-export const VIEW_LABELS: Record<JobListView, string> = { ...STATUS_LABELS, dlq: "Dead letter queue" };
+export const VIEW_LABELS: Record<JobListView, string> = { all: "All", ...STATUS_LABELS, dlq: "Dead letter queue" };
 
 const EMPTY: Record<JobListView, [string, string]> = {
+  all: ["No jobs yet", "Submit one above: every job, whatever its status, is listed here, newest first."],
   pending: ["No pending jobs", "Submit one above: it waits here until a worker takes it."],
   running: ["Nothing is running", "Jobs show here, pulsing, while a worker processes them."],
   done: ["No finished jobs yet", "Jobs that complete successfully are listed here, newest first."],
@@ -24,15 +28,25 @@ const EMPTY: Record<JobListView, [string, string]> = {
 
 function countFor(view: JobListView, metrics: Metrics | null): number | null {
   if (metrics === null) return null;
+  if (view === "all") return JOB_STATUSES.reduce((sum, status) => sum + metrics[status], 0);
   return view === "dlq" ? metrics.dlqCount : metrics[view];
 }
 
 interface JobsPanelProps {
   view: JobListView;
-  page: number;
   list: ResourceState<JobPage>;
   metrics: Metrics | null;
-  onNavigate: (view: JobListView, page: number) => void;
+  /** Another tab (the filter is kept). */
+  onNavigate: (view: JobListView) => void;
+  /** Where in the list the page shown is. */
+  paging: ListPaging;
+  /** The list's filter (the tenant's is `tenant`), and a new one. */
+  filter: ListFilter;
+  onFilterChange: (filter: ListFilter) => void;
+  /** Checkboxes for the bulk actions (null: this list offers none). */
+  selection: RowSelection | null;
+  /** The bulk actions' bar, above the list. */
+  bulk?: ReactNode;
   onReload: () => void;
   actions: RowActions;
   /** What is kept of finished jobs, said under their lists (null: not known). */
@@ -45,10 +59,14 @@ interface JobsPanelProps {
 
 export function JobsPanel({
   view,
-  page,
   list,
   metrics,
   onNavigate,
+  paging,
+  filter,
+  onFilterChange,
+  selection,
+  bulk,
   onReload,
   actions,
   retention,
@@ -77,13 +95,14 @@ export function JobsPanel({
     event.preventDefault();
     const next = JOB_LIST_VIEWS[target];
     if (next === undefined) return;
-    onNavigate(next, 0);
+    onNavigate(next);
     tabs.current.get(next)?.focus();
   };
 
   const data = list.data?.data ?? null;
   const label = VIEW_LABELS[view];
-  const pages = data ? Math.max(1, Math.ceil(data.total / PAGE_SIZE)) : 1;
+  const narrowed = isNarrowed(filter);
+  const page = paging.index;
 
   let body;
   if (data === null && list.error) {
@@ -94,11 +113,13 @@ export function JobsPanel({
     body = (
       <EmptyState title="No jobs on this page">
         The list is shorter now.{" "}
-        <button type="button" className="link-button" onClick={() => onNavigate(view, 0)}>
-          Go to the first page
+        <button type="button" className="link-button" onClick={paging.first}>
+          Go to the newest page
         </button>
       </EmptyState>
     );
+  } else if (data.jobs.length === 0 && narrowed) {
+    body = <EmptyState title="No job matches this search">Change or clear the filter above.</EmptyState>;
   } else if (data.jobs.length === 0) {
     const [title, text] = EMPTY[view];
     body = <EmptyState title={title}>{text}</EmptyState>;
@@ -109,7 +130,8 @@ export function JobsPanel({
         jobs={data.jobs}
         now={now}
         actions={actions}
-        caption={`${label} jobs, page ${page + 1} of ${pages}, newest first`}
+        selection={selection}
+        caption={`${label} jobs${narrowed ? " matching the search" : ""}, page ${page + 1}, newest first`}
       />
     );
   }
@@ -127,11 +149,13 @@ export function JobsPanel({
         )}
         <TenantFilter {...tenant} />
       </div>
+      <FilterBar filter={filter} onChange={onFilterChange} />
       <div className="tabs" role="tablist" aria-label="Job lists">
         {JOB_LIST_VIEWS.map((tab) => {
           const selected = tab === view;
           // The counts are of every tenant the key sees: none beside a list of one tenant.
-          const count = tenant.value === null || tenant.fixed !== null ? countFor(tab, metrics) : null;
+          // Nor beside a search: they count every job of the status.
+          const count = !narrowed && (tenant.value === null || tenant.fixed !== null) ? countFor(tab, metrics) : null;
           return (
             <button
               key={tab}
@@ -146,7 +170,7 @@ export function JobsPanel({
               aria-selected={selected}
               aria-controls="jobs-tabpanel"
               tabIndex={selected ? 0 : -1}
-              onClick={() => onNavigate(tab, 0)}
+              onClick={() => onNavigate(tab)}
               onKeyDown={(event) => onTabKey(event, tab)}
             >
               {VIEW_LABELS[tab]}
@@ -165,13 +189,29 @@ export function JobsPanel({
       >
         <ListRetention view={view} retention={retention} />
         {children}
+        {bulk}
+        {data?.outdated === true && (
+          <p className="jobs__outdated" role="status" data-testid="list-outdated">
+            Jobs changed since this search ran: new or changed jobs may match.{" "}
+            <button type="button" className="link-button" onClick={onReload}>
+              Refresh
+            </button>
+          </p>
+        )}
         {body}
-        {data !== null && data.total > 0 && (
+        {data !== null && (data.total > 0 || page > 0) && (
           <Pagination
-            page={page}
+            index={page}
             pageSize={PAGE_SIZE}
+            shown={data.jobs.length}
             total={data.total}
-            onPage={(next) => onNavigate(view, next)}
+            exact={data.totalExact}
+            hasOlder={data.nextCursor !== null}
+            onNewer={paging.newer}
+            onOlder={() => {
+              if (data.nextCursor !== null) paging.older(data.nextCursor);
+            }}
+            onFirst={paging.first}
             label={`${label} pages`}
           />
         )}

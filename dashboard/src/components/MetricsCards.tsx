@@ -49,7 +49,7 @@ export function MetricsCards({ metrics, loading }: { metrics: Metrics | null; lo
           return (
             <li key={card.label} className={`metric metric--${card.tone}`}>
               {card.view ? (
-                <a className="metric__link" href={routeHref({ name: "list", view: card.view, page: 0 })}>
+                <a className="metric__link" href={routeHref({ name: "list", view: card.view, filter: {} })}>
                   {body}
                 </a>
               ) : (

@@ -5,7 +5,7 @@ import { RETAINED_STATUSES, type RetainedStatus, type Retention } from "../servi
 
 function retained(view: JobListView): RetainedStatus | null {
   const status = viewStatus(view);
-  return (RETAINED_STATUSES as readonly string[]).includes(status) ? (status as RetainedStatus) : null;
+  return status !== null && (RETAINED_STATUSES as readonly string[]).includes(status) ? (status as RetainedStatus) : null;
 }
 
 /** Under a list of finished jobs: how long its jobs are kept. Nothing for other lists, nor

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { buildEvent, buildJob } from "../test/factories/job";
+import { buildEvent, buildJob, jobId } from "../test/factories/job";
 import type { JobPage, Metrics } from "../services/jobs";
 import {
   applyCancelAnswer,
@@ -17,7 +17,7 @@ import {
 const zero: Metrics = { pending: 0, running: 0, done: 0, failed: 0, cancelled: 0, dlqCount: 0, jobsSubmitted: 0, retries: 0 };
 
 function page(...jobs: ReturnType<typeof buildJob>[]): JobPage {
-  return { jobs, total: jobs.length, limit: 20, offset: 0 };
+  return { jobs, total: jobs.length, totalExact: true, limit: 20, offset: 0, nextCursor: null, outdated: false };
 }
 
 describe("applyToMetrics", () => {
@@ -152,6 +152,50 @@ describe("applyToPage", () => {
     expect(applyToPage(current, "running", [buildEvent({ seq: 2, type: "job_leased", status: "running" })], 2).stale).toBe(
       false,
     );
+  });
+});
+
+describe("applyToPage, by where the page sits", () => {
+  const [newest, middle, oldest] = [jobId(900_030), jobId(900_020), jobId(900_010)];
+  const rows = () => [newest, middle, oldest].map((id) => buildJob({ id, status: "done" }));
+  const ended = (id: string, seq: number) => buildEvent({ jobId: id, seq, type: "job_succeeded", status: "done", attempt: 1 });
+
+  it("keeps an older page as it is when jobs enter newer or older pages than it", () => {
+    const older = { ...page(...rows()), nextCursor: "next" };
+    const place = { first: false, narrowed: false };
+    expect(applyToPage(older, "done", [ended(jobId(900_040), 2)], 0, place).stale).toBe(false); // newer: page 1
+    expect(applyToPage(older, "done", [ended(jobId(900_005), 3)], 0, place).stale).toBe(false); // older: next page
+    // One whose id is within the page's range lands on it.
+    expect(applyToPage(older, "done", [ended(jobId(900_015), 4)], 0, place).stale).toBe(true);
+    // The first page takes every new job; the last page every older one.
+    expect(applyToPage(page(...rows()), "done", [ended(jobId(900_040), 2)], 0, { first: true, narrowed: false }).stale).toBe(true);
+    expect(applyToPage(page(...rows()), "done", [ended(jobId(900_005), 2)], 0, place).stale).toBe(true);
+  });
+
+  it("on 'all', only a new job enters, and a status change keeps the row", () => {
+    const list = page(...rows());
+    const moved = applyToPage(list, "all", [buildEvent({ jobId: newest, seq: 2, type: "job_retried", status: "done" })], 0);
+    expect(moved.stale).toBe(false);
+    const created = buildEvent({ jobId: jobId(900_040), seq: 2, type: "job_created" });
+    expect(applyToPage(list, "all", [created], 0).stale).toBe(true);
+    expect(applyToPage(list, "all", [created], 0, { first: false, narrowed: false }).stale).toBe(false);
+  });
+
+  it("under a search, moves the rows shown and marks the page outdated instead of stale", () => {
+    const pending = buildJob({ id: newest, status: "pending" });
+    const result = applyToPage(
+      page(pending),
+      "pending",
+      [
+        buildEvent({ jobId: newest, seq: 2, type: "job_leased", status: "running", attempt: 1 }),
+        buildEvent({ jobId: jobId(900_040), seq: 3, type: "job_created" }),
+      ],
+      0,
+      { first: true, narrowed: true },
+    );
+    expect(result.stale).toBe(false);
+    expect(result.data.outdated).toBe(true);
+    expect(result.data.jobs[0]?.status).toBe("running");
   });
 });
 

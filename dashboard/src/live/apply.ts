@@ -204,32 +204,71 @@ export function applyCancelAnswer(job: Job, answer: Job): Job {
 
 // ---- a page of a list ---------------------------------------------------------------------
 
+/** Where a page of a list sits, for telling whether a job that entered the list lands on it. */
+export interface PagePlace {
+  /** The first (newest) page, fetched without a cursor: every new job lands on it. */
+  first: boolean;
+  /** The list is filtered beyond what events tell (queue, payload, …): whether a job entered
+   *  or left it is not known, and refetching a search per event costs the API at volume, so
+   *  the page is marked `outdated` (the user refreshes) instead of stale. */
+  narrowed: boolean;
+}
+
+const FIRST_PAGE: PagePlace = { first: true, narrowed: false };
+
+/** Whether a job `id` that entered the list belongs on this page: lists are newest first by
+ *  id (UUIDv7, creation order), so one newer than the first row belongs on a newer page (unless
+ *  this is the first), one older than the last belongs on an older page (unless this is the
+ *  last). An empty page may get anything. */
+function landsOn(page: JobPage, id: string, place: PagePlace): boolean {
+  const newest = page.jobs[0]?.id;
+  const oldest = page.jobs[page.jobs.length - 1]?.id;
+  if (newest === undefined || oldest === undefined) return true;
+  if (!place.first && id > newest) return false;
+  if (page.nextCursor !== null && id < oldest) return false;
+  return true;
+}
+
 /** A page of one list. Rows whose job moved on show their new status at once (a pending row
  *  turns running, a failed one shows it was retried); the list is stale when a row left it or
- *  a job entered it, and the refetch then puts rows where they belong. */
+ *  a job entered it (on this page), and the refetch then puts rows where they belong. A list
+ *  narrowed by a filter is not refetched: it is marked outdated instead (see PagePlace). */
 export function applyToPage(
   page: JobPage,
   view: JobListView,
   events: readonly LiveEvent[],
   asOfSeq: number,
+  place: PagePlace = FIRST_PAGE,
 ): Applied<JobPage> {
   const status = viewStatus(view);
   const index = new Map(page.jobs.map((job, position) => [job.id, position]));
   let jobs: Job[] | null = null;
-  let stale = false;
+  let changed = false;
   for (const event of newer(events, asOfSeq)) {
     const position = index.get(event.jobId);
     if (position !== undefined) {
       jobs ??= [...page.jobs];
       const current = jobs[position];
       if (current !== undefined) jobs[position] = applyEventToJob(current, event);
-      if (event.status !== status) stale = true;
+      if (status !== null && event.status !== status) changed = true; // it left the list
+      continue;
+    }
+    if (changed) continue; // already known: skip the checks below
+    if (status === null) {
+      // Every job is in "all": only a new one enters it.
+      if (event.type === "job_created" && landsOn(page, event.jobId, place)) changed = true;
       continue;
     }
     if (event.status !== status) continue;
-    if (previousStatus(event) !== status) stale = true; // a job entered this list (or may have)
+    // A job entered this list (or may have), where its id puts it.
+    if (previousStatus(event) !== status && landsOn(page, event.jobId, place)) changed = true;
   }
-  return { data: jobs ? { ...page, jobs } : page, stale };
+  let data = jobs ? { ...page, jobs } : page;
+  if (place.narrowed) {
+    if (changed && !data.outdated) data = { ...data, outdated: true };
+    return { data, stale: false };
+  }
+  return { data, stale: changed };
 }
 
 /** Jobs this browser submitted, newest first, kept current by events. */

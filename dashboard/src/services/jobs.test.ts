@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { buildEventWire, buildJobWire, buildListWire } from "../test/factories/job";
+import { buildEventWire, buildJobWire } from "../test/factories/job";
 import { ApiError } from "./api";
 import {
   cancelJob,
@@ -8,7 +8,6 @@ import {
   canRetry,
   JOB_STATUSES,
   jobFromWire,
-  listJobs,
   parseLiveMessage,
   rfc3339FromLocal,
   throughputFromWire,
@@ -93,18 +92,6 @@ describe("parseLiveMessage", () => {
     expect(parseLiveMessage("42")).toBeNull();
     expect(parseLiveMessage('{"type":"hello"}')).toBeNull();
     expect(parseLiveMessage('{"type":"job_leased","seq":1,"jobId":"x","status":"weird"}')).toBeNull();
-  });
-});
-
-describe("listJobs", () => {
-  it("asks /jobs with the status and /dlq for the dead letter queue, 20 a page", async () => {
-    const fetch = vi.fn(() => Promise.resolve(new Response(JSON.stringify(buildListWire([buildJobWire()], { total: 41 })))));
-    vi.stubGlobal("fetch", fetch);
-    const page = await listJobs({ apiKey: "", tenant: "" }, "running", 2);
-    expect(page.total).toBe(41);
-    await listJobs({ apiKey: "", tenant: "" }, "dlq", 0);
-    const paths = fetch.mock.calls.map((call) => (call as unknown as [string])[0]);
-    expect(paths).toEqual(["/jobs?limit=20&offset=40&status=running", "/dlq?limit=20&offset=0"]);
   });
 });
 

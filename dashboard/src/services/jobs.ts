@@ -101,9 +101,14 @@ export interface JobWire {
 
 export interface JobListWire {
   jobs: JobWire[];
+  /** Exact when `total_exact`; else a lower bound (the API stops counting at 10,000). */
   total: number;
+  /** Absent from an API older than keyset pages: its totals were exact. */
+  total_exact?: boolean;
   limit: number;
   offset: number;
+  /** The next (older) page's cursor; null: no older row matches. */
+  next_cursor?: string | null;
 }
 
 export interface MetricsWire extends StatusCounts {
@@ -197,9 +202,16 @@ export interface Job {
 
 export interface JobPage {
   jobs: Job[];
+  /** Exact when `totalExact`; else at least this many match. */
   total: number;
+  totalExact: boolean;
   limit: number;
   offset: number;
+  /** The next (older) page's cursor; null: this is the last page. */
+  nextCursor: string | null;
+  /** Live events say jobs may have entered or left this (filtered) list since it was fetched:
+   *  the page says so and offers a refresh, rather than refetching a search per event. */
+  outdated: boolean;
 }
 
 export interface Metrics extends StatusCounts {
@@ -325,7 +337,15 @@ export function jobFromWire(wire: JobWire): Job {
 }
 
 export function pageFromWire(wire: JobListWire): JobPage {
-  return { jobs: wire.jobs.map(jobFromWire), total: wire.total, limit: wire.limit, offset: wire.offset };
+  return {
+    jobs: wire.jobs.map(jobFromWire),
+    total: wire.total,
+    totalExact: wire.total_exact ?? true,
+    limit: wire.limit,
+    offset: wire.offset,
+    nextCursor: wire.next_cursor ?? null,
+    outdated: false,
+  };
 }
 
 export function metricsFromWire(wire: MetricsWire): Metrics {
@@ -404,12 +424,14 @@ export function parseLiveMessage(text: string): LiveMessage | null {
 
 // ---- query keys ---------------------------------------------------------------------------
 
-/** A list the dashboard shows: one per status, in lifecycle order, then the dead-letter queue. */
-export type JobListView = JobStatus | "dlq";
-export const JOB_LIST_VIEWS: readonly JobListView[] = [...JOB_STATUSES, "dlq"];
+/** A list the dashboard shows: one per status, in lifecycle order, the dead-letter queue, then
+ *  every job (a search across statuses). */
+export type JobListView = "all" | JobStatus | "dlq";
+export const JOB_LIST_VIEWS: readonly JobListView[] = [...JOB_STATUSES, "dlq", "all"];
 
-/** The status whose jobs a view lists (the DLQ is the failed jobs). */
-export function viewStatus(view: JobListView): JobStatus {
+/** The status whose jobs a view lists (the DLQ is the failed jobs; null: every status). */
+export function viewStatus(view: JobListView): JobStatus | null {
+  if (view === "all") return null;
   return view === "dlq" ? "failed" : view;
 }
 
@@ -424,29 +446,13 @@ export const queryKeys = {
   schedules: () => "schedules",
   retention: () => "retention",
   whoami: () => "whoami",
-  jobList: (view: JobListView, page: number, tenant: string | null = null) =>
-    `jobs:${view}:${page}${tenant === null ? "" : `:${tenant}`}`,
+  /** A page of a list: its view, its filter (listFilterKey) and where it starts. */
+  jobList: (view: JobListView, filterKey: string, cursor: string | null) =>
+    `jobs:${view}:${cursor ?? ""}:${filterKey}`,
   job: (id: string) => `job:${id}`,
 } as const;
 
 // ---- calls --------------------------------------------------------------------------------
-
-/** A page of a list; `tenant`: only that tenant's jobs (null: every tenant the key sees). The
- *  DLQ of one tenant is `GET /jobs?status=failed&tenant=…`, the same rows as `/dlq` (which
- *  takes no tenant). */
-export async function listJobs(
-  credentials: Credentials,
-  view: JobListView,
-  page: number,
-  tenant: string | null = null,
-  signal?: AbortSignal,
-): Promise<JobPage> {
-  const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(page * PAGE_SIZE) });
-  if (view !== "dlq" || tenant !== null) query.set("status", viewStatus(view));
-  if (tenant !== null) query.set("tenant", tenant);
-  const path = view === "dlq" && tenant === null ? `/dlq?${query}` : `/jobs?${query}`;
-  return pageFromWire(await apiFetch<JobListWire>(path, { credentials, ...(signal && { signal }) }));
-}
 
 export async function getJob(credentials: Credentials, id: string, signal?: AbortSignal): Promise<Job> {
   const path = `/jobs/${encodeURIComponent(id)}?history=true`;

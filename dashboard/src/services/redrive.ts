@@ -6,6 +6,9 @@
 // otherwise copies that fail again at once would match again, and it would never end.
 
 import { apiFetch, type Credentials } from "./api";
+import { type LoopAnswer, type LoopOutcome, loopUntilDone } from "./bulkLoop";
+
+export { loopBound } from "./bulkLoop";
 
 // ---- wire types ---------------------------------------------------------------------------
 
@@ -23,6 +26,11 @@ export interface RedriveFilter {
 }
 
 export interface RedriveRequestWire extends RedriveFilter {
+  /** A substring of the payload's JSON text. */
+  payload?: string;
+  trace_id?: string;
+  /** A selection (at most 1,000), combined with the other fields by AND. */
+  ids?: string[];
   dry_run?: boolean;
   /** At most this many jobs this call (the API's default 1000, at most 10,000). */
   limit?: number;
@@ -141,55 +149,39 @@ export interface RedriveAllOptions {
   stopped?: () => boolean;
 }
 
-export interface RedriveOutcome extends RedriveProgress {
-  /** Why the loop ended: none left, the caller stopped it, or the API redrove nothing though
-   *  jobs remained (those it skipped, or a loop that would never end). */
-  end: "finished" | "stopped" | "stuck";
-  /** Each job the API could not redrive, once, with its reason. */
-  skipped: { id: string; reason: string }[];
-}
+export type RedriveOutcome = LoopOutcome;
 
-/** The earlier of a filter's `failed_before` and the first answer's `as_of`: the loop keeps to
- *  jobs that had failed when it began, and never widens what the user asked for. The API's
- *  text is sent as it came (a Date would drop its microseconds). */
-export function loopBound(failedBefore: string | undefined, asOf: string): string {
-  if (failedBefore === undefined) return asOf;
-  return Date.parse(failedBefore) <= Date.parse(asOf) ? failedBefore : asOf;
+/** A redrive's answer in the loop's terms. */
+export function loopAnswer(answer: RedriveAnswer): LoopAnswer {
+  return {
+    matched: answer.matched,
+    changed: answer.redriven,
+    remaining: answer.remaining,
+    asOf: answer.asOf,
+    skipped: answer.skipped,
+  };
 }
 
 /** Redrive every failed job matching `filter`, a batch a call, until none remain, holding to
- *  those that had failed when the first call began. An error rejects after the calls that
- *  succeeded (their jobs are redriven: progress said so). */
+ *  those that had failed when the first call began (the bulk loop, with `failed_before`). */
 export async function redriveAll(
   credentials: Credentials,
   filter: RedriveFilter,
-  { ratePerSec, onProgress, stopped = () => false }: RedriveAllOptions,
+  { ratePerSec, onProgress, stopped }: RedriveAllOptions,
 ): Promise<RedriveOutcome> {
-  const request: RedriveRequestWire = { ...cleanFilter(filter), limit: batchSize(ratePerSec) };
+  return redriveAllRequest(credentials, cleanFilter(filter), { ratePerSec, onProgress, ...(stopped && { stopped }) });
+}
+
+/** redriveAll for a request already made (the bulk bar's: a selection's `ids`, a payload). */
+export async function redriveAllRequest(
+  credentials: Credentials,
+  body: RedriveRequestWire,
+  { ratePerSec, onProgress, stopped }: RedriveAllOptions,
+): Promise<RedriveOutcome> {
+  const request: RedriveRequestWire = { ...body, limit: batchSize(ratePerSec) };
   if (ratePerSec !== null) request.rate_per_sec = ratePerSec;
-  let done = 0;
-  let total = 0;
-  // Skipped jobs still match, so each call meets them again: kept once each.
-  const skipped = new Map<string, string>();
-  const outcome = (end: RedriveOutcome["end"]): RedriveOutcome => ({
-    done,
-    total,
-    end,
-    skipped: Array.from(skipped, ([id, reason]) => ({ id, reason })),
+  return loopUntilDone(request, "failed_before", async (next) => loopAnswer(await redrive(credentials, next)), {
+    onProgress: (progress) => onProgress(progress),
+    ...(stopped && { stopped }),
   });
-  let bounded = false;
-  for (;;) {
-    const answer = await redrive(credentials, request);
-    if (!bounded && answer.asOf !== null) {
-      request.failed_before = loopBound(request.failed_before, answer.asOf);
-      bounded = true;
-    }
-    done += answer.redriven;
-    total = Math.max(total, done + answer.remaining);
-    for (const job of answer.skipped) skipped.set(job.id, job.reason);
-    onProgress({ done, total });
-    if (answer.remaining === 0) return outcome("finished");
-    if (answer.redriven === 0) return outcome("stuck");
-    if (stopped()) return outcome("stopped");
-  }
 }
