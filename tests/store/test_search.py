@@ -39,6 +39,18 @@ async def finish(store: Store, job: Job, error: str | None = None) -> Job:
     return await store.get(job.id)
 
 
+async def index_now(store: Store, monkeypatch: pytest.MonkeyPatch) -> int:
+    """On SQLite, run the text indexer now, up to this moment (`sqlite.search.index_search`,
+    which store processes run every few seconds, a second behind); elsewhere nothing."""
+    if getattr(store, "path", None) is None:
+        return 0
+    from conveyor.store.sqlite import search as sqlite_search
+
+    monkeypatch.setattr(sqlite_search, "INDEX_SETTLE_SEC", 0.0)
+    added: int = await store._write("index_search")  # type: ignore[attr-defined]
+    return added
+
+
 async def ids(store: Store, filter: JobFilter, limit: int = 100) -> list[JobId]:
     return [job.id for job in (await store.list_jobs(filter=filter, limit=limit)).jobs]
 
@@ -163,6 +175,7 @@ async def test_common_text_is_scanned_rare_text_is_looked_up(
     counted among the newest rows only (`COUNT_WINDOW`), a lower bound past them."""
     jobs = [await finish(store, await submit(store, payload={"n": n, "tag": "common"}),
                          error=f"boom {n}") for n in range(6)]
+    await index_now(store, monkeypatch)
     for common_from in (10**9, 1):  # never common, then common from one match on
         monkeypatch.setattr(rules_of_search, "COMMON_IN_PROBE", common_from)
         assert await ids(store, F(payload="common")) == [j.id for j in reversed(jobs)]
@@ -180,11 +193,14 @@ async def test_common_text_is_scanned_rare_text_is_looked_up(
     assert len(done.redriven) == 6 and done.remaining == 0
 
 
-async def test_deleted_jobs_leave_the_text_index(store: Store) -> None:
+async def test_deleted_jobs_leave_the_text_index(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     job = await finish(store, await submit(store, payload={"to": "gone@example.com"}),
                        error="vanishing error")
     await finish(store, await submit(store, payload={"to": "kept@example.com"}),
                  error="vanishing error")
+    await index_now(store, monkeypatch)
     await _age(store, job.id, days=30)
     pruned = await store.prune(RetentionPolicy.of({JobStatus.FAILED: 7}), "w", 100, 60)
     assert pruned.total == 1
@@ -258,14 +274,18 @@ async def test_redrive_takes_a_selection_and_names_the_actor(store: Store) -> No
     assert (await store.redrive(RedriveFilter(payload="1"), 10, dry_run=True)).matched == 1
 
 
-async def test_the_sqlite_text_index_follows_every_change(store: Store) -> None:
+async def test_the_sqlite_text_index_follows_every_change(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An external-content FTS5 index must be told every change exactly, or a later delete
-    corrupts it: finished, changed while finished, moved back in time, pruned."""
+    corrupts it: indexed in a batch, changed while indexed, moved back in time, pruned."""
     path = getattr(store, "path", None)
     if path is None:
         pytest.skip("SQLite's text index (PostgreSQL's GIN indexes follow their table)")
     gone = await finish(store, await submit(store, payload={"v": "second"}), error="e")
     kept = await finish(store, await submit(store, payload={"v": "first"}), error="old error")
+    assert await index_now(store, monkeypatch) == 2
+    assert await index_now(store, monkeypatch) == 0  # each job goes in once
 
     def behind_the_store() -> None:
         with sqlite3.connect(path) as conn:
@@ -309,3 +329,31 @@ async def test_a_windowed_count_reads_only_rows_that_pass_the_other_tests(
     assert (len(rest.redriven), rest.remaining) == (1, 0)
     everyone = await store.redrive(RedriveFilter(error="boom"), 10, dry_run=True)
     assert (everyone.matched, everyone.exact) == (3, False)  # a lower bound: 4 remain
+
+
+async def test_sqlite_indexes_text_in_batches_off_the_hot_path(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finish writes nothing to the text index: the indexer adds finished jobs in a batch
+    later, and until then a search finds them among the recently finished, the same way."""
+    path = getattr(store, "path", None)
+    if path is None:
+        pytest.skip("SQLite's text index (PostgreSQL's GIN indexes follow their table)")
+    jobs = [await finish(store, await submit(store, payload={"ref": f"ord-{n}-x"}),
+                         error=f"code {n} refused") for n in range(3)]
+
+    def indexed_rows() -> int:
+        with sqlite3.connect(path) as conn:
+            return int(conn.execute("SELECT count(*) FROM jobs_text_docsize").fetchone()[0])
+    assert await asyncio.to_thread(indexed_rows) == 0
+    before = [await ids(store, F(payload="ord-1-x")), await ids(store, F(error="code 2"))]
+    assert before == [[jobs[1].id], [jobs[2].id]]
+    from conveyor.store.sqlite import search as sqlite_search
+
+    monkeypatch.setattr(sqlite_search, "INDEX_BATCH", 2)  # a batch, then the rest
+    assert await index_now(store, monkeypatch) == 2
+    assert await index_now(store, monkeypatch) == 1
+    assert await asyncio.to_thread(indexed_rows) == 3
+    monkeypatch.setattr(rules_of_search, "COMMON_IN_PROBE", 10**9)  # through the index
+    assert [await ids(store, F(payload="ord-1-x")), await ids(store, F(error="code 2"))
+            ] == before

@@ -1,8 +1,10 @@
 """Job searches on SQLite: `store.search`'s conditions and parts rendered into SQL.
 
 Text is searched among finished jobs through `jobs_text`, an FTS5 table with the trigram
-tokenizer (migration 0012), filled by a trigger when a job finishes: a case-sensitive
-substring of three characters or more is an index lookup there. An index lookup pays per
+tokenizer (migration 0012), filled in batches by `index_search` (each store process runs it
+every `INDEX_EVERY_SEC`: a finish pays nothing for search), together with the jobs finished
+since its last run, which are few and scanned: a case-sensitive substring of three
+characters or more is an index lookup there. An index lookup pays per
 match, though, and a common substring (a word in most errors) matches far more rows than a
 page shows; reading the newest rows finds a page of those at once. So each text test is
 first tried on the newest rows (`search.PROBE_ROWS`): a rare one is taken from the index,
@@ -22,6 +24,45 @@ from conveyor.models import JobId, Page
 from conveyor.store import search
 from conveyor.store.search import Condition, JobFilter, Part
 from conveyor.store.sqlite.rows import JOB_COLUMNS, READ
+
+INDEX_BATCH = 20_000
+"""Most finished jobs `index_search` adds in one transaction (about 0.2 s of the writer)."""
+
+INDEX_SETTLE_SEC = 1.0
+"""`index_search` leaves the last second's finished jobs for its next run, so a clock that
+steps back a little does not finish a job below `upto` unseen (the triggers would index it
+even then)."""
+
+INDEX_EVERY_SEC = 2.0
+"""How often each store process runs `index_search` (the jobs finished since are scanned)."""
+
+_INDEXED_OR_RECENT = (
+    "rowid IN (SELECT rowid FROM jobs_text WHERE jobs_text MATCH ?"
+    " UNION ALL SELECT rowid FROM jobs"
+    " WHERE finished_at > (SELECT upto FROM search_index_state))")
+"""The finished jobs the index finds, and those finished since the indexer last ran."""
+
+
+def index_search(conn: sqlite3.Connection, now: float, limit: int | None = None) -> int:
+    """Add to `jobs_text` the jobs finished after `upto`, oldest finish first, up to `limit`
+    of them (`INDEX_BATCH` by default; and any that finished at the same time as the last
+    one), but none of the last `INDEX_SETTLE_SEC`; move `upto` past them. One write transaction; returns the jobs
+    added. Idempotent: any process may run it, and `upto` makes each job go in once."""
+    limit = INDEX_BATCH if limit is None else limit
+    upto = float(conn.execute("SELECT upto FROM search_index_state").fetchone()[0])
+    ceiling = now - INDEX_SETTLE_SEC
+    if ceiling <= upto:
+        return 0
+    row = conn.execute(
+        "SELECT finished_at FROM jobs WHERE finished_at > ? AND finished_at <= ?"
+        " ORDER BY finished_at LIMIT 1 OFFSET ?", (upto, ceiling, max(0, limit - 1))
+    ).fetchone()
+    cutoff = ceiling if row is None else float(row[0])
+    added = conn.execute(
+        "INSERT INTO jobs_text (rowid, payload, last_error) SELECT rowid, payload, last_error"
+        " FROM jobs WHERE finished_at > ? AND finished_at <= ?", (upto, cutoff)).rowcount
+    conn.execute("UPDATE search_index_state SET upto = ?", (cutoff,))
+    return int(added)
 
 
 def fts_query(column: str, text: str) -> str:
@@ -74,7 +115,7 @@ def tests(conds: Sequence[Condition], indexed: set[Condition], finished: bool,
         if cond.op == "contains":
             if finished and cond in indexed:
                 piece = search.index_piece(str(cond.value))
-                found.append("rowid IN (SELECT rowid FROM jobs_text WHERE jobs_text MATCH ?)")
+                found.append(_INDEXED_OR_RECENT)
                 params.append(fts_query(cond.column, piece))
                 # The index found the rows with the piece: each is tested for the whole
                 # text (and for any text at all: a VACUUM may renumber the rows an

@@ -16,6 +16,7 @@ single function on that thread, so a transaction costs one hop off the event loo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from typing import Any, ClassVar, TypeVar
 
 from conveyor.aio import wait_event
 from conveyor.errors import StoreError, StoreUnavailable
+from conveyor.logging import get_logger
 from conveyor.models import JobId
 from conveyor.store.deadline import Deadline
 from conveyor.store.driver import DriverStore, bind_operations
@@ -36,12 +38,15 @@ from conveyor.store.sqlite import (
     reads,
     retention,
     schedules,
+    search,
     stats,
     tenants,
     workers,
 )
 from conveyor.store.sqlite.migrate import check_schema, migrate
 from conveyor.store.sqlite.wake import WakeChannel, enabled_by_environment
+
+log = get_logger("conveyor.store")
 
 T = TypeVar("T")
 
@@ -104,6 +109,8 @@ class SqliteStore(DriverStore):
         do not arrive (tests set it very long to see that they do)."""
         self._operations = bind_operations(producers, workers, reads, queues, schedules, retention,
                                            dlq, keys, tenants, stats)
+        self._operations["index_search"] = search.index_search  # this driver's own upkeep
+        self._indexer: asyncio.Task[None] | None = None
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite-write")
         self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite-read")
         self._writer: sqlite3.Connection | None = None
@@ -140,7 +147,21 @@ class SqliteStore(DriverStore):
         store._reader = await loop.run_in_executor(store._reader_thread, _connect, path)
         if enabled_by_environment() if wake is None else wake:
             store._wake = WakeChannel.open(path, store._peer_committed)
+        if not producer:
+            store._indexer = asyncio.create_task(store._index_search(), name="sqlite-search")
         return store
+
+    async def _index_search(self) -> None:
+        """Keep the text index (`sqlite.search.index_search`) filled, off the hot path:
+        every `INDEX_EVERY_SEC`, batch after batch until it has caught up. Any process may
+        (the batches are idempotent); a failure is left to the next round."""
+        while True:
+            await asyncio.sleep(search.INDEX_EVERY_SEC)
+            try:
+                while await self._write("index_search") >= search.INDEX_BATCH:
+                    pass
+            except StoreError as exc:
+                log.debug("search_index_failed", error=str(exc))
 
     def on_cancel(self, callback: Callable[[JobId], None]) -> None:
         """Never called: SQLite has no channel to push on, so a worker learns of a requested
@@ -152,6 +173,10 @@ class SqliteStore(DriverStore):
         return None if self._wake is None else self._wake.path
 
     async def close(self) -> None:
+        if self._indexer is not None:
+            self._indexer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._indexer
         if self._wake is not None:
             self._wake.close()
         loop = asyncio.get_running_loop()

@@ -14,32 +14,40 @@ CREATE INDEX jobs_dlq_queue ON jobs (queue, id) WHERE status = 'failed' AND retr
 CREATE INDEX jobs_dlq_tenant ON jobs (tenant, id) WHERE status = 'failed' AND retried_by IS NULL;
 -- Text (`error`, `payload`): a case-sensitive trigram index over the finished jobs' payload
 -- and last error, an FTS5 table whose content is the jobs table itself (nothing is stored
--- twice). An external-content index must be told every change to what it holds, exactly (a
+-- twice). FTS5 writes a segment for every commit that adds to it, about 0.1 ms, which a
+-- finish must not pay: the index is filled in batches instead, off the hot path, by
+-- `sqlite.search.index_search` (every store process runs it every few seconds), and holds the
+-- jobs finished up to `search_index_state.upto`; a search also scans the few jobs finished
+-- since. An external-content index must be told every change to what it holds, exactly (a
 -- 'delete' with other values than were indexed corrupts it), so the triggers follow every
--- way a row can become finished, change while finished, or go: inserted finished, updated
--- (first out with the old values, then in with the new ones, in one trigger so in that
--- order), deleted.
+-- change to an indexed row (one finished up to `upto`): inserted so, updated (first out with
+-- the old values, then in with the new ones, in one trigger so in that order), deleted. A
+-- finishing job (finished after `upto`) passes their WHEN and costs nothing.
+CREATE TABLE search_index_state (upto REAL NOT NULL);
+INSERT INTO search_index_state (upto) VALUES (0);  -- the indexer fills in what exists
 CREATE VIRTUAL TABLE jobs_text USING fts5(
     payload, last_error, content = 'jobs', content_rowid = 'rowid',
     tokenize = 'trigram case_sensitive 1'
 );
-INSERT INTO jobs_text (rowid, payload, last_error)
-    SELECT rowid, payload, last_error FROM jobs WHERE finished_at IS NOT NULL;
-CREATE TRIGGER jobs_text_inserted AFTER INSERT ON jobs WHEN new.finished_at IS NOT NULL
+CREATE TRIGGER jobs_text_inserted AFTER INSERT ON jobs
+    WHEN new.finished_at <= (SELECT upto FROM search_index_state)
 BEGIN
     INSERT INTO jobs_text (rowid, payload, last_error)
         VALUES (new.rowid, new.payload, new.last_error);
 END;
 CREATE TRIGGER jobs_text_updated AFTER UPDATE OF finished_at, payload, last_error ON jobs
-    WHEN old.finished_at IS NOT NULL OR new.finished_at IS NOT NULL
+    WHEN old.finished_at <= (SELECT upto FROM search_index_state)
+      OR new.finished_at <= (SELECT upto FROM search_index_state)
 BEGIN
     INSERT INTO jobs_text (jobs_text, rowid, payload, last_error)
         SELECT 'delete', old.rowid, old.payload, old.last_error
-         WHERE old.finished_at IS NOT NULL;
+         WHERE old.finished_at <= (SELECT upto FROM search_index_state);
     INSERT INTO jobs_text (rowid, payload, last_error)
-        SELECT new.rowid, new.payload, new.last_error WHERE new.finished_at IS NOT NULL;
+        SELECT new.rowid, new.payload, new.last_error
+         WHERE new.finished_at <= (SELECT upto FROM search_index_state);
 END;
-CREATE TRIGGER jobs_text_deleted AFTER DELETE ON jobs WHEN old.finished_at IS NOT NULL
+CREATE TRIGGER jobs_text_deleted AFTER DELETE ON jobs
+    WHEN old.finished_at <= (SELECT upto FROM search_index_state)
 BEGIN
     INSERT INTO jobs_text (jobs_text, rowid, payload, last_error)
         VALUES ('delete', old.rowid, old.payload, old.last_error);
