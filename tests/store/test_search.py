@@ -308,9 +308,10 @@ async def test_the_sqlite_text_index_follows_every_change(
 async def test_a_windowed_count_reads_only_rows_that_pass_the_other_tests(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A common text is counted among the newest rows that pass every other test: newer
-    rows of another tenant never crowd a tenant's matches out of the window, a rare text
-    combined with it still counts, and a bulk loop's `remaining` is 0 only when done."""
+    """A bulk action counts a common text among the newest rows that pass every other test:
+    newer rows of another tenant never crowd a tenant's matches out, a rare text combined
+    with it still counts, and a loop's `remaining` is 0 only when it is done. A list's total
+    is a bounded read of the newest rows instead, a lower bound never below its page."""
     monkeypatch.setattr(rules_of_search, "COMMON_IN_PROBE", 2)  # "boom" is, "id1xyz" not
     monkeypatch.setattr(rules_of_search, "COUNT_WINDOW", 3)
     acme = [await finish(store, await submit(store, tenant="acme",
@@ -319,7 +320,9 @@ async def test_a_windowed_count_reads_only_rows_that_pass_the_other_tests(
     for _ in range(4):  # newer, another tenant's: they would fill a window of every row
         await finish(store, await submit(store, tenant="globex"), error="boom")
     page = await store.list_jobs(filter=F(tenant="acme", error="boom"))
-    assert (page.total, page.total_exact) == (2, True)
+    assert (len(page.jobs), page.total, page.total_exact) == (2, 2, False)
+    preview = await store.redrive(RedriveFilter(tenant="acme", error="boom"), 10, dry_run=True)
+    assert (preview.matched, preview.exact) == (2, True)
     both = await store.list_jobs(filter=F(error="boom", payload="id1xyz"))
     assert ([j.id for j in both.jobs], both.total) == ([acme[1].id], 1)
     first = await store.redrive(RedriveFilter(tenant="acme", error="boom"), 1)

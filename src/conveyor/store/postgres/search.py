@@ -104,17 +104,30 @@ def page_query(parts: Sequence[Part], conds: Sequence[Condition], limit: int,
 
 
 def count_query(parts: Sequence[Part], conds: Sequence[Condition], *extra: str,
-                cap: int | None, scanned: frozenset[Condition] = frozenset()
-                ) -> sql.Composable:
+                cap: int | None, scanned: frozenset[Condition] = frozenset(),
+                bounded: bool = False) -> sql.Composable:
     """The matches of every part, each counted up to `cap + 1` (None: exactly), and
     whether the count is whole (`exact`). With a scanned text test, each part is counted
-    among its newest `search.COUNT_WINDOW` rows only: whole when the part holds fewer."""
+    among `search.COUNT_WINDOW` of its newest rows only (`bounded`: of all its rows, else of
+    those passing the other tests): whole when the part holds fewer."""
     limit = sql.SQL("") if cap is None else sql.SQL(" LIMIT {}").format(sql.Literal(cap + 1))
     if not parts:
         return sql.SQL("SELECT 0 AS n, true AS exact, now() AS as_of")
-    if scanned:
-        # The window is the newest rows that pass every other test; only the scanned texts
-        # are tested in it, so a count is a lower bound that reaches 0 only with no match.
+    if scanned and bounded:
+        # A list's total: every test among the part's newest rows, a bounded read however
+        # rare the other tests make the matches (`search.COUNT_WINDOW`).
+        window = sql.Literal(search.COUNT_WINDOW)
+        counts = [sql.SQL(
+            "(SELECT count(*) FILTER (WHERE {tests}) AS n, count(*) < {w} AS whole FROM "
+            "(SELECT * FROM jobs WHERE {part} ORDER BY id DESC LIMIT {w}) AS jobs)").format(
+                tests=sql.SQL(" AND ").join(
+                    [*(condition(c, scanned) for c in conds), *(sql.SQL(e) for e in extra)]),
+                part=part_sql(part), w=window)
+            for part in parts]
+    elif scanned:
+        # A bulk action's count: the window is the newest rows that pass every other test,
+        # only the scanned texts are tested in it, so it is 0 only when none match (a loop
+        # that stops at `remaining: 0` leaves nothing behind).
         window = sql.Literal(search.COUNT_WINDOW)
         others = [c for c in conds if c not in scanned]
         counts = [sql.SQL(
@@ -169,7 +182,7 @@ async def list_jobs(conn: Conn, filter: JobFilter, limit: int, offset: int,
     cursor = search.page_of([job.id for job in jobs], limit)
     if counted is None:
         n, exact, _ = await count_matches(conn, parts, conds, cap=search.TOTAL_CAP,
-                                          scanned=scanned)
+                                          scanned=scanned, bounded=True)
         total, exact = search.total_of(
             n, exact, len(jobs[:limit]) + (offset if after is None else 0))
     else:
@@ -179,14 +192,15 @@ async def list_jobs(conn: Conn, filter: JobFilter, limit: int, offset: int,
 
 async def count_matches(conn: Conn, parts: Sequence[Part], conds: Sequence[Condition],
                         *extra: str, cap: int | None,
-                        scanned: frozenset[Condition] | None = None
+                        scanned: frozenset[Condition] | None = None, bounded: bool = False
                         ) -> tuple[int, bool, datetime]:
     """The matches (up to `cap + 1`; None: all), whether that is all of them, and the
     store's time it counted at. `scanned` None: probe the text tests first."""
     if scanned is None:
         scanned = await common_texts(conn, conds)
     cur = await conn.execute(
-        count_query(parts, conds, *extra, cap=cap, scanned=scanned).as_string(conn),
+        count_query(parts, conds, *extra, cap=cap, scanned=scanned,
+                    bounded=bounded).as_string(conn),
         prepare=False)
     row: dict[str, Any] | None = await cur.fetchone()
     assert row is not None

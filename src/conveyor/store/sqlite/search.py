@@ -46,8 +46,9 @@ _INDEXED_OR_RECENT = (
 def index_search(conn: sqlite3.Connection, now: float, limit: int | None = None) -> int:
     """Add to `jobs_text` the jobs finished after `upto`, oldest finish first, up to `limit`
     of them (`INDEX_BATCH` by default; and any that finished at the same time as the last
-    one), but none of the last `INDEX_SETTLE_SEC`; move `upto` past them. One write transaction; returns the jobs
-    added. Idempotent: any process may run it, and `upto` makes each job go in once."""
+    one), but none of the last `INDEX_SETTLE_SEC`; move `upto` past them. One write
+    transaction; returns the jobs added. Idempotent: any process may run it, and `upto`
+    makes each job go in once."""
     limit = INDEX_BATCH if limit is None else limit
     upto = float(conn.execute("SELECT upto FROM search_index_state").fetchone()[0])
     ceiling = now - INDEX_SETTLE_SEC
@@ -143,7 +144,7 @@ def where(part: Part, conds: Sequence[Condition], indexed: set[Condition],
 
 
 def count_matches(conn: sqlite3.Connection, parts: Sequence[Part], conds: Sequence[Condition],
-                  *extra: str, cap: int | None) -> tuple[int, bool]:
+                  *extra: str, cap: int | None, bounded: bool = False) -> tuple[int, bool]:
     """The matches of every part, each counted up to `cap + 1` (None: exactly), and
     whether that is all of them. A text test that is scanned (common) is counted among
     each part's newest `search.COUNT_WINDOW` rows only: whole when the part holds fewer."""
@@ -151,9 +152,21 @@ def count_matches(conn: sqlite3.Connection, parts: Sequence[Part], conds: Sequen
     scanned = [c for c in search.texts(conds) if c not in indexed]
     total, exact = 0, True
     for part in parts:
+        if scanned and bounded:
+            # A list's total: every test among the part's newest rows, a bounded read
+            # however rare the other tests make the matches (`search.COUNT_WINDOW`).
+            found, params = tests(conds, indexed, part.finished, *extra)
+            n, seen = conn.execute(
+                f"SELECT sum({' AND '.join(found)}), count(*) FROM (SELECT rowid AS rowid, *"
+                f" FROM jobs WHERE {part_sql(part)} ORDER BY id DESC LIMIT ?)",
+                (*params, search.COUNT_WINDOW)).fetchone()
+            total += int(n or 0)
+            exact = exact and seen < search.COUNT_WINDOW
+            continue
         if scanned:
-            # The window is the newest rows that pass every other test; only the scanned
-            # texts are tested in it, so a count is a lower bound that is 0 only with no match.
+            # A bulk action's count: the window is the newest rows that pass every other
+            # test, only the scanned texts are tested in it, so it is 0 only when none match
+            # (a loop that stops at `remaining: 0` leaves nothing behind).
             clause, params = where(part, [c for c in conds if c not in scanned], indexed,
                                    *extra)
             texts, text_params = tests(scanned, indexed, False)
@@ -208,7 +221,8 @@ def list_jobs(conn: sqlite3.Connection, filter: JobFilter, limit: int, offset: i
     jobs = [READ.job(row) for row in rows]
     cursor = search.page_of([job.id for job in jobs], limit)
     if counted is None:
-        n, whole = count_matches(conn, parts, search.conditions(filter), cap=search.TOTAL_CAP)
+        n, whole = count_matches(conn, parts, search.conditions(filter), cap=search.TOTAL_CAP,
+                                 bounded=True)
         total, exact = search.total_of(
             n, whole, len(jobs[:limit]) + (offset if after is None else 0))
     else:

@@ -14,9 +14,12 @@ CREATE INDEX IF NOT EXISTS jobs_done_trace ON jobs (trace_id) WHERE finished_at 
     AND trace_id IS NOT NULL;
 -- The dead letters not retried yet, which a redrive counts and takes: a failed job enters
 -- these when it fails and leaves them when it is retried.
-CREATE INDEX IF NOT EXISTS jobs_dlq_task ON jobs (task, id) WHERE status = 'failed' AND retried_by IS NULL;
-CREATE INDEX IF NOT EXISTS jobs_dlq_queue ON jobs (queue, id) WHERE status = 'failed' AND retried_by IS NULL;
-CREATE INDEX IF NOT EXISTS jobs_dlq_tenant ON jobs (tenant, id) WHERE status = 'failed' AND retried_by IS NULL;
+CREATE INDEX IF NOT EXISTS jobs_dlq_task ON jobs (task, id)
+    WHERE status = 'failed' AND retried_by IS NULL AND finished_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_dlq_queue ON jobs (queue, id)
+    WHERE status = 'failed' AND retried_by IS NULL AND finished_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_dlq_tenant ON jobs (tenant, id)
+    WHERE status = 'failed' AND retried_by IS NULL AND finished_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_done_error ON jobs USING gin (last_error gin_trgm_ops)
     WHERE finished_at IS NOT NULL AND last_error IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_done_payload ON jobs USING gin ((payload::text) gin_trgm_ops)
