@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/index.html dashboard/package.json dashboard/vite.config.ts dashboard/tsconfig*.json -type f 2>/dev/null)
 
-.PHONY: run test lint typecheck pytest dashboard dashboard-test wheel bench bench-growth bench-retention fuzz clean lock
+.PHONY: run test lint typecheck pytest dashboard dashboard-test wheel bench bench-growth bench-retention bench-listing fuzz clean lock
 
 run: $(VENV)/.installed dashboard/dist/index.html
 	$(BIN)/conveyor up
@@ -60,6 +60,10 @@ bench-growth: $(VENV)/.installed-test
 # Retention: prune 1,000,000 stored done jobs while a drain runs (PostgreSQL); about 20 minutes.
 bench-retention: $(VENV)/.installed-test
 	$(BIN)/python -m bench.retention --store postgres --rows 1000000 --drain-jobs 60000
+
+# Listing at 1,000,000 finished jobs (pages, filters, bulk previews; both stores): 10-15 minutes.
+bench-listing: $(VENV)/.installed-test
+	$(BIN)/python -m bench.listing --store both --rows 1000000
 
 # A long fuzz campaign over every operation of /openapi.json (tests/api/test_fuzz.py, which
 # `make test` runs briefly): both stores, key off and on, FUZZ_EXAMPLES per operation and
