@@ -14,8 +14,10 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -38,6 +40,38 @@ MAX_TIMEOUT_SEC = 86_400.0
 """A job's `timeout_sec`, per attempt: from a second to a day."""
 
 
+def in_utc(value: datetime) -> datetime:
+    """A body's time in UTC; one with no UTC equivalent (year 1 at +14:00) is refused."""
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("is outside the range of representable times") from None
+
+
+def _rfc3339_text(value: object) -> object:
+    """JSON has no time type: a time in a body is RFC 3339 text (a number is refused, which
+    pydantic would otherwise read as a Unix time)."""
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string with an offset")
+    return value
+
+
+def _storable(value: str) -> str:
+    """Text a filter may hold: what the stores can keep (no NUL, no lone surrogate)."""
+    problem = find_problem(value)
+    if problem is not None:
+        raise ValueError(problem.lstrip(": "))
+    return value
+
+
+Rfc3339Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(in_utc),
+                        Field(strict=False)]
+"""A moment in a body (`run_at`, a filter's bounds): RFC 3339 text with an offset, kept in
+UTC."""
+FilterText = Annotated[str, AfterValidator(_storable)]
+"""A bulk filter's text: one the stores can keep."""
+
+
 class SubmitJob(BaseModel):
     """`{"text": "Hello"}` for SEED.md's text task, `{"payload": {...}}` for the text task
     with a raw payload, or `{"task": "name", "payload": {...}}` for any registered task.
@@ -57,8 +91,8 @@ class SubmitJob(BaseModel):
         None, ge=0, le=100, description="Retries after the first attempt. Defaults to MAX_RETRIES."
     )
     delay_sec: float = Field(0, ge=0, le=30 * 86400, description="Run no sooner than this.")
-    run_at: AwareDatetime | None = Field(
-        None, strict=False, description="Run no sooner than this moment (RFC 3339 with an "
+    run_at: Rfc3339Time | None = Field(
+        None, description="Run no sooner than this moment (RFC 3339 with an "
         "offset, e.g. `2026-12-01T09:30:00+01:00`; stored in UTC). A time in the past runs "
         "now. Not together with `delay_sec`.")
     timeout_sec: float | None = Field(
@@ -78,26 +112,6 @@ class SubmitJob(BaseModel):
     unique_while: UniqueWhile | None = Field(
         None, description="`pending` (the default): the key is held until the job starts; "
         "`active`: until it is done, failed or cancelled. Needs a unique key.")
-
-
-    @field_validator("run_at", mode="before")
-    @classmethod
-    def _rfc3339_text(cls, value: object) -> object:
-        """A time is RFC 3339 text (lax parsing would take a number as epoch seconds too)."""
-        if value is not None and not isinstance(value, str):
-            raise ValueError("must be an RFC 3339 date-time string with an offset")
-        return value
-
-    @field_validator("run_at")
-    @classmethod
-    def _in_utc(cls, value: datetime | None) -> datetime | None:
-        """Stored in UTC; a time that has no UTC equivalent (year 1 at +14:00) is refused."""
-        if value is None:
-            return None
-        try:
-            return value.astimezone(UTC)
-        except (OverflowError, ValueError):
-            raise ValueError("is outside the range of representable times") from None
 
 
 class SubmitBatch(BaseModel):
@@ -341,14 +355,6 @@ class TenantsOut(BaseModel):
     tenants: list[TenantOut]
 
 
-def _moment(value: datetime | None) -> datetime | None:
-    """A filter's time in UTC; one with no UTC equivalent (year 1 at +14:00) is refused."""
-    if value is None:
-        return None
-    try:
-        return value.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise ValueError("is outside the range of representable times") from None
 
 
 class RedriveIn(BaseModel):
@@ -360,18 +366,18 @@ class RedriveIn(BaseModel):
     task: str | None = Field(None, pattern=NAME_PATTERN)
     queue: str | None = Field(None, pattern=NAME_PATTERN)
     tenant: str | None = Field(None, pattern=NAME_PATTERN)
-    error: str | None = Field(
+    error: FilterText | None = Field(
         None, min_length=1, max_length=1000,
         description="A case-sensitive substring of the job's `last_error` (no patterns).")
-    failed_after: AwareDatetime | None = Field(
-        None, strict=False, description="Jobs that failed at or after this moment (RFC 3339 "
-        "with an offset).")
-    failed_before: AwareDatetime | None = Field(
-        None, strict=False, description="Jobs that failed before this moment.")
-    payload: str | None = Field(None, min_length=1, max_length=SEARCH_TEXT_MAX,
-                                description="A case-sensitive substring of the payload's "
-                                "JSON text.")
-    trace_id: str | None = Field(None, min_length=1, max_length=200)
+    failed_after: Rfc3339Time | None = Field(
+        None, description="Jobs that failed at or after this moment (RFC 3339 with an "
+        "offset).")
+    failed_before: Rfc3339Time | None = Field(
+        None, description="Jobs that failed before this moment.")
+    payload: FilterText | None = Field(None, min_length=1, max_length=SEARCH_TEXT_MAX,
+                                       description="A case-sensitive substring of the "
+                                       "payload's JSON text.")
+    trace_id: FilterText | None = Field(None, min_length=1, max_length=200)
     ids: list[LooseUUID] | None = Field(None, min_length=1, max_length=1000,
                                         description="Only these jobs (a selection).")
     dry_run: bool = Field(False, description="Only count (`matched`): nothing is redriven.")
@@ -382,30 +388,10 @@ class RedriveIn(BaseModel):
         "5 s (`remaining` says what is left); it answers no sooner than the next job's turn, "
         "so calling again at once keeps the rate.")
 
-    @field_validator("error", "payload", "trace_id")
-    @classmethod
-    def _storable(cls, value: str | None) -> str | None:
-        problem = None if value is None else find_problem(value)
-        if problem is not None:
-            raise ValueError(problem.lstrip(": "))
-        return value
-
-    @field_validator("failed_after", "failed_before", mode="before")
-    @classmethod
-    def _rfc3339_text(cls, value: object) -> object:
-        if value is not None and not isinstance(value, str):
-            raise ValueError("must be an RFC 3339 date-time string with an offset")
-        return value
-
-    @field_validator("failed_after")
-    @classmethod
-    def _after_in_utc(cls, value: datetime | None) -> datetime | None:
-        return _moment(value)
-
     @field_validator("failed_before")
     @classmethod
-    def _before_in_utc(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
-        value = _moment(value)
+    def _after_failed_after(cls, value: datetime | None,
+                            info: ValidationInfo) -> datetime | None:
         after = info.data.get("failed_after")
         if value is not None and after is not None and value <= after:
             raise ValueError("must be later than failed_after")
@@ -421,37 +407,17 @@ class BulkFilterIn(BaseModel):
     tenant: str | None = Field(None, pattern=NAME_PATTERN)
     queue: str | None = Field(None, pattern=NAME_PATTERN)
     task: str | None = Field(None, pattern=NAME_PATTERN)
-    trace_id: str | None = Field(None, min_length=1, max_length=200)
+    trace_id: FilterText | None = Field(None, min_length=1, max_length=200)
     id_prefix: str | None = Field(None, pattern=ID_PREFIX_PATTERN)
-    error: str | None = Field(None, min_length=1, max_length=SEARCH_TEXT_MAX,
-                              description="A case-sensitive substring of `last_error`.")
-    payload: str | None = Field(None, min_length=1, max_length=SEARCH_TEXT_MAX,
-                                description="A case-sensitive substring of the payload's "
-                                "JSON text.")
-    created_after: AwareDatetime | None = Field(None, strict=False)
-    created_before: AwareDatetime | None = Field(None, strict=False)
+    error: FilterText | None = Field(None, min_length=1, max_length=SEARCH_TEXT_MAX,
+                                     description="A case-sensitive substring of `last_error`.")
+    payload: FilterText | None = Field(None, min_length=1, max_length=SEARCH_TEXT_MAX,
+                                       description="A case-sensitive substring of the "
+                                       "payload's JSON text.")
+    created_after: Rfc3339Time | None = None
+    created_before: Rfc3339Time | None = None
     ids: list[LooseUUID] | None = Field(None, min_length=1, max_length=1000,
                                         description="Only these jobs (a selection).")
-
-    @field_validator("trace_id", "error", "payload")
-    @classmethod
-    def _storable(cls, value: str | None) -> str | None:
-        problem = None if value is None else find_problem(value)
-        if problem is not None:
-            raise ValueError(problem.lstrip(": "))
-        return value
-
-    @field_validator("created_after", "created_before", mode="before")
-    @classmethod
-    def _rfc3339_text(cls, value: object) -> object:
-        if value is not None and not isinstance(value, str):
-            raise ValueError("must be an RFC 3339 date-time string with an offset")
-        return value
-
-    @field_validator("created_after", "created_before")
-    @classmethod
-    def _in_utc(cls, value: datetime | None) -> datetime | None:
-        return _moment(value)
 
 
 class BulkCancelIn(BulkFilterIn):

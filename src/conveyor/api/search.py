@@ -5,7 +5,7 @@ who asked for an action (its `actor`, recorded in the history of every job it to
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -18,7 +18,13 @@ from conveyor.keys import Principal
 from conveyor.models import JobStatus
 from conveyor.payloads import find_problem
 from conveyor.store.search import JobFilter, normalize_id_prefix
-from conveyor.wire import ID_PREFIX_PATTERN, NAME_PATTERN, SEARCH_TEXT_MAX, BulkFilterIn
+from conveyor.wire import (
+    ID_PREFIX_PATTERN,
+    NAME_PATTERN,
+    SEARCH_TEXT_MAX,
+    BulkFilterIn,
+    in_utc,
+)
 
 Name = Annotated[str | None, Query(pattern=NAME_PATTERN)]
 Text = Annotated[str | None, Query(min_length=1, max_length=SEARCH_TEXT_MAX)]
@@ -69,10 +75,9 @@ def _moment(name: str, value: datetime | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return value.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise HTTPException(422, f"{name} is outside the range of representable times"
-                            ) from None
+        return in_utc(value)
+    except ValueError as exc:
+        raise HTTPException(422, f"{name} {exc}") from None
 
 
 @refuses("a tenant's key cannot name another tenant in `tenant`")
