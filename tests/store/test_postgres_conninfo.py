@@ -15,6 +15,7 @@ def test_defaults_and_session_settings() -> None:
     assert (params["host"], params["port"], params["dbname"]) == ("db.example", "6432", "app")
     assert "-c TimeZone=UTC" in str(params["options"])
     assert "-c statement_timeout=30000" in str(params["options"])
+    assert "-c jit=off" in str(params["options"])
     assert params["application_name"] == "conveyor" and params["keepalives"] == "1"
     assert describe(conninfo) == "db.example:6432/app"  # never the password
 

@@ -8,10 +8,14 @@ import uuid
 
 import psycopg
 import pytest
+from psycopg._queries import PostgresQuery
+from psycopg.adapt import Transformer
 
 from conveyor.models import Ack, Fail, JobStatus, NewJob
 from conveyor.store.base import Store
 from conveyor.store.postgres import PostgresStore, open_postgres
+from conveyor.store.postgres import statements as sql
+from conveyor.store.postgres.conninfo import parse_postgres_url
 
 pytestmark = pytest.mark.postgres
 
@@ -142,3 +146,29 @@ async def test_counters_agree_with_the_rows(postgres_url: str) -> None:
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_a_lease_on_an_analysed_backlog_is_never_jit_compiled(
+    pg_store: PostgresStore, postgres_url: str
+) -> None:
+    """The fair pick's generic plan is costed in the millions once the statistics know a big
+    backlog, and PostgreSQL's default `jit=on` then compiled the lease on every execution
+    (1.5 s each, measured at 20,000 pending jobs). The driver's sessions turn JIT off; this
+    runs the lease's prepared statement exactly as a worker's connection plans it."""
+    for first in range(0, 20_000, 2_000):
+        await pg_store.submit_many([job(str(first + i)) for i in range(2_000)])
+    conninfo, _ = parse_postgres_url(postgres_url)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("ANALYZE jobs")
+        assert conn.execute("SHOW jit").fetchone() == ("off",)
+        # Planned the way the driver plans it: once, generically, then executed.
+        params = {"queues": ["default"], "limit": 10, "worker": "w", "lease_for": LONG}
+        query = PostgresQuery(Transformer(conn))
+        query.convert(sql.LEASE, params)
+        conn.execute(b"PREPARE lease AS " + query.query)
+        conn.execute("BEGIN")
+        plan = [row[0] for row in conn.execute(
+            "EXPLAIN (ANALYZE, COSTS) EXECUTE lease('{default}', 10, 'w', 300.0)")]
+        conn.execute("ROLLBACK")
+    assert float(plan[0].split("cost=")[1].split("..")[1].split()[0]) > 100_000  # jit_above_cost
+    assert not any(line.startswith("JIT:") for line in plan), "\n".join(plan)

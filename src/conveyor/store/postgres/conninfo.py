@@ -42,10 +42,12 @@ def parse_postgres_url(url: str) -> tuple[str, PostgresOptions]:
 
     The conninfo carries the session settings every conveyor connection needs: UTC for
     timestamps, generic plans for the statements the driver prepares (see
-    `PostgresStore._fetch`), the statement timeout, an idle-in-transaction timeout (a
-    crashed client must not hold row locks forever), TCP keepalives (a silently dead server
-    is noticed), a TCP user timeout (a cut network is noticed while sending) and an
-    application name for `pg_stat_activity`. Settings already in the URL's `options` win.
+    `PostgresStore._fetch`), no JIT (a generic plan is costed without its parameters' values:
+    the fair pick's cost reaches millions over a large backlog, and every lease would be
+    compiled, 1.5 s each), the statement timeout, an idle-in-transaction timeout (a crashed
+    client must not hold row locks forever), TCP keepalives (a silently dead server is
+    noticed), a TCP user timeout (a cut network is noticed while sending) and an application
+    name for `pg_stat_activity`. Settings already in the URL's `options` win.
     """
     scheme, rest = url.split(":", 1)
     base_scheme = scheme.split("+", 1)[0]
@@ -73,7 +75,7 @@ def parse_postgres_url(url: str) -> tuple[str, PostgresOptions]:
     libpq_url = urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
     given = conninfo_to_dict(libpq_url)
     session = (
-        "-c TimeZone=UTC -c plan_cache_mode=force_generic_plan"
+        "-c TimeZone=UTC -c plan_cache_mode=force_generic_plan -c jit=off"
         f" -c statement_timeout={options.statement_timeout_ms}"
         f" -c idle_in_transaction_session_timeout={options.idle_in_transaction_timeout_ms}"
     )
