@@ -172,3 +172,26 @@ async def test_a_lease_on_an_analysed_backlog_is_never_jit_compiled(
         conn.execute("ROLLBACK")
     assert float(plan[0].split("cost=")[1].split("..")[1].split()[0]) > 100_000  # jit_above_cost
     assert not any(line.startswith("JIT:") for line in plan), "\n".join(plan)
+
+
+async def test_the_one_tenant_pick_takes_only_a_lone_uncapped_tenant_s_jobs(
+    pg_store: PostgresStore, postgres_url: str
+) -> None:
+    """`SOLO_LEASE` (tried first by every lease) takes a lone tenant's jobs in the fair
+    order, and nothing once another tenant, on either side of it in the index, or a cap is
+    there: then the lease falls to the fair pick, whose rules the contract suite checks."""
+    params = {"queues": ["default"], "limit": 3, "worker": "w", "lease_for": LONG}
+    conninfo, _ = parse_postgres_url(postgres_url)
+    ids = [(await pg_store.submit(job(str(p), tenant="m", priority=p))).job.id for p in range(4)]
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        taken = {row[0] for row in conn.execute(sql.SOLO_LEASE, params)}
+        assert taken == set(ids[1:])  # the highest priorities, as the fair pick takes them
+        for other in ("a", "z"):  # before and after "m" in jobs_pending's order
+            extra = (await pg_store.submit(job("x", tenant=other))).job.id
+            assert conn.execute(sql.SOLO_LEASE, params).fetchall() == []
+            [lease] = await pg_store.lease("w", ["default"], 1, LONG)
+            assert lease.job_id == extra  # the fair pick: the tenant holding nothing first
+        await pg_store.set_tenant("m", max_running=10)
+        assert conn.execute(sql.SOLO_LEASE, params).fetchall() == []
+        await pg_store.set_tenant("m")
+        assert [row[0] for row in conn.execute(sql.SOLO_LEASE, params)] == [ids[0]]

@@ -1,6 +1,7 @@
 """What workers ask of the PostgreSQL store: lease, reserve and start, heartbeat, finish,
 release, rescue, and the worker registry. Each is one statement (see `statements.py`), run in
-autocommit (release and rescue: two, each for its own kind of hold).
+autocommit (release and rescue: two, each for its own kind of hold; a lease or reservation
+while several tenants have pending jobs: the one-tenant pick, then the fair one).
 
 Batches arrive sorted by job id (`DriverStore` sorts them): rows are then locked in one
 global order by every statement that takes several, which keeps a finish and a heartbeat of
@@ -9,6 +10,7 @@ the same leases from deadlocking.
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from conveyor.models import Ack, Fail, JobId, Lease, Outcome, Progress, Started
@@ -18,27 +20,45 @@ from conveyor.store.postgres import statements as sql
 from conveyor.store.postgres.events import Conn
 from conveyor.store.postgres.rows import READ, dumps, fetch
 
+FAIR_HOLD_SEC = 1.0
+"""After a lease that needed the fair pick, how long a worker goes to it directly."""
+
+_fair_until: dict[tuple[str, ...], float] = {}
+"""Per worker and queue set, until when (monotonic) to skip the one-tenant pick: a hint
+that saves its round trip while several tenants have pending jobs. Never a rule: either
+pick alone leases correctly."""
+
 
 async def lease(
     conn: Conn, worker: str, queues: list[str], limit: int, lease_for_sec: float
 ) -> list[Lease]:
-    rows = await fetch(
-        conn,
-        sql.LEASE,
-        {"queues": queues, "limit": limit, "worker": worker, "lease_for": lease_for_sec},
-    )
-    return [READ.lease(row) for row in rows]
+    return await _pick(conn, sql.SOLO_LEASE, sql.LEASE, worker, queues, limit, lease_for_sec)
 
 
 async def reserve(
     conn: Conn, worker: str, queues: list[str], limit: int, lease_for_sec: float
 ) -> list[Lease]:
-    rows = await fetch(
-        conn,
-        sql.RESERVE,
-        {"queues": queues, "limit": limit, "worker": worker, "lease_for": lease_for_sec},
-    )
-    return [READ.lease(row) for row in rows]
+    return await _pick(conn, sql.SOLO_RESERVE, sql.RESERVE, worker, queues, limit,
+                       lease_for_sec)
+
+
+async def _pick(
+    conn: Conn, solo: str, fair: str, worker: str, queues: list[str], limit: int,
+    lease_for_sec: float,
+) -> list[Lease]:
+    """The one-tenant statement first (`statements._SOLO_PICK`: what most queues hold, at
+    the cost of the lease before fair dispatch); when it takes nothing, because the queues
+    are empty or because more than one tenant (or a capped one) has pending jobs there, the
+    fair one."""
+    params = {"queues": queues, "limit": limit, "worker": worker, "lease_for": lease_for_sec}
+    key = (worker, *queues)
+    if time.monotonic() >= _fair_until.get(key, 0.0):
+        if rows := await fetch(conn, solo, params):
+            return [READ.lease(row) for row in rows]
+        if rows := await fetch(conn, fair, params):
+            _fair_until[key] = time.monotonic() + FAIR_HOLD_SEC
+        return [READ.lease(row) for row in rows]
+    return [READ.lease(row) for row in await fetch(conn, fair, params)]
 
 
 async def start(conn: Conn, started: list[Started], lease_for_sec: float) -> set[JobId]:
