@@ -272,6 +272,36 @@ async def test_prefetched_jobs_stay_pending_until_they_start(
     assert sorted(STARTED) == ["j0", "j1", "j2"]
 
 
+async def test_a_tenant_s_reserved_job_starts_before_another_s_held_earlier(
+    store: Store, run_worker: Callable[..., Worker]
+) -> None:
+    """Tenant b's job is reserved behind two of a's: it still takes the next free slot,
+    since b has nothing running on this worker and a has."""
+    STARTED.clear()
+    GATES.clear()
+    for i in range(4):
+        await store.submit(NewJob("test_gated", {"name": f"a{i}"}, tenant="a"))
+    worker = run_worker(worker_concurrency=2, worker_prefetch=3)
+    await until(lambda: _started(2), message="both slots busy")
+    late = (await store.submit(NewJob("test_gated", {"name": "b0"}, tenant="b"))).job.id
+
+    async def reserved() -> bool:
+        return (await store.get(late)).lease_owner == worker.id
+
+    await until(reserved, message="b's job reserved")
+    assert (await store.get_tenant("a")).pending == 2  # a2 and a3, reserved first
+    GATES.setdefault(STARTED[0], asyncio.Event()).set()
+    await until(lambda: _started(3), message="a freed slot taken")
+    assert STARTED[2] == "b0", STARTED
+    for name in ("a0", "a1", "a2", "a3", "b0"):
+        GATES.setdefault(name, asyncio.Event()).set()
+    assert (await settle(store, late)).status is JobStatus.DONE
+
+
+async def _started(count: int) -> bool:
+    return len(STARTED) >= count
+
+
 async def test_a_stopping_worker_hands_its_reservations_back(
     store: Store, run_worker: Callable[..., Worker]
 ) -> None:

@@ -14,9 +14,10 @@ Prefetch: when every slot is busy the worker may reserve a few jobs ahead (`Stor
 so a freed slot starts one at once instead of waiting for a lease round trip. A reserved job
 stays `pending` to everyone looking (it has not started); the flusher writes its `start`
 (running, `job_leased`) just after its handler begins, before any outcome of it. Heartbeats
-renew reservations and a stop hands them back. How many: WORKER_PREFETCH, or by default about
-what the slots finish during two lease round trips, and none while jobs take less time than
-a round trip (then the slots are not what waits).
+renew reservations and a stop hands them back; a freed slot starts the oldest reservation,
+or one of a tenant with nothing running here (fair dispatch). How many: WORKER_PREFETCH, or
+by default about what the slots finish during two lease round trips, and none while jobs
+take less time than a round trip (then the slots are not what waits).
 
 Stopping a handler: a job's cancellation (learned from a heartbeat, or at once on PostgreSQL
 by notification), its deadline (the job's `timeout_sec` or the task's `timeout`) or a lost
@@ -275,11 +276,26 @@ class Worker:
         """Fill free slots from the reserved jobs at once: called wherever a slot frees, not
         only by the lease loop, which may be waiting for a lease or reservation round trip."""
         while self.free_slots > 0 and self._reserved and not self._stopping.is_set():
-            lease = self._reserved.popleft()
+            lease = self._next_reserved()
             if self._expiring(lease.job_id, time.monotonic()):
                 self._renewed.pop(lease.job_id, None)  # it may be someone else's by now
                 continue
             self._start(lease, reserved=True)
+
+    def _next_reserved(self) -> Lease:
+        """The reserved job to start next: the oldest reservation, unless a tenant with
+        nothing running here has one. The store reserves fairly, but a tenant's first job
+        can only be reserved behind the others' already held; this lets it start at the
+        next free slot instead of after them (fair dispatch's "next lease round")."""
+        first = self._reserved[0]
+        if any(lease.tenant != first.tenant for lease in self._reserved):
+            busy = {entry.lease.tenant for entry in self._running.values()
+                    if not entry.finishing}
+            for index, lease in enumerate(self._reserved):
+                if lease.tenant not in busy:
+                    del self._reserved[index]
+                    return lease
+        return self._reserved.popleft()
 
     def _start(self, lease: Lease, *, reserved: bool = False) -> None:
         task = asyncio.create_task(self._execute(lease), name=f"job-{lease.job_id}")
