@@ -47,8 +47,12 @@ async def test_a_locked_sqlite_file_fails_within_the_deadline_and_writes_nothing
         deadline = time.monotonic() + 40
         while not await answers():
             assert time.monotonic() < deadline, "the store never answered again"
-        jobs = (await store.list_jobs()).jobs
-        assert [dict(job.payload) for job in jobs] == [{"n": 2}]  # the abandoned one: nothing
+        payloads = [dict(job.payload) for job in (await store.list_jobs()).jobs]
+        assert {"n": 1} not in payloads  # abandoned while the file was locked: nothing
+        # A retry of n=2 cut by its own deadline may still have committed (a cut that comes
+        # as the commit does cannot undo it, as with any timeout), so n=2 is there once or
+        # more, never n=1.
+        assert payloads and all(payload == {"n": 2} for payload in payloads), payloads
     finally:
         await store.close()
 

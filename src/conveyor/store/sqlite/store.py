@@ -244,7 +244,9 @@ class SqliteStore(DriverStore):
         """Run `fn` on its connection's thread, within the call deadline: past it the caller
         hears `StoreUnavailable` at once, a running statement is interrupted (its
         transaction rolls back), and a write still waiting for a locked file writes nothing
-        once it gets the lock. (The thread itself may wait out the busy timeout.)"""
+        once it gets the lock. (The thread itself may wait out the busy timeout.) A cut that
+        comes as the write commits cannot undo it: like any timeout, the caller then cannot
+        tell whether it was written (an idempotency key makes the retry safe)."""
         future = asyncio.get_running_loop().run_in_executor(thread, fn)
 
         def cut() -> None:
