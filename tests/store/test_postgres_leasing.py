@@ -178,20 +178,30 @@ async def test_the_one_tenant_pick_takes_only_a_lone_uncapped_tenant_s_jobs(
     pg_store: PostgresStore, postgres_url: str
 ) -> None:
     """`SOLO_LEASE` (tried first by every lease) takes a lone tenant's jobs in the fair
-    order, and nothing once another tenant, on either side of it in the index, or a cap is
-    there: then the lease falls to the fair pick, whose rules the contract suite checks."""
+    order, and nothing once another tenant can be leased or the lone one has a cap: then the
+    lease falls to the fair pick, whose rules the contract suite checks."""
     params = {"queues": ["default"], "limit": 3, "worker": "w", "lease_for": LONG}
     conninfo, _ = parse_postgres_url(postgres_url)
-    ids = [(await pg_store.submit(job(str(p), tenant="m", priority=p))).job.id for p in range(4)]
+    ids = [(await pg_store.submit(job(str(p), tenant="m", priority=p))).job.id
+           for p in range(9)]
     with psycopg.connect(conninfo, autocommit=True) as conn:
         taken = {row[0] for row in conn.execute(sql.SOLO_LEASE, params)}
-        assert taken == set(ids[1:])  # the highest priorities, as the fair pick takes them
-        for other in ("a", "z"):  # before and after "m" in jobs_pending's order
-            extra = (await pg_store.submit(job("x", tenant=other))).job.id
-            assert conn.execute(sql.SOLO_LEASE, params).fetchall() == []
-            [lease] = await pg_store.lease("w", ["default"], 1, LONG)
-            assert lease.job_id == extra  # the fair pick: the tenant holding nothing first
+        assert taken == set(ids[6:])  # the highest priorities, as the fair pick takes them
+        # "z" sorts after "m": the 3 jobs the pick reads are all m's (6 are left), so only
+        # the probe for a later tenant sees z's job.
+        late = (await pg_store.submit(job("x", tenant="z"))).job.id
+        assert conn.execute(sql.SOLO_LEASE, params).fetchall() == []
+        [lease] = await pg_store.lease("w", ["default"], 1, LONG)
+        assert lease.job_id == late  # the fair pick: the tenant holding nothing first
+        # "a" sorts before "m": a runnable job of it is among the rows the pick reads.
+        early = (await pg_store.submit(job("x", tenant="a"))).job.id
+        assert conn.execute(sql.SOLO_LEASE, params).fetchall() == []
+        [lease] = await pg_store.lease("w", ["default"], 1, LONG)
+        assert lease.job_id == early
+        # A job of "a" for later cannot be leased now, by either pick: m's jobs go ahead.
+        await pg_store.submit(job("later", tenant="a", delay_sec=3600))
+        assert len(conn.execute(sql.SOLO_LEASE, params).fetchall()) == 3
         await pg_store.set_tenant("m", max_running=10)
         assert conn.execute(sql.SOLO_LEASE, params).fetchall() == []
         await pg_store.set_tenant("m")
-        assert [row[0] for row in conn.execute(sql.SOLO_LEASE, params)] == [ids[0]]
+        assert {row[0] for row in conn.execute(sql.SOLO_LEASE, params)} == set(ids[:3])

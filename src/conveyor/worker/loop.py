@@ -40,6 +40,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import itertools
 import math
 import os
 import socket
@@ -47,7 +48,7 @@ import time
 import traceback
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -152,6 +153,8 @@ class Worker:
         self._starts: list[tuple[Lease, float]] = []
         self._completions_ready = asyncio.Event()
         self._reserved: deque[Lease] = deque()
+        self._passed_over: set[JobId] = set()
+        """Reservations another one has started ahead of (`_next_reserved`)."""
         self._runtime = _Average()
         self._lease_time = _Average()
         self._outage = Outage(log, self.id, lambda: [str(job_id) for job_id in self._running])
@@ -283,19 +286,8 @@ class Worker:
             self._start(lease, reserved=True)
 
     def _next_reserved(self) -> Lease:
-        """The reserved job to start next: the oldest reservation, unless a tenant with
-        nothing running here has one. The store reserves fairly, but a tenant's first job
-        can only be reserved behind the others' already held; this lets it start at the
-        next free slot instead of after them (fair dispatch's "next lease round")."""
-        first = self._reserved[0]
-        if any(lease.tenant != first.tenant for lease in self._reserved):
-            busy = {entry.lease.tenant for entry in self._running.values()
-                    if not entry.finishing}
-            for index, lease in enumerate(self._reserved):
-                if lease.tenant not in busy:
-                    del self._reserved[index]
-                    return lease
-        return self._reserved.popleft()
+        return next_reserved(self._reserved, self._passed_over, lambda: {
+            entry.lease.tenant for entry in self._running.values() if not entry.finishing})
 
     def _start(self, lease: Lease, *, reserved: bool = False) -> None:
         task = asyncio.create_task(self._execute(lease), name=f"job-{lease.job_id}")
@@ -539,6 +531,7 @@ class Worker:
             lost = {lease.job_id for lease in reserved if lease.job_id not in held}
             if lost:
                 self._reserved = deque(r for r in self._reserved if r.job_id not in lost)
+                self._passed_over -= lost
                 for job_id in lost:
                     self._renewed.pop(job_id, None)
 
@@ -572,6 +565,7 @@ class Worker:
                      if self._expiring(lease.job_id, now)}
             if stale:
                 self._reserved = deque(r for r in self._reserved if r.job_id not in stale)
+                self._passed_over -= stale
                 for job_id in stale:
                     self._renewed.pop(job_id, None)
 
@@ -647,6 +641,7 @@ class Worker:
         self._stop_by = time.monotonic() + grace + STOP_AFTER_GRACE_SEC
         if self._reserved:
             reserved, self._reserved = list(self._reserved), deque()
+            self._passed_over.clear()
             await self._hand_back(reserved, "reservations will expire and be freed")
         tasks = [entry.task for entry in self._running.values()]
         if tasks:
@@ -680,6 +675,30 @@ class Worker:
             if pending:
                 log.warning("outcomes_abandoned", worker=self.id, count=len(pending),
                             message="store unreachable at shutdown; leases will expire")
+
+
+def next_reserved(reserved: deque[Lease], passed_over: set[JobId],
+                  busy: Callable[[], set[str]]) -> Lease:
+    """Take the reserved job to start next from `reserved` (oldest first): the oldest, unless
+    a tenant not in `busy()` (nothing running on this worker) has a later one. The store
+    reserves fairly, but a tenant's first job can only be reserved behind the others' already
+    held; this lets it start at the next free slot instead of after them (fair dispatch's
+    "next lease round"). Each reservation is passed over at most once (`passed_over` keeps
+    which were), so none starts more than one start later than in arrival order, however the
+    tenants' jobs come and go."""
+    first = reserved[0]
+    if first.job_id not in passed_over and any(r.tenant != first.tenant for r in reserved):
+        running = busy()
+        for index, lease in enumerate(reserved):
+            if lease.job_id in passed_over or lease.tenant not in running:
+                if index and lease.job_id not in passed_over:
+                    passed_over.update(r.job_id for r in itertools.islice(reserved, index))
+                    del reserved[index]
+                    return lease
+                break
+    lease = reserved.popleft()
+    passed_over.discard(lease.job_id)
+    return lease
 
 
 def _cancelled(lease: Lease) -> Fail:

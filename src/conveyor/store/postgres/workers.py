@@ -25,8 +25,8 @@ FAIR_HOLD_SEC = 1.0
 
 _fair_until: dict[tuple[str, ...], float] = {}
 """Per worker and queue set, until when (monotonic) to skip the one-tenant pick: a hint
-that saves its round trip while several tenants have pending jobs. Never a rule: either
-pick alone leases correctly."""
+that saves its round trip while several tenants have pending jobs. Never a rule: neither
+pick ever leases a job the fair order would not (the one-tenant pick only declines more)."""
 
 
 async def lease(
@@ -47,9 +47,12 @@ async def _pick(
     lease_for_sec: float,
 ) -> list[Lease]:
     """The one-tenant statement first (`statements._SOLO_PICK`: what most queues hold, at
-    the cost of the lease before fair dispatch); when it takes nothing, because the queues
-    are empty or because more than one tenant (or a capped one) has pending jobs there, the
-    fair one."""
+    about the cost of the lease before fair dispatch); when it takes nothing, because the
+    queues have nothing to lease or because another tenant (or a cap) is there, the fair one.
+    When the fair one then leases, this worker goes to it directly for `FAIR_HOLD_SEC`. An
+    idle poll runs both (both find nothing); a wake-up for one tenant's job runs one. A
+    declined one-tenant attempt has locked its rows until its commit, a moment before the
+    fair statement runs: a concurrent lease may skip them meanwhile, as it skips any lease's."""
     params = {"queues": queues, "limit": limit, "worker": worker, "lease_for": lease_for_sec}
     key = (worker, *queues)
     if time.monotonic() >= _fair_until.get(key, 0.0):

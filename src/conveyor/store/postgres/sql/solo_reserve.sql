@@ -20,10 +20,7 @@ WITH picked AS MATERIALIZED (
        AND NOT EXISTS (SELECT 1 FROM lone JOIN tenants AS s ON s.name = lone.tenant
                         WHERE s.max_running IS NOT NULL)
        AND NOT EXISTS (SELECT 1 FROM q CROSS JOIN lone
-                        WHERE (SELECT max(j.tenant) FROM jobs AS j
-                                WHERE j.status = 'pending' AND j.queue = q.name
-                                  AND j.tenant < lone.tenant) IS NOT NULL
-                           OR (SELECT min(j.tenant) FROM jobs AS j
+                        WHERE (SELECT min(j.tenant) FROM jobs AS j
                                 WHERE j.status = 'pending' AND j.queue = q.name
                                   AND j.tenant > lone.tenant) IS NOT NULL)
      ORDER BY f.priority DESC, f.run_at, f.id
