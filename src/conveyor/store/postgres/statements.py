@@ -159,8 +159,8 @@ _PICK = f"""picked AS MATERIALIZED (
 # The pick of a queue set where one uncapped tenant is the only one that can be leased: the
 # fair pick's order is then that tenant's own, and its ranking (whose plan costs more to start
 # than to run: a lease of 10 measured 1.69-1.98 ms, against 1.36-1.58 before fair dispatch
-# and 1.51-1.74 with this) has nothing to decide. `first` takes each queue's best runnable, unreserved,
-# unlocked jobs in `jobs_pending` order (tenant first), which are the first such tenant's;
+# and 1.51-1.74 with this) has nothing to decide. `first` takes each queue's best runnable,
+# unreserved, unlocked jobs in `jobs_pending` order (tenant first): the first such tenant's;
 # they are the pick when no other tenant appears among them, none has pending jobs after that
 # tenant in any of the queues (one bounded probe each: the index's next tenant), and it has no
 # cap. A tenant before it has nothing `first` could take, so the fair pick would take nothing
