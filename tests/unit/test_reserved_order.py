@@ -57,3 +57,12 @@ def test_one_tenant_reserved_is_plain_arrival_order() -> None:
 
     assert next_reserved(reserved, passed, busy) is a1
     assert not calls  # nothing to decide: the running jobs are not even looked at
+
+
+def test_passed_over_reservations_that_were_lost_are_forgotten() -> None:
+    a1, a2, b1 = lease("a"), lease("a"), lease("b")
+    reserved, passed = deque([a1, a2, b1]), set[JobId]()
+    assert next_reserved(reserved, passed, lambda: {"a"}) is b1
+    reserved.remove(a1)  # a heartbeat found it lost: the worker only drops it from the deque
+    assert next_reserved(reserved, passed, lambda: {"a"}) is a2
+    assert not passed

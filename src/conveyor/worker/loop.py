@@ -531,7 +531,6 @@ class Worker:
             lost = {lease.job_id for lease in reserved if lease.job_id not in held}
             if lost:
                 self._reserved = deque(r for r in self._reserved if r.job_id not in lost)
-                self._passed_over -= lost
                 for job_id in lost:
                     self._renewed.pop(job_id, None)
 
@@ -565,7 +564,6 @@ class Worker:
                      if self._expiring(lease.job_id, now)}
             if stale:
                 self._reserved = deque(r for r in self._reserved if r.job_id not in stale)
-                self._passed_over -= stale
                 for job_id in stale:
                     self._renewed.pop(job_id, None)
 
@@ -641,7 +639,6 @@ class Worker:
         self._stop_by = time.monotonic() + grace + STOP_AFTER_GRACE_SEC
         if self._reserved:
             reserved, self._reserved = list(self._reserved), deque()
-            self._passed_over.clear()
             await self._hand_back(reserved, "reservations will expire and be freed")
         tasks = [entry.task for entry in self._running.values()]
         if tasks:
@@ -685,7 +682,10 @@ def next_reserved(reserved: deque[Lease], passed_over: set[JobId],
     held; this lets it start at the next free slot instead of after them (fair dispatch's
     "next lease round"). Each reservation is passed over at most once (`passed_over` keeps
     which were), so none starts more than one start later than in arrival order, however the
-    tenants' jobs come and go."""
+    tenants' jobs come and go. Entries of `passed_over` no longer reserved (lost, handed back)
+    are dropped here, so callers only ever remove leases from `reserved`."""
+    if passed_over:
+        passed_over.intersection_update(r.job_id for r in reserved)
     first = reserved[0]
     if first.job_id not in passed_over and any(r.tenant != first.tenant for r in reserved):
         running = busy()

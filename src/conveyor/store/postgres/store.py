@@ -103,6 +103,10 @@ class PostgresStore(DriverStore):
         self._pool = pool
         self._operations = bind_operations(producers, workers, reads, queues, schedules, retention,
                                            dlq, keys, tenants, stats)
+        fair_until: workers.FairUntil = {}  # the picks' hint (workers.py), this store's own
+        for name in ("lease", "reserve"):
+            self._operations[name] = functools.partial(self._operations[name],
+                                                       fair_until=fair_until)
         self._where = describe(conninfo)
         self.options = options
         self._listener = Listener(conninfo)

@@ -23,28 +23,32 @@ from conveyor.store.postgres.rows import READ, dumps, fetch
 FAIR_HOLD_SEC = 1.0
 """After a lease that needed the fair pick, how long a worker goes to it directly."""
 
-_fair_until: dict[tuple[str, ...], float] = {}
-"""Per worker and queue set, until when (monotonic) to skip the one-tenant pick: a hint
-that saves its round trip while several tenants have pending jobs. Never a rule: neither
-pick ever leases a job the fair order would not (the one-tenant pick only declines more)."""
+FairUntil = dict[tuple[str, ...], float]
+"""Per worker and queue set, until when (monotonic) to skip the one-tenant pick: a hint,
+one per store (`PostgresStore` binds it to `lease` and `reserve`), that saves a round trip
+while several tenants have pending jobs. Never a rule: neither pick ever leases a job the
+fair order would not (the one-tenant pick only declines more)."""
 
 
 async def lease(
-    conn: Conn, worker: str, queues: list[str], limit: int, lease_for_sec: float
+    conn: Conn, worker: str, queues: list[str], limit: int, lease_for_sec: float, *,
+    fair_until: FairUntil,
 ) -> list[Lease]:
-    return await _pick(conn, sql.SOLO_LEASE, sql.LEASE, worker, queues, limit, lease_for_sec)
+    return await _pick(conn, sql.SOLO_LEASE, sql.LEASE, worker, queues, limit, lease_for_sec,
+                       fair_until)
 
 
 async def reserve(
-    conn: Conn, worker: str, queues: list[str], limit: int, lease_for_sec: float
+    conn: Conn, worker: str, queues: list[str], limit: int, lease_for_sec: float, *,
+    fair_until: FairUntil,
 ) -> list[Lease]:
     return await _pick(conn, sql.SOLO_RESERVE, sql.RESERVE, worker, queues, limit,
-                       lease_for_sec)
+                       lease_for_sec, fair_until)
 
 
 async def _pick(
     conn: Conn, solo: str, fair: str, worker: str, queues: list[str], limit: int,
-    lease_for_sec: float,
+    lease_for_sec: float, fair_until: FairUntil,
 ) -> list[Lease]:
     """The one-tenant statement first (`statements._SOLO_PICK`: what most queues hold, at
     about the cost of the lease before fair dispatch); when it takes nothing, because the
@@ -55,11 +59,11 @@ async def _pick(
     fair statement runs: a concurrent lease may skip them meanwhile, as it skips any lease's."""
     params = {"queues": queues, "limit": limit, "worker": worker, "lease_for": lease_for_sec}
     key = (worker, *queues)
-    if time.monotonic() >= _fair_until.get(key, 0.0):
+    if time.monotonic() >= fair_until.get(key, 0.0):
         if rows := await fetch(conn, solo, params):
             return [READ.lease(row) for row in rows]
         if rows := await fetch(conn, fair, params):
-            _fair_until[key] = time.monotonic() + FAIR_HOLD_SEC
+            fair_until[key] = time.monotonic() + FAIR_HOLD_SEC
         return [READ.lease(row) for row in rows]
     return [READ.lease(row) for row in await fetch(conn, fair, params)]
 
