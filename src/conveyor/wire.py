@@ -33,6 +33,8 @@ ID_PREFIX_PATTERN = r"^-*(?:[0-9A-Fa-f]-*){1,32}$"
 """A job id's first hex digits (1 to 32; dashes allowed anywhere)."""
 SEARCH_TEXT_MAX = 200
 """Longest `error` or `payload` substring a search takes."""
+MAX_SELECTION = 1_000
+"""Most job ids one bulk action may name (`ids`)."""
 LooseUUID = Annotated[UUID, Field(strict=False)]
 """A job id in a strict body: JSON has no UUID type, so its text form is the id."""
 MIN_TIMEOUT_SEC = 1.0
@@ -378,7 +380,7 @@ class RedriveIn(BaseModel):
                                        description="A case-sensitive substring of the "
                                        "payload's JSON text.")
     trace_id: FilterText | None = Field(None, min_length=1, max_length=200)
-    ids: list[LooseUUID] | None = Field(None, min_length=1, max_length=1000,
+    ids: list[LooseUUID] | None = Field(None, min_length=1, max_length=MAX_SELECTION,
                                         description="Only these jobs (a selection).")
     dry_run: bool = Field(False, description="Only count (`matched`): nothing is redriven.")
     limit: int = Field(1000, ge=1, le=10_000, description="At most this many jobs this call.")
@@ -416,7 +418,7 @@ class BulkFilterIn(BaseModel):
                                        "payload's JSON text.")
     created_after: Rfc3339Time | None = None
     created_before: Rfc3339Time | None = None
-    ids: list[LooseUUID] | None = Field(None, min_length=1, max_length=1000,
+    ids: list[LooseUUID] | None = Field(None, min_length=1, max_length=MAX_SELECTION,
                                         description="Only these jobs (a selection).")
 
 

@@ -5,6 +5,7 @@ tenant's key gets its own tenant's figures (every sample is kept per tenant too)
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
@@ -67,9 +68,7 @@ async def queue_samples(store: StoreDep, principal: PrincipalDep,
     jobs in (but the one in which it drained, at zero); a minute no worker sampled has
     none at all (a tenant's key: its own jobs only)."""
     samples = await store.queue_samples(minutes, principal.tenant)
-    return QueueSamplesOut(samples=[
-        QueueSampleOut(minute=s.minute, queue=s.queue, pending=s.pending, running=s.running,
-                       oldest_pending_age_sec=s.oldest_pending_age_sec) for s in samples])
+    return QueueSamplesOut(samples=[QueueSampleOut(**asdict(s)) for s in samples])
 
 
 @router.get("/stats/latency", response_model=LatencyOut, responses=errors(503))
@@ -78,10 +77,7 @@ async def latency_samples(store: StoreDep, principal: PrincipalDep,
     """Wait and run time percentiles (p50, p95, p99) of the jobs that ended in each minute;
     minutes in which none ended are left out (a tenant's key: its own jobs)."""
     samples = await store.latency_samples(minutes, principal.tenant)
-    return LatencyOut(buckets=[
-        LatencyBucketOut(minute=s.minute, jobs=s.jobs, wait_p50=s.wait_p50,
-                         wait_p95=s.wait_p95, wait_p99=s.wait_p99, run_p50=s.run_p50,
-                         run_p95=s.run_p95, run_p99=s.run_p99) for s in samples])
+    return LatencyOut(buckets=[LatencyBucketOut(**asdict(s)) for s in samples])
 
 
 @router.get("/stats/failures", response_model=FailuresOut, responses=errors(503))
@@ -91,5 +87,4 @@ async def failure_samples(store: StoreDep, principal: PrincipalDep,
     lease) or dead-lettered; tasks and minutes without any are left out (a tenant's key:
     its own jobs)."""
     samples = await store.failure_samples(minutes, principal.tenant)
-    return FailuresOut(buckets=[
-        FailureBucketOut(minute=s.minute, task=s.task, failures=s.failures) for s in samples])
+    return FailuresOut(buckets=[FailureBucketOut(**asdict(s)) for s in samples])

@@ -340,7 +340,7 @@ class DriverStore(abc.ABC):
         """A count, batches (`_in_batches`) until `limit` jobs are redriven or none are
         left, and a count again (`remaining`); a skipped job is passed over."""
         limit = max(0, int(limit))
-        matched, exact, as_of = await self._count_redrivable(filter)
+        matched, exact, as_of = await self._count("redrive", filter, 0, None, None, None)
         if dry_run or limit == 0:
             return RedriveResult(matched, [], [], matched, after, as_of, exact)
         filter = filter.failed_by(as_of)
@@ -355,12 +355,14 @@ class DriverStore(abc.ABC):
             return len(done.redriven), done.examined, done.last
 
         cursor = await _in_batches(limit, after, batch)
-        remaining, still_exact, _ = await self._count_redrivable(filter)
+        remaining, still_exact, _ = await self._count("redrive", filter, 0, None, None, None)
         return RedriveResult(matched, redriven, skipped, remaining, cursor, as_of,
                              exact and still_exact)
 
-    async def _count_redrivable(self, filter: RedriveFilter) -> tuple[int, bool, datetime]:
-        counted: RedriveBatch = await self._read("redrive", filter, 0, None, None, None)
+    async def _count(self, operation: str, *args: object) -> tuple[int, bool, datetime]:
+        """A bulk operation's batch of size 0, read as a count: the jobs it matches, whether
+        that is exact, and the moment it was counted."""
+        counted: RedriveBatch | CancelBatch = await self._read(operation, *args)
         assert counted.as_of is not None
         return (*rules_of_search.total_of(counted.matched, counted.exact), counted.as_of)
 
@@ -376,7 +378,7 @@ class DriverStore(abc.ABC):
         """A count, batches (`_in_batches`) until `limit` jobs are taken or none are left,
         and a count again (`remaining`)."""
         limit = max(0, int(limit))
-        matched, exact, as_of = await self._count_cancellable(filter)
+        matched, exact, as_of = await self._count("cancel_matching", filter, 0, None, None)
         if dry_run or limit == 0:
             return BulkCancelled(matched, [], [], matched, after, as_of, exact)
         before = as_of if filter.created_before is None else min(filter.created_before, as_of)
@@ -392,14 +394,9 @@ class DriverStore(abc.ABC):
             return len(done.cancelled) + len(done.cancel_requested), done.examined, done.last
 
         cursor = await _in_batches(limit, after, batch)
-        remaining, still_exact, _ = await self._count_cancellable(filter)
+        remaining, still_exact, _ = await self._count("cancel_matching", filter, 0, None, None)
         return BulkCancelled(matched, cancelled, requested, remaining, cursor, as_of,
                              exact and still_exact)
-
-    async def _count_cancellable(self, filter: JobFilter) -> tuple[int, bool, datetime]:
-        counted: CancelBatch = await self._read("cancel_matching", filter, 0, None, None)
-        assert counted.as_of is not None
-        return (*rules_of_search.total_of(counted.matched, counted.exact), counted.as_of)
 
     # -- tenants ---------------------------------------------------------------------------
     async def set_tenant(

@@ -34,9 +34,6 @@ CREATED_SLACK = timedelta(minutes=10)
 `created_at` (the database's clock). A created range is applied to `created_at` exactly, and
 to the id (the primary key, so a range there is an index range) widened by this much."""
 
-MAX_SELECTION = 1_000
-"""Most job ids one bulk action may name (`ids`)."""
-
 PROBE_ROWS = 2_000
 """A text test (`error`, `payload`) is first tried on this many of the newest finished rows,
 to tell a common substring from a rare one. A text index pays per match, so it answers a

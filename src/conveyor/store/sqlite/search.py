@@ -47,18 +47,18 @@ def index_search(conn: sqlite3.Connection, now: float, limit: int | None = None)
     """Add to `jobs_text` the jobs finished after `upto`, oldest finish first, up to `limit`
     of them (`INDEX_BATCH` by default; and any that finished at the same time as the last
     one), but none of the last `INDEX_SETTLE_SEC`; move `upto` past them. One write
-    transaction; returns the jobs added. Idempotent: any process may run it, and `upto`
-    makes each job go in once."""
+    transaction, which writes nothing (no commit to flush) when no job finished since
+    `upto`: every store process runs this every few seconds. Returns the jobs added.
+    Idempotent: any process may run it, and `upto` makes each job go in once."""
     limit = INDEX_BATCH if limit is None else limit
     upto = float(conn.execute("SELECT upto FROM search_index_state").fetchone()[0])
     ceiling = now - INDEX_SETTLE_SEC
-    if ceiling <= upto:
-        return 0
-    row = conn.execute(
+    finished = conn.execute(
         "SELECT finished_at FROM jobs WHERE finished_at > ? AND finished_at <= ?"
-        " ORDER BY finished_at LIMIT 1 OFFSET ?", (upto, ceiling, max(0, limit - 1))
-    ).fetchone()
-    cutoff = ceiling if row is None else float(row[0])
+        " ORDER BY finished_at LIMIT ?", (upto, ceiling, limit)).fetchall()
+    if not finished:
+        return 0
+    cutoff = ceiling if len(finished) < limit else float(finished[-1][0])
     added = conn.execute(
         "INSERT INTO jobs_text (rowid, payload, last_error) SELECT rowid, payload, last_error"
         " FROM jobs WHERE finished_at > ? AND finished_at <= ?", (upto, cutoff)).rowcount
@@ -118,15 +118,11 @@ def tests(conds: Sequence[Condition], indexed: set[Condition], finished: bool,
                 piece = search.index_piece(str(cond.value))
                 found.append(_INDEXED_OR_RECENT)
                 params.append(fts_query(cond.column, piece))
-                # The index found the rows with the piece: each is tested for the whole
-                # text (and for any text at all: a VACUUM may renumber the rows an
-                # external-content index points at, which then finds wrong rows, never
-                # a wrong answer).
-                found.append(f"instr({cond.column}, ?) > 0")
-                params.append(cond.value)
-            else:
-                found.append(f"instr({cond.column}, ?) > 0")
-                params.append(cond.value)
+            # Every row is tested for the whole text, also those the index found by a piece
+            # (and for any text at all: a VACUUM may renumber the rows an external-content
+            # index points at, which then finds wrong rows, never a wrong answer).
+            found.append(f"instr({cond.column}, ?) > 0")
+            params.append(cond.value)
         elif cond.op == "in":
             assert isinstance(cond.value, list)
             found.append(f"{cond.column} IN ({', '.join('?' * len(cond.value))})")
