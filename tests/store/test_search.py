@@ -201,6 +201,7 @@ async def test_deleted_jobs_leave_the_text_index(
     await finish(store, await submit(store, payload={"to": "kept@example.com"}),
                  error="vanishing error")
     await index_now(store, monkeypatch)
+    assert await ids(store, F(payload="gone@")) == [job.id]  # found while it is there
     await _age(store, job.id, days=30)
     pruned = await store.prune(RetentionPolicy.of({JobStatus.FAILED: 7}), "w", 100, 60)
     assert pruned.total == 1

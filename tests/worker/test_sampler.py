@@ -17,9 +17,11 @@ FAST = {"text_seconds_per_char": 0.0, "worker_poll_ms": 50, "lease_timeout_sec":
         "shutdown_grace_sec": 2, "stats_sample_sec": 0.2}
 
 
-async def test_running_workers_write_each_minutes_sample_once(
+async def test_running_workers_write_each_minutes_sample(
     store: Store, run_worker: Callable[..., Worker]
 ) -> None:
+    """Two workers offer every sample; that one is written per minute however many offer it
+    is the store's rule (`tests/store/test_charts.py`)."""
     await store.submit_many([NewJob("text", {"text": "x"}, queue="nobody") for _ in range(3)])
     run_worker()
     run_worker()  # both offer every 0.2 s
@@ -29,7 +31,6 @@ async def test_running_workers_write_each_minutes_sample_once(
 
     samples = await until(sampled, timeout=15, message="a chart sample")
     assert {(s.queue, s.pending, s.running) for s in samples} == {("nobody", 3, 0)}
-    assert len({s.minute for s in samples}) == len(samples), "a minute sampled twice"
 
 
 def test_offers_come_just_after_the_start_of_each_interval() -> None:
