@@ -28,7 +28,6 @@ import psycopg
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-_LEFTOVER = re.compile(r"^conveyor_bench_(\d+)_\w+$")
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -87,7 +86,7 @@ class Databases:
     def _make_template(self) -> str:
         name = f"conveyor_bench_{os.getpid()}_tpl"
         with self._admin() as conn:
-            _sweep_leftovers(conn)
+            sweep_leftovers(conn)
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{name}"')
         self._created.append(name)
@@ -105,16 +104,33 @@ class Databases:
         self._tmp.cleanup()
 
 
-def _sweep_leftovers(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
-    """Drop databases of earlier bench runs whose process is gone (killed mid-run)."""
-    rows = conn.execute(
-        "SELECT datname FROM pg_database WHERE datname LIKE 'conveyor\\_bench\\_%'"
-    ).fetchall()
-    for (name,) in rows:
-        match = _LEFTOVER.match(str(name))
+def sweep_leftovers(conn: psycopg.Connection[tuple[Any, ...]],
+                    prefix: str = "conveyor_bench") -> None:
+    """Drop databases of earlier bench runs whose process is gone (killed mid-run): those
+    named `<prefix>_<pid>_…`, whatever the run that made them."""
+    pattern = re.compile(rf"^{re.escape(prefix)}_(\d+)_\w+$")
+    like = prefix.replace("_", "\\_") + "\\_%"
+    for (name,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                (like,)).fetchall():
+        match = pattern.match(str(name))
         if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
             with contextlib.suppress(psycopg.Error):
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def wait_for_quiet(max_wait: float) -> float:
+    """Wait (up to `max_wait` s) until the machine is under 15 % busy; return the last
+    reading. Other people's test runs on a 2-core machine halve a throughput figure."""
+    deadline = time.monotonic() + max_wait
+    busy = machine_busy(0.5)
+    warned = False
+    while busy > 0.15 and time.monotonic() < deadline:
+        if not warned:
+            print(f"machine {busy:.0%} busy: waiting up to {max_wait:.0f} s for it to quiet "
+                  "down", flush=True)
+            warned = True
+        busy = machine_busy(2.0)
+    return busy
 
 
 def _alive(pid: int) -> bool:

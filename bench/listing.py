@@ -30,7 +30,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import shutil
 import sqlite3
 import sys
@@ -51,9 +50,10 @@ from bench.environment import (
     cpu_between,
     cpu_snapshot,
     ensure_local,
-    machine_busy,
     machine_info,
     postgres_available,
+    sweep_leftovers,
+    wait_for_quiet,
 )
 from bench.processes import Process, start_api, wait_http_ok
 from bench.results import DISTURBED, RESULTS_DIR, Collector, Measurement, percentile
@@ -67,7 +67,6 @@ PAGE = 20
 """The dashboard's page size (`PAGE_SIZE` in dashboard/src/services/jobs.ts)."""
 NO_MATCH_ERROR = "no such failure 424242"
 NO_MATCH_PAYLOAD = "nobody@nowhere.invalid"
-_DB_NAME = re.compile(r"^bench_listing_(\d+)_\w+$")
 
 Json = dict[str, Any]
 Check = Callable[[Json], str | None]
@@ -120,7 +119,7 @@ class Database:
         else:
             self.name = f"bench_listing_{os.getpid()}_{kind}"
             with self._admin() as conn:
-                _sweep_leftovers(conn)
+                sweep_leftovers(conn, "bench_listing")
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
                 conn.execute(f'CREATE DATABASE "{self.name}"')
             self.url = urlunsplit(urlsplit(postgres_url)._replace(path=f"/{self.name}"))
@@ -136,37 +135,6 @@ class Database:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         elif self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
-
-
-def _sweep_leftovers(conn: psycopg.Connection[tuple[Any, ...]]) -> None:
-    """Drop the databases of earlier runs of this bench whose process is gone (killed)."""
-    for (name,) in conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_listing\\_%'"
-    ).fetchall():
-        match = _DB_NAME.match(str(name))
-        if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
-            with contextlib.suppress(psycopg.Error):
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def wait_for_quiet(max_wait: float) -> float:
-    """Wait (up to `max_wait` s) until the machine is under 15 % busy; the last reading.
-    (`bench.run`'s rule, not imported: that module pulls in every benchmark and peer.)"""
-    deadline = time.monotonic() + max_wait
-    busy = machine_busy(0.5)
-    while busy > 0.15 and time.monotonic() < deadline:
-        busy = machine_busy(2.0)
-    return busy
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 async def migrate(url: str) -> None:

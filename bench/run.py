@@ -30,9 +30,9 @@ from bench.environment import (
     DEFAULT_POSTGRES_URL,
     Databases,
     ensure_local,
-    machine_busy,
     machine_info,
     postgres_available,
+    wait_for_quiet,
 )
 from bench.fairness import FairnessCase, run_fairness
 from bench.growth import GrowthPlan, run_growth
@@ -242,21 +242,6 @@ async def run_bare(
         return
     for m in ratio_measurements(collector.measurements, run):
         collector.add(m)
-
-
-def wait_for_quiet(max_wait: float) -> float:
-    """Wait (up to `max_wait` s) until the machine is under 15 % busy; return the last
-    reading. Other people's test runs on a 2-core machine halve a throughput figure."""
-    deadline = time.monotonic() + max_wait
-    busy = machine_busy(0.5)
-    warned = False
-    while busy > 0.15 and time.monotonic() < deadline:
-        if not warned:
-            print(f"machine {busy:.0%} busy: waiting up to {max_wait:.0f} s for it to quiet "
-                  "down", flush=True)
-            warned = True
-        busy = machine_busy(2.0)
-    return busy
 
 
 async def main_async(args: argparse.Namespace) -> int:
