@@ -167,3 +167,8 @@ export function describeStatusRetention(status: RetainedStatus, retention: Reten
     ? `${label} jobs are kept forever.`
     : `${label} jobs are kept ${formatDays(days)} after they finish, then deleted with their events.`;
 }
+
+/** "1 job", "1,204 jobs". */
+export function formatJobs(count: number): string {
+  return `${formatCount(count)} ${count === 1 ? "job" : "jobs"}`;
+}

@@ -7,7 +7,7 @@
 
 import { useCallback, useRef, useState } from "react";
 
-import { formatCount } from "../format";
+import { formatCount, formatJobs } from "../format";
 import { ApiError, type Credentials } from "../services/api";
 import { type BulkKind, type BulkOutcome, type BulkRequest, MAX_SELECTION, previewBulk, runBulk } from "../services/bulk";
 import type { LoopProgress } from "../services/bulkLoop";
@@ -54,35 +54,31 @@ export const VERBS: Record<BulkKind, { verb: string; done: string; noun: string 
   cancel: { verb: "Cancel", done: "cancelled", noun: "cancel" },
 };
 
-function jobs(count: number): string {
-  return `${formatCount(count)} ${count === 1 ? "job" : "jobs"}`;
-}
-
 export function describeBulkOutcome(kind: BulkKind, outcome: BulkOutcome): BulkState["message"] {
   const { done } = VERBS[kind];
   switch (outcome.end) {
     case "finished": {
       if (outcome.done === 0) return { tone: "info", text: `Nothing to ${VERBS[kind].noun}: no job matches any more.` };
       if (kind === "retry") {
-        return { tone: "info", text: `Retried ${jobs(outcome.done)}: each is a new pending job.` };
+        return { tone: "info", text: `Retried ${formatJobs(outcome.done)}: each is a new pending job.` };
       }
       const asked = outcome.cancelRequested;
       return {
         tone: "info",
         text:
-          `Cancelled ${jobs(outcome.cancelled)}` +
-          (asked > 0 ? `; ${jobs(asked)} running ${asked === 1 ? "was" : "were"} asked to stop.` : "."),
+          `Cancelled ${formatJobs(outcome.cancelled)}` +
+          (asked > 0 ? `; ${formatJobs(asked)} running ${asked === 1 ? "was" : "were"} asked to stop.` : "."),
       };
     }
     case "stopped":
-      return { tone: "info", text: `Stopped after ${jobs(outcome.done)} of ${formatCount(outcome.total)} ${done}.` };
+      return { tone: "info", text: `Stopped after ${formatJobs(outcome.done)} of ${formatCount(outcome.total)} ${done}.` };
     case "stuck": {
       const left = outcome.total - outcome.done;
       const [first] = outcome.skipped;
       return {
         tone: "error",
         text:
-          `Stopped after ${jobs(outcome.done)} ${done}: the API changed none of the ${jobs(left)} left` +
+          `Stopped after ${formatJobs(outcome.done)} ${done}: the API changed none of the ${formatJobs(left)} left` +
           (first !== undefined ? ` (${first.reason}).` : "."),
       };
     }
@@ -186,7 +182,7 @@ export function useBulk({ credentials, data, listKey }: BulkOptions): Bulk {
       if (scope === "selected" && outcome.end === "finished") clearSelection();
       setState((current) => ({ ...current, phase: "idle", message: describeBulkOutcome(request.kind, outcome) }));
     } catch (error) {
-      const message = failed(error, `Bulk ${VERBS[request.kind].noun} stopped after ${jobs(done)}`);
+      const message = failed(error, `Bulk ${VERBS[request.kind].noun} stopped after ${formatJobs(done)}`);
       setState((current) => ({ ...current, phase: "idle", message }));
     } finally {
       busy.current = false;

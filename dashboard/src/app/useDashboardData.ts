@@ -38,7 +38,7 @@ import {
 } from "../services/jobs";
 import { listQueues, type Queue, withQueue } from "../services/queues";
 import { getRetention, type Retention } from "../services/retention";
-import { isNarrowed, type ListFilter, listFilterKey, listJobs, withoutField } from "../services/search";
+import { isNarrowed, type ListFilter, listFilterKey, listJobs, NO_FILTER, withoutField } from "../services/search";
 import { listSchedules, type Schedule, withSchedule } from "../services/schedules";
 import { getWhoAmI, type WhoAmI } from "../services/whoami";
 import { type ListPaging, useListPaging } from "./useListPaging";
@@ -166,7 +166,6 @@ function cancelAnswerInPage(page: JobPage, answer: Job): Applied<JobPage> {
   };
 }
 
-const EMPTY_FILTER: ListFilter = {};
 
 /** The filter a list is fetched with: a tenant's key names no tenant (the API limits it to its
  *  own and would refuse another), so a tenant in the address (an admin's link) is dropped. */
@@ -212,7 +211,7 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
   // A tenant's key sees its own tenant only: a filter in the address (from an admin's link) is
   // not sent, as the API would refuse another tenant.
   const boundTenant = whoamiState.data?.data.tenant ?? null;
-  const listFilter = listRoute ? effectiveFilter(listRoute.filter, boundTenant) : EMPTY_FILTER;
+  const listFilter = listRoute ? effectiveFilter(listRoute.filter, boundTenant) : NO_FILTER;
   const listTenant = listFilter.tenant ?? null;
   const filterKey = listFilterKey(listFilter);
   const listView = listRoute?.view ?? null;

@@ -5,7 +5,7 @@
 
 import { useCallback, useRef, useState } from "react";
 
-import { formatCount } from "../format";
+import { formatCount, formatJobs } from "../format";
 import { ApiError, type Credentials } from "../services/api";
 import {
   cleanFilter,
@@ -71,10 +71,6 @@ export function filterKey(filter: RedriveFilter): string {
   return JSON.stringify(Object.keys(clean).sort().map((key) => [key, clean[key as keyof RedriveFilter]]));
 }
 
-function jobs(count: number): string {
-  return `${formatCount(count)} ${count === 1 ? "job" : "jobs"}`;
-}
-
 function describeOutcome(outcome: RedriveOutcome): RedriveState["message"] {
   switch (outcome.end) {
     case "finished":
@@ -83,10 +79,10 @@ function describeOutcome(outcome: RedriveOutcome): RedriveState["message"] {
         text:
           outcome.done === 0
             ? "Nothing to redrive: no failed job matches any more."
-            : `Redrove ${jobs(outcome.done)}: each is a new pending job, and its original says “Retried as …”.`,
+            : `Redrove ${formatJobs(outcome.done)}: each is a new pending job, and its original says “Retried as …”.`,
       };
     case "stopped":
-      return { tone: "info", text: `Stopped after ${jobs(outcome.done)} of ${formatCount(outcome.total)}.` };
+      return { tone: "info", text: `Stopped after ${formatJobs(outcome.done)} of ${formatCount(outcome.total)}.` };
     case "stuck": {
       const left = outcome.total - outcome.done;
       const [first] = outcome.skipped;
@@ -94,14 +90,14 @@ function describeOutcome(outcome: RedriveOutcome): RedriveState["message"] {
         return {
           tone: "error",
           text:
-            `Redrove ${jobs(outcome.done)}; ${jobs(outcome.skipped.length)} could not be redriven and ` +
+            `Redrove ${formatJobs(outcome.done)}; ${formatJobs(outcome.skipped.length)} could not be redriven and ` +
             `${outcome.skipped.length === 1 ? "stays" : "stay"} in the ` +
             `dead letter queue (${first.reason}): retry each one alone to see its error.`,
         };
       }
       return {
         tone: "error",
-        text: `Stopped after ${jobs(outcome.done)}: the API redrove none of the ${jobs(left)} left.`,
+        text: `Stopped after ${formatJobs(outcome.done)}: the API redrove none of the ${formatJobs(left)} left.`,
       };
     }
   }
@@ -177,7 +173,7 @@ export function useRedrive({ credentials, data }: RedriveOptions): Redrive {
         // The count was of jobs now redriven: a new preview is needed before another run.
         setState((current) => ({ ...current, phase: "idle", preview: null, message: describeOutcome(outcome) }));
       } catch (error) {
-        const message = failed(error, `Redrive stopped after ${jobs(done)}`);
+        const message = failed(error, `Redrive stopped after ${formatJobs(done)}`);
         setState((current) => ({ ...current, phase: "idle", preview: null, message }));
       } finally {
         busy.current = false;

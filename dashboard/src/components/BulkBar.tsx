@@ -1,7 +1,7 @@
 import { useId, useState } from "react";
 
 import { type Bulk, type BulkScope, VERBS } from "../app/useBulk";
-import { formatCount } from "../format";
+import { formatCount, formatJobs } from "../format";
 import { type BulkKind, type BulkRequest, bulkRequest, type BulkTarget, MAX_SELECTION } from "../services/bulk";
 import type { JobListView } from "../services/jobs";
 import { MAX_RATE_PER_SEC, MIN_RATE_PER_SEC } from "../services/redrive";
@@ -25,10 +25,6 @@ interface BulkBarProps {
   bulk: Pick<Bulk, "state" | "selected" | "preview" | "confirm" | "dismiss" | "stop" | "clearSelection">;
   /** Why this API key may not act (a read-only key; null: it may): the buttons are off. */
   denied: string | null;
-}
-
-function jobs(count: number): string {
-  return `${formatCount(count)} ${count === 1 ? "job" : "jobs"}`;
 }
 
 /** "Retry selected / Retry all matching" (or Cancel), then the preview to confirm ("12 jobs
@@ -79,7 +75,7 @@ export function BulkBar({ kind, view, filter, bulk, denied }: BulkBarProps) {
       {kind !== null && (
         <div className="bulk__actions">
           <span className="bulk__count" data-testid="bulk-selected">
-            {count === 0 ? "No rows selected" : `${jobs(count)} selected`}
+            {count === 0 ? "No rows selected" : `${formatJobs(count)} selected`}
             {count >= MAX_SELECTION && ` (at most ${formatCount(MAX_SELECTION)})`}
           </span>
           {count > 0 && (
@@ -146,7 +142,7 @@ export function BulkBar({ kind, view, filter, bulk, denied }: BulkBarProps) {
           <p className="bulk__preview" data-testid="bulk-preview">
             {state.matched === 0
               ? `No job matches: nothing to ${verb.toLowerCase()}.`
-              : `${jobs(state.matched)} ${state.matched === 1 ? "matches" : "match"} — ${verb} ${formatCount(state.matched)}?`}
+              : `${formatJobs(state.matched)} ${state.matched === 1 ? "matches" : "match"} — ${verb} ${formatCount(state.matched)}?`}
           </p>
           {state.matched > 0 && (
             <button
@@ -154,7 +150,7 @@ export function BulkBar({ kind, view, filter, bulk, denied }: BulkBarProps) {
               className={`button button--small${shownKind === "cancel" ? " button--danger" : " button--primary"}`}
               onClick={onConfirm}
             >
-              {verb} {jobs(state.matched)}
+              {verb} {formatJobs(state.matched)}
             </button>
           )}
           <button type="button" className="button button--small button--ghost" onClick={onDismiss}>

@@ -3,14 +3,14 @@
 // failures per task. Each says in words what it shows (aria-label), and says so when there is
 // nothing to show yet.
 
-import { useEffect, useId, useRef, useState } from "react";
+import { useId } from "react";
 
 import { formatAge, formatClock, formatCount } from "../format";
 import { minuteOf, MINUTE_MS } from "../live/apply";
 import type { ApiError } from "../services/api";
 import { type FailureBucket, failuresByTask, type Series } from "../services/charts";
 import { EmptyState, ErrorState, LoadingState } from "./States";
-import { niceMax } from "./ThroughputChart";
+import { niceMax, useWidth } from "./ThroughputChart";
 
 const HEIGHT = 170;
 const PAD = { top: 10, right: 10, bottom: 22, left: 46 };
@@ -20,22 +20,6 @@ export const PALETTE = ["#2f5bd3", "#e0584e", "#22b07d", "#a15c07", "#7c3aed", "
 const MAX_BARS = 120;
 /** Series drawn at most in a bar chart; the rest are summed as "other". */
 const MAX_STACKED = 6;
-
-function useWidth(fallback: number): [React.RefObject<HTMLDivElement | null>, number] {
-  const ref = useRef<HTMLDivElement>(null);
-  const [width, setWidth] = useState(fallback);
-  useEffect(() => {
-    const element = ref.current;
-    if (!element || typeof ResizeObserver === "undefined") return;
-    const observer = new ResizeObserver((entries) => {
-      const measured = entries[0]?.contentRect.width;
-      if (measured && measured > 0) setWidth(Math.round(measured));
-    });
-    observer.observe(element);
-    return () => observer.disconnect();
-  }, []);
-  return [ref, width];
-}
 
 /** An axis top for any positive value (fractions of a second too): 1, 2, 4, 6 or 8 × 10^n, so
  *  the middle tick reads well. Counts use niceMax (whole numbers, at least 4). */

@@ -18,7 +18,8 @@ export function niceMax(value: number): number {
   return 10 * power;
 }
 
-function useWidth(fallback: number): [React.RefObject<HTMLDivElement | null>, number] {
+/** A measured element's width (its ref, and the width: `fallback` until measured). */
+export function useWidth(fallback: number): [React.RefObject<HTMLDivElement | null>, number] {
   const ref = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(fallback);
   useEffect(() => {
