@@ -11,6 +11,7 @@ here and let the failing tests walk you through the SQL, the drivers and the das
 
 from __future__ import annotations
 
+import collections
 import enum
 import json
 import sys
@@ -116,17 +117,17 @@ def counter_deltas(events: Iterable[tuple[EventType, JobStatus | None]]) -> dict
 
     Both drivers write exactly these in the transaction that writes the events."""
     deltas: dict[str, int] = {}
-    for event, source in events:
+    for (event, source), n in collections.Counter(events).items():  # a batch repeats pairs
         t = BY_EVENT[event]
         if source not in t.sources:
             raise ValueError(f"{event.value} does not start from {source}")
         target = t.after(source)
         if source != target:
             if source is not None:
-                deltas[status_counter(source)] = deltas.get(status_counter(source), 0) - 1
-            deltas[status_counter(target)] = deltas.get(status_counter(target), 0) + 1
+                deltas[status_counter(source)] = deltas.get(status_counter(source), 0) - n
+            deltas[status_counter(target)] = deltas.get(status_counter(target), 0) + n
         for counter in t.counters:
-            deltas[counter.value] = deltas.get(counter.value, 0) + 1
+            deltas[counter.value] = deltas.get(counter.value, 0) + n
     return {name: delta for name, delta in sorted(deltas.items()) if delta}
 
 

@@ -163,10 +163,12 @@ class AsyncQueue:
 
     def _many(self, jobs: Sequence[JobSpec], idempotency_key: str | None,
               tenant: str | None) -> list[NewJob]:
+        trace_id = uuid.uuid4().hex  # one per batch, as `POST /jobs/batch` has its request's
         built = [
             self.build(spec.task, spec.payload, queue=spec.queue, priority=spec.priority,
                        max_retries=spec.max_retries, delay_sec=spec.delay_sec,
                        run_at=spec.run_at, timeout=spec.timeout, tenant=tenant,
+                       trace_id=trace_id,
                        unique_key=spec.unique_key, unique_fields=spec.unique_fields,
                        unique_while=spec.unique_while,
                        idempotency_key=None if idempotency_key is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -82,6 +83,65 @@ async def test_submit_many_is_all_or_nothing(store: Store) -> None:
     with pytest.raises(RateLimited):
         await store.submit_many([text_job(tenant="x") for _ in range(4)], RateLimit(3))
     assert (await store.list_jobs(tenant="x")).total == 0
+
+
+BIG_BATCH = 150
+"""Above PostgreSQL's `COPY_ROWS`: the batch path that writes by COPY and builds the jobs it
+returns instead of reading them back (SQLite builds every keyless batch)."""
+
+
+def _varied_job(i: int, at: datetime | None) -> NewJob:
+    return NewJob(
+        "text", {"text": str(i), "tags": ("a", i), "more": {"x": [1.5, None, True], "é": "ü"}},
+        tenant=f"t{i % 3}", queue="other" if i % 2 else "default", priority=i % 4,
+        max_retries=i % 5, delay_sec=float(i % 7) * 10, trace_id=f"trace-{i}" if i % 2 else None,
+        timeout_sec=2.5 if i % 3 == 0 else None, run_at=at,
+    )
+
+
+async def test_a_big_keyless_batch_returns_its_jobs_exactly_as_stored(store: Store) -> None:
+    now = datetime.now(UTC)
+    past, future = now - timedelta(hours=1), now + timedelta(hours=1)
+    at = {5: past, 6: future.astimezone(timezone(timedelta(hours=5)))}
+    jobs = [_varied_job(i, at.get(i)) for i in range(BIG_BATCH)]
+    before, seq = await store.counts(), await store.last_event_seq()
+    results = await store.submit_many(jobs)
+    assert all(r.created and not r.unique_hit for r in results)
+    assert len({r.job.id for r in results}) == BIG_BATCH
+    assert [r.job.id for r in results] == sorted(r.job.id for r in results)
+    for result in results:
+        assert await store.get(result.job.id) == result.job
+    made = [r.job for r in results]
+    assert made[0].payload == {"text": "0", "tags": ["a", 0], "more": {"x": [1.5, None, True],
+                                                                      "é": "ü"}}
+    assert made[1].run_at - made[1].created_at == timedelta(seconds=10)
+    assert made[5].run_at == made[5].created_at  # a time in the past runs now
+    assert made[6].run_at == future
+    assert (made[3].timeout_sec, made[3].trace_id, made[3].priority) == (2.5, "trace-3", 3)
+    events = await store.events_after(seq, limit=1000)
+    assert [e.job_id for e in events] == [job.id for job in made]
+    assert {(e.type, e.status, e.attempt) for e in events} == {
+        (EventType.CREATED, JobStatus.PENDING, 0)}
+    assert [(e.tenant, e.task) for e in events] == [(job.tenant, job.task) for job in made]
+    after = await store.counts()
+    assert after.jobs_submitted - before.jobs_submitted == BIG_BATCH
+    assert after.pending - before.pending == BIG_BATCH
+    leased = await store.lease("w", ["default", "other"], BIG_BATCH, LONG)
+    assert {lease.job_id for lease in leased} == {
+        job.id for job in made if job.run_at <= datetime.now(UTC)}
+
+
+async def test_a_big_batch_is_all_or_nothing_under_a_rate_limit(store: Store) -> None:
+    rate = RateLimit(per_minute=BIG_BATCH + 50)
+    first = await store.submit_many([text_job(str(i), tenant="x") for i in range(BIG_BATCH)], rate)
+    assert len(first) == BIG_BATCH
+    before, seq = await store.counts(), await store.last_event_seq()
+    with pytest.raises(RateLimited):
+        await store.submit_many([text_job(str(i), tenant="x") for i in range(BIG_BATCH)], rate)
+    assert (await store.list_jobs(tenant="x")).total == BIG_BATCH
+    assert await store.events_after(seq) == []
+    assert await store.counts() == before
+    assert (await store.submit(text_job(tenant="x"), rate)).created  # 50 tokens were left
 
 
 async def test_lease_takes_priority_then_age_and_spends_an_attempt(store: Store) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 
 import pytest
 
@@ -12,7 +13,7 @@ from conveyor.backoff import retry_delay
 from conveyor.builtin_tasks import SimulatedFailure, check_text_payload
 from conveyor.config import Settings
 from conveyor.errors import PermanentError
-from conveyor.models import new_job_id
+from conveyor.models import new_job_id, new_job_ids
 from conveyor.store.migrate import load_migrations
 from conveyor.store.sqlite.migrate import split_sqlite_statements
 
@@ -81,6 +82,16 @@ def test_job_ids_are_uuid7_and_time_ordered() -> None:
     assert all(i.version == 7 for i in ids)
     assert ids == sorted(ids), "strictly increasing within a process, even within one ms"
     assert len(set(ids)) == 1000
+
+
+def test_job_ids_made_in_a_batch_keep_the_order_past_a_full_millisecond() -> None:
+    before = new_job_id()
+    batch = new_job_ids(10_000)  # more than the 4,096 a millisecond's counter holds
+    after = new_job_id()
+    ids = [before, *batch, after]
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert len({i.int & ((1 << 62) - 1) for i in batch}) == len(batch), "random tails differ"
 
 
 def test_sqlite_migrations_split_into_statements() -> None:

@@ -39,6 +39,8 @@ from typing import Any, TypeAlias
 import psycopg
 
 from conveyor.lifecycle import TRANSITIONS, EventType, JobStatus, counter_deltas
+from conveyor.models import Job
+from conveyor.store.postgres.rows import json_text
 from conveyor.store.rows import Row, dumps
 
 Conn: TypeAlias = psycopg.AsyncConnection[dict[str, Any]]
@@ -145,6 +147,21 @@ WITH appended AS (
 SELECT pg_notify('{NOTIFY_CHANNEL}', max(seq)::text) FROM appended HAVING count(*) > 0
 """
 
+COPY_ROWS = 64
+"""From this many rows on, a batch's jobs and events are written with binary COPY rather
+than one INSERT of unnested arrays: per row, it costs the server and the client about half
+(docs/scaling.md, "Batches"); below it, the extra round trips cost more than they save."""
+
+COPY_EVENTS = """COPY job_events (job_id, type, status, attempt, tenant, task, worker, error,
+                        data) FROM STDIN (FORMAT BINARY)"""
+COPY_EVENT_TYPES = ["uuid", "text", "text", "int4", "text", "text", "text", "text", "jsonb"]
+
+NOTIFY_LAST = f"""
+SELECT pg_notify('{NOTIFY_CHANNEL}', currval(pg_get_serial_sequence('job_events', 'seq'))::text)
+"""
+"""The NOTIFY after a COPY of events, under the event lock: the last seq this session drew
+is its highest."""
+
 
 def event(
     row: Row,
@@ -168,6 +185,15 @@ def event(
     )
 
 
+def created_event(job: Job) -> EventRow:
+    """The `job_created` event of a job built without reading its row back."""
+    return (job.id, _CREATED, _PENDING, job.attempts, job.tenant, job.task, None, None, None)
+
+
+_CREATED = EventType.CREATED.value
+_PENDING = JobStatus.PENDING.value
+
+
 async def append_tail(
     conn: Conn, events: Sequence[tuple[EventRow, JobStatus | None]]
 ) -> None:
@@ -177,7 +203,15 @@ async def append_tail(
     bumps = counter_deltas((EventType(row[1]), source) for row, source in events)
     if bumps:
         await conn.execute(BUMP, (list(bumps), list(bumps.values())))
-    if events:
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOCK_KEY,))
-        rows = [row for row, _ in events]
+    if not events:
+        return
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOCK_KEY,))
+    rows = [row for row, _ in events]
+    if len(rows) < COPY_ROWS:
         await conn.execute(APPEND_EVENTS, [list(column) for column in zip(*rows, strict=True)])
+        return
+    async with conn.cursor().copy(COPY_EVENTS) as copy:
+        copy.set_types(COPY_EVENT_TYPES)
+        for row in rows:
+            await copy.write_row((*row[:8], json_text(row[8])))
+    await conn.execute(NOTIFY_LAST)

@@ -1,12 +1,15 @@
 """What producers ask of the PostgreSQL store: submit (one job or a batch) and retry from
 the DLQ.
 
-Two submit paths. Without a rate limit, a single job or a batch without idempotency keys is
-one statement (`SUBMIT`): insert, events, counters, NOTIFY. With a rate limit, or a batch that
-carries keys, Python must decide between statements (which are replays, is the bucket full),
-so it runs as a transaction: insert first (ON CONFLICT DO NOTHING tells replays apart and
-settles races between concurrent submits of one key), look up the replays, take tokens for
-the new jobs only, then write events and counters. A refusal rolls the inserts back.
+Three submit paths. A batch of `COPY_ROWS` jobs or more without idempotency or unique keys
+writes its jobs and events by binary COPY in one transaction (with the tokens, if limited),
+and builds the jobs it returns from what it wrote. Otherwise, without a rate limit, a single
+job or a batch without keys is one statement (`SUBMIT`): insert, events, counters, NOTIFY.
+With a rate limit, or a batch that carries keys, Python must decide between statements
+(which are replays, is the bucket full), so it runs as a transaction: insert first (ON
+CONFLICT DO NOTHING tells replays apart and settles races between concurrent submits of one
+key), look up the replays, take tokens for the new jobs only, then write events and
+counters. A refusal rolls the inserts back.
 
 Unique keys ride on the same insert: its ON CONFLICT has no target, so a row whose unique key
 a live job holds (the `jobs_unique` index on `unique_guard`) is skipped like a replay, and
@@ -23,21 +26,37 @@ from typing import Any
 
 from conveyor.errors import IdempotencyConflict, JobNotFound, RateLimited, StoreUnavailable
 from conveyor.lifecycle import EventType, JobStatus
-from conveyor.models import Job, JobId, NewJob, RateLimit, SubmitResult, new_job_id
+from conveyor.models import (
+    Job,
+    JobId,
+    NewJob,
+    RateLimit,
+    SubmitResult,
+    new_job_id,
+    new_job_ids,
+)
 from conveyor.store import rules
 from conveyor.store import search as rules_of_search
 from conveyor.store.driver import CancelBatch
 from conveyor.store.postgres import search
 from conveyor.store.postgres import statements as sql
-from conveyor.store.postgres.events import CANCEL_CHANNEL, Conn, append_tail, event
-from conveyor.store.postgres.rows import READ, dumps
+from conveyor.store.postgres.events import (
+    CANCEL_CHANNEL,
+    COPY_ROWS,
+    Conn,
+    append_tail,
+    created_event,
+    event,
+)
+from conveyor.store.postgres.rows import READ, dumps, json_text
 
 
 async def submit_many(
     conn: Conn, jobs: Sequence[NewJob], rate: RateLimit | None
 ) -> list[SubmitResult]:
-    if rate is None and (len(jobs) == 1 or all(
-            job.idempotency_key is None and job.unique_key is None for job in jobs)):
+    if len(jobs) >= COPY_ROWS and rules.keyless(jobs):
+        return await _submit_copied(conn, jobs, rate)
+    if rate is None and (len(jobs) == 1 or rules.keyless(jobs)):
         return await _submit_plain(conn, jobs)
     async with conn.transaction():
         return await _submit_in_transaction(conn, jobs, rate)
@@ -73,6 +92,35 @@ async def _submit_plain(conn: Conn, jobs: Sequence[NewJob]) -> list[SubmitResult
     job inserted again after its holder left commits alone: there is no batch to split)."""
     _, _, outcomes = await _insert(conn, sql.SUBMIT, jobs, range(len(jobs)))
     return [_result(outcomes[index]) for index in range(len(jobs))]
+
+
+async def _submit_copied(
+    conn: Conn, jobs: Sequence[NewJob], rate: RateLimit | None
+) -> list[SubmitResult]:
+    """A big batch without keys, in one transaction: its jobs by COPY, the tokens, then
+    their events. Nothing can conflict, so nothing is read back: each job is built from what
+    was written (`rules.created_job`), the times from the transaction's `now()`."""
+    async with conn.transaction():
+        cur = await conn.execute(sql.NOW, prepare=True)
+        row = await cur.fetchone()
+        assert row is not None
+        now = row["now"]
+        created: list[Job] = []
+        pending = JobStatus.PENDING.value
+        async with conn.cursor().copy(sql.COPY_JOBS) as copy:
+            copy.set_types(sql.COPY_JOB_TYPES)
+            for job_id, job in zip(new_job_ids(len(jobs)), jobs, strict=True):
+                payload = dumps(dict(job.payload))
+                new = rules.created_job(job_id, job, payload, now, rules.run_at(job, now))
+                created.append(new)
+                await copy.write_row((
+                    new.id, new.tenant, new.queue, new.task, json_text(payload), pending,
+                    new.priority, new.max_retries, new.run_at, now, new.trace_id,
+                    new.timeout_sec))
+        if rate is not None:
+            await _take_tokens(conn, rules.wanted_tokens(jobs), rate)
+        await append_tail(conn, [(created_event(job), None) for job in created])
+    return [SubmitResult(job, created=True) for job in created]
 
 
 async def _existing(conn: Conn, job: NewJob) -> SubmitResult | None:

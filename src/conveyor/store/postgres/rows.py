@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from conveyor.store.rows import (
     EVENT_COLUMNS,
@@ -26,6 +27,12 @@ def _same(value: Any) -> Any:
 
 READ = RowReader(time=_same, json=_same, id=_same, token=_same, array=list)
 
+
+def json_text(text: str | None) -> Jsonb | None:
+    """JSON text already made by `dumps`, for a `jsonb` field of a binary COPY, which would
+    otherwise encode the text itself again as one JSON string."""
+    return None if text is None else Jsonb(text, dumps=_same)
+
 async def fetch(
     conn: psycopg.AsyncConnection[dict[str, Any]],
     query: str,
@@ -42,4 +49,5 @@ async def fetch(
 
 __all__ = [
     "EVENT_COLUMNS", "JOB_COLUMNS", "READ", "SCHEDULE_COLUMNS", "WORKER_COLUMNS", "dumps", "fetch",
+    "json_text",
 ]

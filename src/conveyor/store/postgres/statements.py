@@ -46,6 +46,18 @@ RETURNING {JOB_COLUMNS}
 """
 """Insert jobs without events (the transaction path adds them with `append_tail`)."""
 
+# A big batch without keys (nothing it inserts can conflict): the rows as `submit_many` built
+# them, the transaction's `now()` included, by binary COPY (events.COPY_ROWS says when).
+COPY_JOBS = """
+COPY jobs (id, tenant, queue, task, payload, status, priority, max_retries, run_at, created_at,
+           trace_id, timeout_sec) FROM STDIN (FORMAT BINARY)
+"""
+COPY_JOB_TYPES = ["uuid", "text", "text", "text", "jsonb", "text", "int4", "int4",
+                  "timestamptz", "timestamptz", "text", "float8"]
+
+NOW = "SELECT now()"
+"""The transaction's time: what now() means in every statement it runs."""
+
 SUBMIT = logged(
     f"""changed AS ({INSERT_JOBS.strip()})""",
     events="""

@@ -19,7 +19,7 @@ from typing import Any
 
 from conveyor.errors import IdempotencyConflict, JobNotFound, RateLimited
 from conveyor.lifecycle import EventType, JobStatus
-from conveyor.models import Job, JobId, NewJob, RateLimit, SubmitResult, new_job_id
+from conveyor.models import Job, JobId, NewJob, RateLimit, SubmitResult, new_job_id, new_job_ids
 from conveyor.store import rules
 from conveyor.store import search as rules_of_search
 from conveyor.store.driver import CancelBatch
@@ -55,6 +55,8 @@ def _take_tokens(
 def submit_many(
     conn: sqlite3.Connection, now: float, jobs: list[NewJob], rate: RateLimit | None
 ) -> list[SubmitResult]:
+    if rules.keyless(jobs):
+        return _submit_keyless(conn, now, jobs, rate)
     plan = rules.plan_batch(jobs)
     results: dict[int, SubmitResult] = {}
     fresh: list[int] = []
@@ -83,6 +85,39 @@ def submit_many(
         results[index] = SubmitResult(results[first].job, created=False)
     append(conn, now, changes)
     return [results[index] for index in range(len(jobs))]
+
+
+def _submit_keyless(
+    conn: sqlite3.Connection, now: float, jobs: list[NewJob], rate: RateLimit | None
+) -> list[SubmitResult]:
+    """A batch without idempotency or unique keys: nothing in it can meet a stored job, so
+    its rows go in with one `executemany` and the jobs it returns are built from what was
+    written (`rules.created_job`) instead of read back."""
+    if rate is not None:
+        for tenant, wanted in sorted(rules.wanted_tokens(jobs).items()):
+            _take_tokens(conn, now, tenant, wanted, rate)
+    created_at = READ.time(now)
+    created: list[Job] = []
+    rows: list[tuple[object, ...]] = []
+    changes: list[Change] = []
+    pending = JobStatus.PENDING.value
+    for job_id, job in zip(new_job_ids(len(jobs)), jobs, strict=True):
+        payload = dumps(dict(job.payload))
+        new = rules.created_job(job_id, job, payload, created_at,
+                                rules.run_at(job, created_at))
+        created.append(new)
+        text_id = str(job_id)
+        rows.append((text_id, new.tenant, new.queue, new.task, payload, new.priority,
+                     new.max_retries, new.run_at.timestamp(), now, new.trace_id,
+                     new.timeout_sec))
+        changes.append(Change(text_id, EventType.CREATED, None, pending, 0, new.tenant,
+                              new.task))
+    conn.executemany(
+        "INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, attempts,"
+        " max_retries, run_at, created_at, trace_id, timeout_sec)"
+        " VALUES (?, ?, ?, ?, ?, 'pending', ?, 0, ?, ?, ?, ?, ?)", rows)
+    append(conn, now, changes)
+    return [SubmitResult(job, created=True) for job in created]
 
 
 def submit_each(
@@ -136,9 +171,7 @@ def _insert(
     conn: sqlite3.Connection, now: float, job: NewJob, changes: list[Change]
 ) -> SubmitResult:
     """Insert one new job; its `job_created` goes on `changes`."""
-    # A given `run_at` in the past runs now (it does not jump ahead of jobs already waiting).
-    run_at = (now + max(0.0, job.delay_sec) if job.run_at is None
-              else max(now, job.run_at.timestamp()))
+    run_at = rules.run_at(job, READ.time(now)).timestamp()
     row = conn.execute(
         "INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, attempts,"
         " max_retries, run_at, created_at, idempotency_key, request_hash, trace_id, timeout_sec,"
