@@ -43,6 +43,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench.prefill import catch_up_text_index
 from conveyor.lifecycle import EventType, JobStatus, counter_deltas
 from conveyor.store.rows import dumps
 from conveyor.store.sqlite import sqlite_path_from_url
@@ -289,15 +290,10 @@ def _seed_sqlite(url: str, plan: HistoryPlan) -> Seeded:
 
 
 def _finish_sqlite(conn: sqlite3.Connection, path: Path) -> list[str]:
-    """Fill SQLite's text index the way a running store does, by its own indexer
-    (`conveyor.store.sqlite.search.index_search`), until it has caught up: the rows were
-    inserted finished, after the index's `upto`, so the store would otherwise index them a
-    batch every few seconds after it opens. Returns what was done."""
-    from conveyor.store.sqlite.search import INDEX_SETTLE_SEC, index_search
-
-    added = 0
-    while batch := index_search(conn, time.time() + INDEX_SETTLE_SEC, limit=200_000):
-        added += batch
+    """Fill SQLite's text index the way a running store does (`prefill.catch_up_text_index`):
+    the rows were inserted finished, after the index's `upto`, so the store would otherwise
+    index them a batch every few seconds after it opens. Returns what was done."""
+    added = catch_up_text_index(conn)
     return [f"jobs_text: {added:,} rows added by the store's indexer"]
 
 
