@@ -35,6 +35,10 @@ SEARCH_TEXT_MAX = 200
 """Longest `error` or `payload` substring a search takes."""
 MAX_SELECTION = 1_000
 """Most job ids one bulk action may name (`ids`)."""
+SEARCH_FILTERS = ("tenant", "queue", "task", "trace_id", "id_prefix", "error", "payload",
+                  "created_after", "created_before", "finished_after", "finished_before")
+"""The query parameters that narrow `GET /jobs` and `GET /dlq` besides `status` (the clients
+refuse any other name, which the server would ignore)."""
 LooseUUID = Annotated[UUID, Field(strict=False)]
 """A job id in a strict body: JSON has no UUID type, so its text form is the id."""
 MIN_TIMEOUT_SEC = 1.0

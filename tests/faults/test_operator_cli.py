@@ -118,8 +118,11 @@ def test_jobs_list_show_retry_cancel(server: Server) -> None:
                                          "fragile")["jobs"]] == [failed]
     footer = server.ok("jobs", "list", "--limit", "1").splitlines()[-1]
     assert footer.startswith("(1-1 of 2; next page: --cursor ")
-    older = server.json("jobs", "list", "--limit", "1", "--cursor", footer.split()[-1][:-1])
+    cursor = footer.split()[-1][:-1]
+    older = server.json("jobs", "list", "--limit", "1", "--cursor", cursor)
     assert [j["id"] for j in older["jobs"]] == [failed]
+    assert server.ok("jobs", "list", "--limit", "1", "--cursor", cursor).splitlines()[-1] == (
+        f"(1 after {cursor} of 2)")
     table = _rows(server.ok("jobs", "list"))
     assert table[0] == ["id", "status", "task", "queue", "tenant", "attempts", "created",
                         "last error"]

@@ -102,3 +102,24 @@ def test_sqlite_migrations_split_into_statements() -> None:
     assert split_sqlite_statements("SELECT 1;\n-- trailing comment\n") == ["SELECT 1;"]
     with pytest.raises(ValueError):
         split_sqlite_statements("SELECT 1;\nCREATE TABLE x (")
+
+
+def test_the_clients_search_filters_are_the_servers() -> None:
+    from dataclasses import fields
+
+    from conveyor.api.app import create_app
+    from conveyor.clients import calls
+    from conveyor.store.search import JobFilter
+    from conveyor.tasks import TaskRegistry
+    from conveyor.wire import SEARCH_FILTERS
+
+    assert set(SEARCH_FILTERS) == {f.name for f in fields(JobFilter)} - {"status", "ids"}
+    document = create_app(Settings(), TaskRegistry([])).openapi()
+    for path in ("/jobs", "/dlq"):
+        names = {p["name"] for p in document["paths"][path]["get"]["parameters"]}
+        assert set(SEARCH_FILTERS) <= names, path
+    assert calls.list_jobs(task="mail").params["task"] == "mail"
+    with pytest.raises(TypeError, match="unknown search filter taks"):
+        calls.list_jobs(taks="mail")
+    with pytest.raises(TypeError, match="unknown search filter"):
+        calls.dlq(eror="timeout")

@@ -67,7 +67,12 @@ def jobs_list(status: str | None, tenant: str | None, queue: str | None, task: s
         print_json(page)
         return
     print_jobs(page.jobs)
-    shown = f"{offset + 1}-{offset + len(page.jobs)}" if page.jobs else "none"
+    if not page.jobs:
+        shown = "none"
+    elif cursor is not None:  # a keyset page knows what it follows, not its position
+        shown = f"{len(page.jobs)} after {cursor}"
+    else:
+        shown = f"{offset + 1}-{offset + len(page.jobs)}"
     total = f"{page.total}" if page.total_exact else f"at least {page.total}"
     more = f"; next page: --cursor {page.next_cursor}" if page.next_cursor else ""
     click.echo(f"({shown} of {total}{more})")

@@ -19,6 +19,7 @@ from uuid import UUID
 from conveyor.clients.errors import Operation, error_for
 from conveyor.lifecycle import TERMINAL_STATUSES, JobStatus
 from conveyor.wire import (
+    SEARCH_FILTERS,
     BatchOut,
     JobList,
     JobOut,
@@ -218,6 +219,10 @@ SearchValue = str | UUID | datetime | None
 
 def _search(limit: int, offset: int, cursor: UUID | str | None,
             filters: Mapping[str, SearchValue]) -> dict[str, str | int]:
+    unknown = sorted(set(filters) - set(SEARCH_FILTERS))
+    if unknown:  # the server would ignore it and answer every job
+        raise TypeError(f"unknown search filter {', '.join(unknown)}; the filters are "
+                        f"{', '.join(SEARCH_FILTERS)}")
     params: dict[str, str | int] = {"limit": limit, "offset": offset}
     if cursor is not None:
         params["cursor"] = str(cursor)
