@@ -48,7 +48,7 @@ from conveyor.store.postgres.events import (
     created_event,
     event,
 )
-from conveyor.store.postgres.rows import READ, dumps, json_text
+from conveyor.store.postgres.rows import READ, dumps, fetch, json_text
 
 
 async def submit_many(
@@ -101,9 +101,7 @@ async def _submit_copied(
     their events. Nothing can conflict, so nothing is read back: each job is built from what
     was written (`rules.created_job`), the times from the transaction's `now()`."""
     async with conn.transaction():
-        cur = await conn.execute(sql.NOW, prepare=True)
-        row = await cur.fetchone()
-        assert row is not None
+        [row] = await fetch(conn, sql.NOW, None)
         now = row["now"]
         created: list[Job] = []
         pending = JobStatus.PENDING.value

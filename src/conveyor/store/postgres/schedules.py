@@ -37,7 +37,7 @@ _LIVE = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
 
 
 async def _now(conn: Conn) -> datetime:
-    [row] = await fetch(conn, "SELECT now() AS now", None, False)
+    [row] = await fetch(conn, sql.NOW, None, False)
     moment: datetime = row["now"]
     return moment
 

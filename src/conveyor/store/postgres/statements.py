@@ -55,7 +55,7 @@ COPY jobs (id, tenant, queue, task, payload, status, priority, max_retries, run_
 COPY_JOB_TYPES = ["uuid", "text", "text", "text", "jsonb", "text", "int4", "int4",
                   "timestamptz", "timestamptz", "text", "float8"]
 
-NOW = "SELECT now()"
+NOW = "SELECT now() AS now"
 """The transaction's time: what now() means in every statement it runs."""
 
 SUBMIT = logged(
