@@ -16,7 +16,7 @@ it, so a count never reads a million rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Literal
@@ -227,6 +227,16 @@ def indexable(text: str) -> bool:
 
 def is_common(matches_in_probe: int) -> bool:
     return matches_in_probe >= COMMON_IN_PROBE
+
+
+def scanned_texts(probed: Sequence[Condition], matches: Sequence[int | None],
+                  indexable: Callable[[str], bool]) -> frozenset[Condition]:
+    """The text tests read row by row rather than looked up in the driver's text index,
+    given how many of the newest finished rows (`PROBE_ROWS`) each one matched: the common
+    ones (a lookup would find most of the table, and a scan newest first fills a page at
+    once) and those the index cannot look up at all (`indexable`, the driver's rule)."""
+    return frozenset(c for c, n in zip(probed, matches, strict=True)
+                     if is_common(n or 0) or not indexable(str(c.value)))
 
 
 def page_of(ids_newest_first: Sequence[JobId], limit: int) -> JobId | None:

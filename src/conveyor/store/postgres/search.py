@@ -87,8 +87,8 @@ async def common_texts(conn: Conn, conds: Sequence[Condition]) -> frozenset[Cond
     assert row is not None
     # A text too short for a trigram (or with no letter or digit: pg_trgm keeps only those)
     # cannot be looked up at all: it is scanned however rare.
-    return frozenset(c for i, c in enumerate(texts)
-                     if search.is_common(row[f"t{i}"]) or not search.indexable(str(c.value)))
+    return search.scanned_texts(texts, [row[f"t{i}"] for i in range(len(texts))],
+                                search.indexable)
 
 
 def page_query(parts: Sequence[Part], conds: Sequence[Condition], limit: int,

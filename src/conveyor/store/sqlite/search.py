@@ -84,18 +84,23 @@ def _value(value: object) -> object:
     return value
 
 
-def indexed_texts(conn: sqlite3.Connection, conds: Sequence[Condition]) -> set[Condition]:
-    """The text tests the index answers: long enough for a trigram, and rare among the
-    newest finished rows."""
-    texts = [c for c in search.texts(conds) if len(str(c.value)) >= search.MIN_INDEXED]
+def common_texts(conn: sqlite3.Connection, conds: Sequence[Condition]) -> frozenset[Condition]:
+    """The text tests that are scanned rather than looked up (`search.scanned_texts`): many
+    of the newest finished rows pass them, or they are too short for a trigram (FTS5's
+    trigram tokenizer takes any characters, so length is the index's only limit)."""
+    texts = search.texts(conds)
     if not texts:
-        return set()
+        return frozenset()
     counts = ", ".join(f"sum(instr({c.column}, ?) > 0)" for c in texts)
     row = conn.execute(
         f"SELECT {counts} FROM (SELECT payload, last_error FROM jobs"
         " WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT ?)",
         (*(c.value for c in texts), search.PROBE_ROWS)).fetchone()
-    return {c for c, n in zip(texts, row, strict=True) if not search.is_common(n or 0)}
+    return search.scanned_texts(texts, list(row), _fts_indexable)
+
+
+def _fts_indexable(text: str) -> bool:
+    return len(text) >= search.MIN_INDEXED
 
 
 def part_sql(part: Part) -> str:
@@ -106,15 +111,15 @@ def part_sql(part: Part) -> str:
     return f"{status} AND finished_at IS NOT NULL" if part.finished else status
 
 
-def tests(conds: Sequence[Condition], indexed: set[Condition], finished: bool,
+def tests(conds: Sequence[Condition], scanned: frozenset[Condition], finished: bool,
           *extra: str) -> tuple[list[str], list[object]]:
     """Each condition as SQL with its parameters; a text test through the index only for
-    finished rows (the index holds no others) and when `indexed` says it is rare."""
+    finished rows (the index holds no others) and when it is not `scanned`."""
     found: list[str] = []
     params: list[object] = []
     for cond in conds:
         if cond.op == "contains":
-            if finished and cond in indexed:
+            if finished and cond not in scanned:
                 piece = search.index_piece(str(cond.value))
                 found.append(_INDEXED_OR_RECENT)
                 params.append(fts_query(cond.column, piece))
@@ -133,25 +138,27 @@ def tests(conds: Sequence[Condition], indexed: set[Condition], finished: bool,
     return [*found, *extra], params
 
 
-def where(part: Part, conds: Sequence[Condition], indexed: set[Condition],
+def where(part: Part, conds: Sequence[Condition], scanned: frozenset[Condition],
           *extra: str) -> tuple[str, list[object]]:
-    found, params = tests(conds, indexed, part.finished, *extra)
+    found, params = tests(conds, scanned, part.finished, *extra)
     return " AND ".join([part_sql(part), *found]), params
 
 
 def count_matches(conn: sqlite3.Connection, parts: Sequence[Part], conds: Sequence[Condition],
-                  *extra: str, cap: int | None, bounded: bool = False) -> tuple[int, bool]:
+                  *extra: str, cap: int | None, bounded: bool = False,
+                  scanned: frozenset[Condition] | None = None) -> tuple[int, bool]:
     """The matches of every part, each counted up to `cap + 1` (None: exactly), and
     whether that is all of them. A text test that is scanned (common) is counted among
-    each part's newest `search.COUNT_WINDOW` rows only: whole when the part holds fewer."""
-    indexed = indexed_texts(conn, conds)
-    scanned = [c for c in search.texts(conds) if c not in indexed]
+    each part's newest `search.COUNT_WINDOW` rows only: whole when the part holds fewer.
+    `scanned` None: probe the text tests first."""
+    if scanned is None:
+        scanned = common_texts(conn, conds)
     total, exact = 0, True
     for part in parts:
         if scanned and bounded:
             # A list's total: every test among the part's newest rows, a bounded read
             # however rare the other tests make the matches (`search.COUNT_WINDOW`).
-            found, params = tests(conds, indexed, part.finished, *extra)
+            found, params = tests(conds, scanned, part.finished, *extra)
             n, seen = conn.execute(
                 f"SELECT sum({' AND '.join(found)}), count(*) FROM (SELECT rowid AS rowid, *"
                 f" FROM jobs WHERE {part_sql(part)} ORDER BY id DESC LIMIT ?)",
@@ -163,9 +170,9 @@ def count_matches(conn: sqlite3.Connection, parts: Sequence[Part], conds: Sequen
             # A bulk action's count: the window is the newest rows that pass every other
             # test, only the scanned texts are tested in it, so it is 0 only when none match
             # (a loop that stops at `remaining: 0` leaves nothing behind).
-            clause, params = where(part, [c for c in conds if c not in scanned], indexed,
+            clause, params = where(part, [c for c in conds if c not in scanned], scanned,
                                    *extra)
-            texts, text_params = tests(scanned, indexed, False)
+            texts, text_params = tests(sorted(scanned, key=conds.index), scanned, False)
             n, seen = conn.execute(
                 f"SELECT sum({' AND '.join(texts)}), count(*) FROM (SELECT payload,"
                 f" last_error FROM jobs WHERE {clause} ORDER BY id DESC LIMIT ?)",
@@ -173,7 +180,7 @@ def count_matches(conn: sqlite3.Connection, parts: Sequence[Part], conds: Sequen
             total += int(n or 0)
             exact = exact and seen < search.COUNT_WINDOW
             continue
-        clause, params = where(part, conds, indexed, *extra)
+        clause, params = where(part, conds, scanned, *extra)
         limit = "" if cap is None else f" LIMIT {int(cap) + 1}"
         total += int(conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM jobs WHERE {clause}{limit})", params
@@ -188,10 +195,10 @@ def pick(conn: sqlite3.Connection, filter: JobFilter, after: JobId | None, limit
     conds = search.conditions(filter)
     if after is not None:
         conds.append(Condition("id", ">", after))
-    indexed = indexed_texts(conn, conds)
+    scanned = common_texts(conn, conds)
     rows: list[sqlite3.Row] = []
     for part in search.parts(filter.status, statuses):
-        clause, params = where(part, conds, indexed, *extra)
+        clause, params = where(part, conds, scanned, *extra)
         rows += conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE {clause} ORDER BY id"
                              " LIMIT ?", (*params, limit)).fetchall()
     return sorted(rows, key=lambda row: str(row["id"]))[:limit]
@@ -202,13 +209,13 @@ def list_jobs(conn: sqlite3.Connection, filter: JobFilter, limit: int, offset: i
     """A page of `filter`'s jobs; `counted`: the total when the caller has it (counters)."""
     parts = search.parts(filter.status)
     conds = search.conditions(filter)
+    scanned = common_texts(conn, conds)  # once per page: the count below reuses it
     if after is not None:
         conds.append(Condition("id", "<", after))
-    indexed = indexed_texts(conn, conds)
     branches: list[str] = []
     params: list[object] = []
     for part in parts:  # merged in SQL: an offset never brings its rows into Python
-        clause, found = where(part, conds, indexed)
+        clause, found = where(part, conds, scanned)
         branches.append(f"SELECT * FROM (SELECT {JOB_COLUMNS} FROM jobs WHERE {clause}"
                         " ORDER BY id DESC LIMIT ?)")
         params += [*found, limit + offset + 1]
@@ -218,7 +225,7 @@ def list_jobs(conn: sqlite3.Connection, filter: JobFilter, limit: int, offset: i
     cursor = search.page_of([job.id for job in jobs], limit)
     if counted is None:
         n, whole = count_matches(conn, parts, search.conditions(filter), cap=search.TOTAL_CAP,
-                                 bounded=True)
+                                 bounded=True, scanned=scanned)
         total, exact = search.total_of(
             n, whole, len(jobs[:limit]) + (offset if after is None else 0))
     else:
