@@ -104,6 +104,9 @@ class ConveyorServer:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
 
+    def get(self, path: str, **headers: str) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", headers=headers, timeout=5.0)
+
     def post(self, path: str, body: dict[str, Any], **headers: str) -> httpx.Response:
         return httpx.post(f"{self.url}{path}", json=body, headers=headers, timeout=5.0)
 
@@ -169,3 +172,4 @@ def screenshot(page: Any, name: str) -> None:
     """Save an extra screenshot of a moment worth seeing."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+

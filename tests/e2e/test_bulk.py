@@ -13,60 +13,21 @@ a deadline for the jobs to end.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import ConveyorServer, screenshot
+from tests.e2e.helpers import SLOW, expect, get_job, open_dashboard, submit, wait_for_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-expect: Any
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the `browser` fixture skips (or fails in CI) with the reason
-    expect = None
-
-SLOW = 20_000  # ms
-POLL_SEC = 0.2
 FAST = {"TEXT_SECONDS_PER_CHAR": "0.01", "RATE_LIMIT_PER_MINUTE": "100000"}
 REJECTED = 10  # "forbidden content": retried
 INVALID = 3  # "Invalid payload format": left alone
 RATE = 3.0  # jobs a second: 6 a call, so two calls about 2 s apart
-
-
-def open_dashboard(page: Any, server: ConveyorServer, hash_: str = "") -> None:
-    page.goto(f"{server.url}/{hash_}")
-    expect(page.get_by_test_id("live-indicator")).to_have_attribute(
-        "data-live-status", "live", timeout=10_000
-    )
-
-
-def submit(server: ConveyorServer, body: dict[str, Any]) -> str:
-    response = server.post("/jobs", body)
-    assert response.status_code == 201, response.text
-    job_id: str = response.json()["id"]
-    return job_id
-
-
-def get_job(server: ConveyorServer, job_id: str) -> dict[str, Any]:
-    response = httpx.get(f"{server.url}/jobs/{job_id}", timeout=5.0)
-    assert response.status_code == 200, response.text
-    job: dict[str, Any] = response.json()
-    return job
-
-
-def wait_for_status(server: ConveyorServer, job_ids: list[str], status: str) -> None:
-    deadline = time.monotonic() + SLOW / 1000
-    seen = [get_job(server, job_id)["status"] for job_id in job_ids]
-    while seen != [status] * len(job_ids):
-        assert time.monotonic() < deadline, f"not all {status}: {seen}"
-        time.sleep(POLL_SEC)
-        seen = [get_job(server, job_id)["status"] for job_id in job_ids]
 
 
 def test_retry_all_matching_previews_then_retries_them_with_progress(

@@ -17,33 +17,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import ConveyorServer, screenshot
+from tests.e2e.helpers import expect, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-expect: Any
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the `browser` fixture skips (or fails in CI) with the reason
-    expect = None
 
 SAMPLED_SEC = 100.0  # the minute the jobs end in must end, then be sampled
 POLL_SEC = 0.5
 HELD = 3  # pending in the paused queue
 
 
-def submit(server: ConveyorServer, body: dict[str, Any]) -> str:
-    response = server.post("/jobs", body)
-    assert response.status_code == 201, response.text
-    job_id: str = response.json()["id"]
-    return job_id
-
-
 def stats(server: ConveyorServer, what: str) -> list[dict[str, Any]]:
-    response = httpx.get(f"{server.url}/stats/{what}?minutes=60", timeout=5.0)
+    response = server.get(f"/stats/{what}?minutes=60")
     assert response.status_code == 200, response.text
     body: dict[str, list[dict[str, Any]]] = response.json()
     return body["samples" if what == "queues" else "buckets"]

@@ -13,16 +13,9 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import ConveyorServer, screenshot
+from tests.e2e.helpers import SLOW, expect, open_dashboard, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-expect: Any
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the `browser` fixture skips (or fails in CI) with the reason
-    expect = None
-
-SLOW = 20_000  # ms: a job's whole life at TEXT_SECONDS_PER_CHAR=0.2, with room for a slow CI
 
 # Records every status each "submitted from this page" row shows, as the DOM changes, so a
 # state shown for a single frame is seen too.
@@ -43,13 +36,6 @@ RECORD_STATUSES = """
   record();
 }
 """
-
-
-def open_dashboard(page: Any, server: ConveyorServer, route: str = "") -> None:
-    page.goto(f"{server.url}/{route}")
-    expect(page.get_by_test_id("live-indicator")).to_have_attribute(
-        "data-live-status", "live", timeout=10_000
-    )
 
 
 def test_hello_goes_pending_running_done_without_a_reload(
@@ -175,8 +161,7 @@ def test_live_indicator_goes_off_with_the_api_and_back_on_when_it_returns(
     expect(page.get_by_test_id("problem")).to_be_empty(timeout=10_000)
 
     # Live again means events again: a job submitted elsewhere shows up without a reload.
-    response = server.post("/jobs", {"text": "Back"})
-    assert response.status_code == 201, response.text
+    submit(server, {"text": "Back"})
     expect(page.get_by_test_id("metric-submitted")).to_have_text("1", timeout=10_000)
     expect(page.get_by_test_id("metric-done")).to_have_text("1", timeout=SLOW)
 
@@ -187,7 +172,7 @@ def test_readable_on_a_phone_and_a_laptop_and_usable_by_keyboard(
 ) -> None:
     server = start_server()
     for body in ({"text": "Hi"}, {"text": "x" * 31}, {"payload": {"fail": True}}):
-        assert server.post("/jobs", body).status_code == 201
+        submit(server, body)
     page.set_viewport_size({"width": width, "height": 900})
     open_dashboard(page, server, "#/dlq")
     rows = page.get_by_role("tabpanel").locator("tbody tr")

@@ -12,20 +12,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import ConveyorServer, screenshot
+from tests.e2e.helpers import SLOW, expect, get_job, open_dashboard, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-expect: Any
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the `browser` fixture skips (or fails in CI) with the reason
-    expect = None
-
-SLOW = 20_000  # ms: a job's whole life at TEXT_SECONDS_PER_CHAR=0.2, with room for a slow CI
 
 # Records, for every list row, each status its badge shows and each progress its bar shows, as
 # the DOM changes: a row that leaves its list (a cancelled job, once the list is refetched) may
@@ -59,27 +51,6 @@ LAST_STATUS_IS = """
 """
 
 NOT_ZERO = re.compile(r"^(?:[1-9]\d*(?:\.\d+)?|0\.\d*[1-9]\d*)$")
-
-
-def open_dashboard(page: Any, server: ConveyorServer, route: str = "") -> None:
-    page.goto(f"{server.url}/{route}")
-    expect(page.get_by_test_id("live-indicator")).to_have_attribute(
-        "data-live-status", "live", timeout=10_000
-    )
-
-
-def submit(server: ConveyorServer, body: dict[str, Any]) -> str:
-    response = server.post("/jobs", body)
-    assert response.status_code == 201, response.text
-    job_id: str = response.json()["id"]
-    return job_id
-
-
-def get_job(server: ConveyorServer, job_id: str) -> dict[str, Any]:
-    response = httpx.get(f"{server.url}/jobs/{job_id}", timeout=5.0)
-    assert response.status_code == 200, response.text
-    job: dict[str, Any] = response.json()
-    return job
 
 
 def recorded(page: Any, job_id: str) -> dict[str, list[Any]]:

@@ -21,14 +21,9 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import ConveyorServer, screenshot
+from tests.e2e.helpers import expect, open_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-expect: Any
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the `browser` fixture skips (or fails in CI) with the reason
-    expect = None
 
 DURATION_SEC = 30.0
 BATCH = 250  # jobs a call
@@ -126,9 +121,7 @@ def test_the_page_answers_clicks_within_200_ms_at_1000_events_a_second(
     assert server.post("/queues/bulk/pause", {}).status_code == 200
 
     page.add_init_script(COUNT_SOCKET_MESSAGES)
-    page.goto(f"{server.url}/#/pending")
-    expect(page.get_by_test_id("live-indicator")).to_have_attribute(
-        "data-live-status", "live", timeout=10_000)
+    open_dashboard(page, server, "#/pending")
     page.evaluate(MEASURE_CLICKS)
     tabs = [page.get_by_role("tab", name="Running"), page.get_by_role("tab", name="Pending")]
     for tab in tabs:  # an idle baseline, and the tabs scrolled into view
@@ -172,5 +165,5 @@ def test_the_page_answers_clicks_within_200_ms_at_1000_events_a_second(
     assert max(samples) < CLICK_BUDGET_MS, report
 
     # Once the events stop, the page's counts agree with the API's.
-    pending = httpx.get(f"{server.url}/metrics", timeout=5.0).json()["pending"]
+    pending = server.get("/metrics").json()["pending"]
     expect(page.get_by_test_id("metric-pending")).to_have_text(f"{pending:,}", timeout=10_000)

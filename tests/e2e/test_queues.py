@@ -14,55 +14,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import ConveyorServer, screenshot
+from tests.e2e.helpers import (
+    POLL_SEC,
+    SLOW,
+    expect,
+    figure,
+    open_dashboard,
+    statuses,
+    submit,
+    wait_for_status,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-expect: Any
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the `browser` fixture skips (or fails in CI) with the reason
-    expect = None
-
-SLOW = 20_000  # ms: a job's whole life at TEXT_SECONDS_PER_CHAR=0.2, with room for a slow CI
 PAUSED_WINDOW_SEC = 2.5  # how long the paused jobs must stay pending (workers poll every 0.2 s)
-POLL_SEC = 0.2
-
-
-def open_dashboard(page: Any, server: ConveyorServer) -> None:
-    page.goto(f"{server.url}/")
-    expect(page.get_by_test_id("live-indicator")).to_have_attribute(
-        "data-live-status", "live", timeout=10_000
-    )
-
-
-def submit(server: ConveyorServer, body: dict[str, Any]) -> str:
-    response = server.post("/jobs", body)
-    assert response.status_code == 201, response.text
-    job_id: str = response.json()["id"]
-    return job_id
-
-
-def statuses(server: ConveyorServer, job_ids: list[str]) -> list[str]:
-    found: list[str] = []
-    for job_id in job_ids:
-        response = httpx.get(f"{server.url}/jobs/{job_id}", timeout=5.0)
-        assert response.status_code == 200, response.text
-        found.append(response.json()["status"])
-    return found
-
-
-def wait_for_statuses(server: ConveyorServer, job_ids: list[str], status: str,
-                      timeout: float = SLOW / 1000) -> None:
-    deadline = time.monotonic() + timeout
-    seen = statuses(server, job_ids)
-    while seen != [status] * len(job_ids):
-        assert time.monotonic() < deadline, f"not all {status} after {timeout} s: {seen}"
-        time.sleep(POLL_SEC)
-        seen = statuses(server, job_ids)
 
 
 def assert_stay_pending(server: ConveyorServer, job_ids: list[str], seconds: float) -> None:
@@ -77,7 +45,7 @@ def assert_stay_pending(server: ConveyorServer, job_ids: list[str], seconds: flo
 
 
 def get_queue(server: ConveyorServer, name: str) -> dict[str, Any]:
-    response = httpx.get(f"{server.url}/queues", timeout=5.0)
+    response = server.get("/queues")
     assert response.status_code == 200, response.text
     queues: list[dict[str, Any]] = response.json()["queues"]
     found = [queue for queue in queues if queue["name"] == name]
@@ -87,10 +55,6 @@ def get_queue(server: ConveyorServer, name: str) -> dict[str, Any]:
 
 def queue_row(page: Any, name: str) -> Any:
     return page.locator(f'tr[data-queue="{name}"]')
-
-
-def figure(row: Any, header: str) -> Any:
-    return row.locator(f'td[data-label="{header}"]')
 
 
 def test_pausing_default_keeps_its_jobs_pending_until_it_is_resumed(
@@ -109,7 +73,7 @@ def test_pausing_default_keeps_its_jobs_pending_until_it_is_resumed(
     row = queue_row(page, "default")
     expect(figure(row, "Done (1 min)")).to_have_text("1", timeout=SLOW)
     expect(figure(row, "State")).to_have_text("Active")
-    wait_for_statuses(server, [warm_up], "done")
+    wait_for_status(server, [warm_up], "done")
 
     row.get_by_role("button", name="Pause queue default").click()
     expect(page.locator(".flash")).to_contain_text("Queue default paused")
@@ -133,7 +97,7 @@ def test_pausing_default_keeps_its_jobs_pending_until_it_is_resumed(
     expect(page.locator(".flash")).to_contain_text("Queue default resumed")
     expect(figure(row, "State")).to_have_text("Active")
     expect(row.get_by_role("button", name="Pause queue default")).to_be_visible()
-    wait_for_statuses(server, job_ids, "done")
+    wait_for_status(server, job_ids, "done")
 
     # The view follows by itself: job events refetch it, and it polls while shown.
     expect(figure(row, "Pending")).to_have_text("0", timeout=SLOW)

@@ -11,59 +11,20 @@ a deadline for the jobs to fail.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import ConveyorServer, screenshot
+from tests.e2e.helpers import SLOW, expect, get_job, open_dashboard, submit, wait_for_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-expect: Any
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the `browser` fixture skips (or fails in CI) with the reason
-    expect = None
-
-SLOW = 20_000  # ms
-POLL_SEC = 0.2
 REJECTED = 5  # fail with "forbidden content": the ones redriven
 INVALID = 2  # fail with "Invalid payload format": left alone
 RATE = 2.0  # jobs a second: the dashboard asks for 4 a call, so two calls, ~2 s apart
-
-
-def open_dashboard(page: Any, server: ConveyorServer, hash_: str = "") -> None:
-    page.goto(f"{server.url}/{hash_}")
-    expect(page.get_by_test_id("live-indicator")).to_have_attribute(
-        "data-live-status", "live", timeout=10_000
-    )
-
-
-def submit(server: ConveyorServer, body: dict[str, Any]) -> str:
-    response = server.post("/jobs", body)
-    assert response.status_code == 201, response.text
-    job_id: str = response.json()["id"]
-    return job_id
-
-
-def get_job(server: ConveyorServer, job_id: str) -> dict[str, Any]:
-    response = httpx.get(f"{server.url}/jobs/{job_id}", timeout=5.0)
-    assert response.status_code == 200, response.text
-    job: dict[str, Any] = response.json()
-    return job
-
-
-def wait_for_failed(server: ConveyorServer, job_ids: list[str]) -> None:
-    deadline = time.monotonic() + SLOW / 1000
-    seen = [get_job(server, job_id)["status"] for job_id in job_ids]
-    while seen != ["failed"] * len(job_ids):
-        assert time.monotonic() < deadline, f"not all failed: {seen}"
-        time.sleep(POLL_SEC)
-        seen = [get_job(server, job_id)["status"] for job_id in job_ids]
 
 
 def dry_run(server: ConveyorServer, body: dict[str, Any]) -> int:
@@ -79,7 +40,7 @@ def test_redrive_by_filter_retries_exactly_the_matching_jobs_at_a_rate(
     server = start_server(RETENTION_DONE_DAYS="7", RETENTION_FAILED_DAYS="30")
     rejected = [submit(server, {"text": f"reject {n}"}) for n in range(REJECTED)]
     invalid = [submit(server, {"payload": {"text": "x", "invalid": True}}) for _ in range(INVALID)]
-    wait_for_failed(server, rejected + invalid)
+    wait_for_status(server, rejected + invalid, "failed")
 
     open_dashboard(page, server, "#/dlq")
     dlq = page.get_by_test_id("list-dlq")

@@ -16,30 +16,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import ConveyorServer, screenshot
+from tests.e2e.helpers import POLL_SEC, SLOW, expect, figure, get_job, open_dashboard
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-expect: Any
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the `browser` fixture skips (or fails in CI) with the reason
-    expect = None
-
-SLOW = 20_000  # ms: a tick, its job and the page catching up, with room for a slow CI
 INTERVAL_SEC = 2
 DISABLED_WINDOW_SEC = INTERVAL_SEC * 2.5  # more than two ticks a disabled schedule must skip
-POLL_SEC = 0.2
-
-
-def open_dashboard(page: Any, server: ConveyorServer) -> None:
-    page.goto(f"{server.url}/")
-    expect(page.get_by_test_id("live-indicator")).to_have_attribute(
-        "data-live-status", "live", timeout=10_000
-    )
 
 
 def create_schedule(server: ConveyorServer, body: dict[str, Any]) -> dict[str, Any]:
@@ -50,17 +35,10 @@ def create_schedule(server: ConveyorServer, body: dict[str, Any]) -> dict[str, A
 
 
 def get_schedule(server: ConveyorServer, name: str) -> dict[str, Any]:
-    response = httpx.get(f"{server.url}/schedules/{name}", timeout=5.0)
+    response = server.get(f"/schedules/{name}")
     assert response.status_code == 200, response.text
     found: dict[str, Any] = response.json()
     return found
-
-
-def get_job(server: ConveyorServer, job_id: str) -> dict[str, Any]:
-    response = httpx.get(f"{server.url}/jobs/{job_id}", timeout=5.0)
-    assert response.status_code == 200, response.text
-    job: dict[str, Any] = response.json()
-    return job
 
 
 def wait_for_enabled(server: ConveyorServer, name: str, enabled: bool) -> None:
@@ -97,10 +75,6 @@ def assert_fires_nothing(server: ConveyorServer, name: str, seconds: float) -> N
 
 def schedule_row(page: Any, name: str) -> Any:
     return page.locator(f'tr[data-schedule="{name}"]')
-
-
-def figure(row: Any, header: str) -> Any:
-    return row.locator(f'td[data-label="{header}"]')
 
 
 def last_job_link(page: Any, name: str) -> Any:

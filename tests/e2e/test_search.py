@@ -11,52 +11,18 @@ a deadline for the jobs to end.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import VIEWPORT, ConveyorServer, screenshot
+from tests.e2e.helpers import expect, expect_live, open_dashboard, submit, wait_for_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-expect: Any
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the `browser` fixture skips (or fails in CI) with the reason
-    expect = None
-
-SLOW = 20_000  # ms
-POLL_SEC = 0.2
 FAST = {"TEXT_SECONDS_PER_CHAR": "0.01", "RATE_LIMIT_PER_MINUTE": "100000"}
-
-
-def open_dashboard(page: Any, server: ConveyorServer, hash_: str = "") -> None:
-    page.goto(f"{server.url}/{hash_}")
-    expect(page.get_by_test_id("live-indicator")).to_have_attribute(
-        "data-live-status", "live", timeout=10_000
-    )
-
-
-def submit(server: ConveyorServer, body: dict[str, Any]) -> str:
-    response = server.post("/jobs", body)
-    assert response.status_code == 201, response.text
-    job_id: str = response.json()["id"]
-    return job_id
-
-
-def wait_for_status(server: ConveyorServer, job_ids: list[str], status: str) -> None:
-    deadline = time.monotonic() + SLOW / 1000
-    while True:
-        seen = [httpx.get(f"{server.url}/jobs/{job_id}", timeout=5.0).json()["status"]
-                for job_id in job_ids]
-        if seen == [status] * len(job_ids):
-            return
-        assert time.monotonic() < deadline, f"not all {status}: {seen}"
-        time.sleep(POLL_SEC)
 
 
 def row_ids(page: Any, testid: str) -> set[str]:
@@ -104,8 +70,7 @@ def test_a_search_narrows_the_list_and_its_address_reopens_it(
     try:
         fresh = other.new_page()
         fresh.goto(shared)
-        expect(fresh.get_by_test_id("live-indicator")).to_have_attribute(
-            "data-live-status", "live", timeout=10_000)
+        expect_live(fresh)
         fresh_failed = fresh.get_by_test_id("list-failed")
         expect(fresh_failed.locator("tr[data-job-id]")).to_have_count(1, timeout=10_000)
         assert row_ids(fresh, "list-failed") == {rejected[1]}

@@ -12,65 +12,28 @@ deadline for the jobs to reach their status.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import ConveyorServer, screenshot
+from tests.e2e.helpers import expect, expect_live, get_job, submit, wait_for_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-expect: Any
-try:
-    from playwright.sync_api import expect
-except ImportError:  # the `browser` fixture skips (or fails in CI) with the reason
-    expect = None
-
 ADMIN_KEY = "e2e-admin-secret"
-SLOW = 20_000  # ms
-POLL_SEC = 0.2
 WAITING = {"text": "Hi", "delay_sec": 3600}  # pending for an hour: it has a Cancel button
 TOO_LONG = {"text": "The quick brown fox jumps over the lazy dog"}  # fails at once: the DLQ
 
 
-def admin(**headers: str) -> dict[str, str]:
-    return {"X-API-Key": ADMIN_KEY, **headers}
-
-
 def make_key(server: ConveyorServer, tenant: str, role: str) -> str:
     response = server.post("/keys", {"tenant": tenant, "role": role, "name": f"e2e {role}"},
-                           **admin())
+                           **{"X-API-Key": ADMIN_KEY})
     assert response.status_code == 201, response.text
     key: str = response.json()["key"]
     assert key.startswith("cvk_")
     return key
-
-
-def submit(server: ConveyorServer, tenant: str, body: dict[str, Any]) -> str:
-    response = server.post("/jobs", body, **admin(**{"X-Tenant-Id": tenant}))
-    assert response.status_code == 201, response.text
-    assert response.json()["tenant"] == tenant
-    job_id: str = response.json()["id"]
-    return job_id
-
-
-def status_of(server: ConveyorServer, job_id: str) -> str:
-    response = httpx.get(f"{server.url}/jobs/{job_id}", headers=admin(), timeout=5.0)
-    assert response.status_code == 200, response.text
-    status: str = response.json()["status"]
-    return status
-
-
-def wait_for_status(server: ConveyorServer, job_ids: list[str], status: str) -> None:
-    deadline = time.monotonic() + SLOW / 1000
-    seen = [status_of(server, job_id) for job_id in job_ids]
-    while seen != [status] * len(job_ids):
-        assert time.monotonic() < deadline, f"not all {status}: {seen}"
-        time.sleep(POLL_SEC)
-        seen = [status_of(server, job_id) for job_id in job_ids]
 
 
 def short(job_id: str) -> str:
@@ -83,9 +46,7 @@ def open_with_key(page: Any, server: ConveyorServer, key: str, hash_: str) -> No
     page.goto(f"{server.url}/{hash_}")
     page.evaluate("key => window.localStorage.setItem('conveyor.apiKey', key)", key)
     page.reload()
-    expect(page.get_by_test_id("live-indicator")).to_have_attribute(
-        "data-live-status", "live", timeout=10_000
-    )
+    expect_live(page)
     expect(page.get_by_test_id("problem")).to_be_empty()
 
 
@@ -106,12 +67,12 @@ def test_each_kind_of_key_sees_and_does_what_it_may(
     server = start_server(API_KEY=ADMIN_KEY)
     acme_key = make_key(server, "acme", "tenant")
     readonly_key = make_key(server, "acme", "readonly")
-    acme_cancel = submit(server, "acme", WAITING)
-    acme_waiting = submit(server, "acme", WAITING)
-    acme_failed = submit(server, "acme", TOO_LONG)
-    globex_waiting = submit(server, "globex", WAITING)
-    globex_failed = submit(server, "globex", TOO_LONG)
-    wait_for_status(server, [acme_failed, globex_failed], "failed")
+    acme_cancel = submit(server, WAITING, api_key=ADMIN_KEY, tenant="acme")
+    acme_waiting = submit(server, WAITING, api_key=ADMIN_KEY, tenant="acme")
+    acme_failed = submit(server, TOO_LONG, api_key=ADMIN_KEY, tenant="acme")
+    globex_waiting = submit(server, WAITING, api_key=ADMIN_KEY, tenant="globex")
+    globex_failed = submit(server, TOO_LONG, api_key=ADMIN_KEY, tenant="globex")
+    wait_for_status(server, [acme_failed, globex_failed], "failed", api_key=ADMIN_KEY)
     globex = [globex_waiting, globex_failed]
     scope = page.get_by_test_id("scope")
 
@@ -142,7 +103,7 @@ def test_each_kind_of_key_sees_and_does_what_it_may(
     expect(page.get_by_role("button", name="Cancel")).to_be_enabled()
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator(".flash-slot")).to_contain_text("cancelled")
-    wait_for_status(server, [acme_cancel], "cancelled")
+    wait_for_status(server, [acme_cancel], "cancelled", api_key=ADMIN_KEY)
     assert_nowhere(page, globex)
 
     # acme's read-only key: the same jobs, and every change is off.
@@ -168,7 +129,7 @@ def test_each_kind_of_key_sees_and_does_what_it_may(
     page.get_by_role("tab", name=re.compile("^Pending")).click()
     row(page, acme_waiting).get_by_role("button", name=re.compile("^Cancel job")).click(
         force=True)
-    assert status_of(server, acme_waiting) == "pending"
+    assert get_job(server, acme_waiting, api_key=ADMIN_KEY)["status"] == "pending"
 
     # The admin key: every tenant's jobs.
     open_with_key(page, server, ADMIN_KEY, "#/pending")
