@@ -40,7 +40,7 @@ async def redrive(
     if limit <= 0:
         matched, exact, as_of = await search.count_matches(
             conn, rules_of_search.parts(jobs.status), rules_of_search.conditions(jobs),
-            NOT_RETRIED, cap=rules_of_search.TOTAL_CAP)
+            NOT_RETRIED)
         return RedriveBatch(matched, [], [], 0, after, as_of, exact)
     async with conn.transaction():
         scanned = await search.common_texts(conn, rules_of_search.conditions(jobs))

@@ -338,7 +338,7 @@ async def cancel_matching(conn: Conn, filter: rules_of_search.JobFilter, limit: 
     if limit <= 0:
         matched, exact, as_of = await search.count_matches(
             conn, rules_of_search.parts(filter.status, live), rules_of_search.conditions(filter),
-            NOT_ASKED, cap=rules_of_search.TOTAL_CAP)
+            NOT_ASKED)
         return CancelBatch(matched, [], [], 0, after, as_of, exact)
     data = dumps(rules.bulk_cancel_data(filter.describe(), actor))
     async with conn.transaction():

@@ -39,7 +39,7 @@ def rendered() -> dict[str, str]:
                  rules_of_search.Condition("id", "<", cursor)]
         found[f"search_page_{name}"] = search.page_query(parts, conds, 20, 0).as_string(None)
         found[f"search_count_{name}"] = search.count_query(
-            parts, rules_of_search.conditions(filter), cap=rules_of_search.TOTAL_CAP
+            parts, rules_of_search.conditions(filter)
         ).as_string(None)
     return found
 

@@ -104,13 +104,13 @@ def page_query(parts: Sequence[Part], conds: Sequence[Condition], limit: int,
 
 
 def count_query(parts: Sequence[Part], conds: Sequence[Condition], *extra: str,
-                cap: int | None, scanned: frozenset[Condition] = frozenset(),
+                scanned: frozenset[Condition] = frozenset(),
                 bounded: bool = False) -> sql.Composable:
-    """The matches of every part, each counted up to `cap + 1` (None: exactly), and
+    """The matches of every part, each counted up to `search.TOTAL_CAP + 1`, and
     whether the count is whole (`exact`). With a scanned text test, each part is counted
     among `search.COUNT_WINDOW` of its newest rows only (`bounded`: of all its rows, else of
     those passing the other tests): whole when the part holds fewer."""
-    limit = sql.SQL("") if cap is None else sql.SQL(" LIMIT {}").format(sql.Literal(cap + 1))
+    limit = sql.SQL(" LIMIT {}").format(sql.Literal(search.TOTAL_CAP + 1))
     if not parts:
         return sql.SQL("SELECT 0 AS n, true AS exact, now() AS as_of")
     if scanned and bounded:
@@ -181,8 +181,7 @@ async def list_jobs(conn: Conn, filter: JobFilter, limit: int, offset: int,
     jobs: list[Job] = [READ.job(row) for row in rows]
     cursor = search.page_of([job.id for job in jobs], limit)
     if counted is None:
-        n, exact, _ = await count_matches(conn, parts, conds, cap=search.TOTAL_CAP,
-                                          scanned=scanned, bounded=True)
+        n, exact, _ = await count_matches(conn, parts, conds, scanned=scanned, bounded=True)
         total, exact = search.total_of(
             n, exact, len(jobs[:limit]) + (offset if after is None else 0))
     else:
@@ -191,15 +190,15 @@ async def list_jobs(conn: Conn, filter: JobFilter, limit: int, offset: int,
 
 
 async def count_matches(conn: Conn, parts: Sequence[Part], conds: Sequence[Condition],
-                        *extra: str, cap: int | None,
+                        *extra: str,
                         scanned: frozenset[Condition] | None = None, bounded: bool = False
                         ) -> tuple[int, bool, datetime]:
-    """The matches (up to `cap + 1`; None: all), whether that is all of them, and the
+    """The matches (up to `search.TOTAL_CAP + 1`), whether that is all of them, and the
     store's time it counted at. `scanned` None: probe the text tests first."""
     if scanned is None:
         scanned = await common_texts(conn, conds)
     cur = await conn.execute(
-        count_query(parts, conds, *extra, cap=cap, scanned=scanned,
+        count_query(parts, conds, *extra, scanned=scanned,
                     bounded=bounded).as_string(conn),
         prepare=False)
     row: dict[str, Any] | None = await cur.fetchone()

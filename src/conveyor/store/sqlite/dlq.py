@@ -50,7 +50,7 @@ def redrive(
     if limit <= 0:
         matched, exact = search.count_matches(
             conn, rules_of_search.parts(jobs.status), rules_of_search.conditions(jobs),
-            NOT_RETRIED, cap=rules_of_search.TOTAL_CAP)
+            NOT_RETRIED)
         return RedriveBatch(matched, [], [], 0, after, datetime.fromtimestamp(now, UTC), exact)
     rows = search.pick(conn, jobs, after, limit, NOT_RETRIED)
     described = filter.describe()

@@ -234,7 +234,7 @@ def cancel_matching(conn: sqlite3.Connection, now: float, filter: JobFilter, lim
     if limit <= 0:
         matched, exact = search.count_matches(
             conn, rules_of_search.parts(filter.status, live), rules_of_search.conditions(filter),
-            NOT_ASKED, cap=rules_of_search.TOTAL_CAP)
+            NOT_ASKED)
         return CancelBatch(matched, [], [], 0, after, datetime.fromtimestamp(now, UTC), exact)
     data = rules.bulk_cancel_data(filter.describe(), actor)
     rows = search.pick(conn, filter, after, limit, NOT_ASKED, statuses=live)

@@ -145,9 +145,9 @@ def where(part: Part, conds: Sequence[Condition], scanned: frozenset[Condition],
 
 
 def count_matches(conn: sqlite3.Connection, parts: Sequence[Part], conds: Sequence[Condition],
-                  *extra: str, cap: int | None, bounded: bool = False,
+                  *extra: str, bounded: bool = False,
                   scanned: frozenset[Condition] | None = None) -> tuple[int, bool]:
-    """The matches of every part, each counted up to `cap + 1` (None: exactly), and
+    """The matches of every part, each counted up to `search.TOTAL_CAP + 1`, and
     whether that is all of them. A text test that is scanned (common) is counted among
     each part's newest `search.COUNT_WINDOW` rows only: whole when the part holds fewer.
     `scanned` None: probe the text tests first."""
@@ -181,7 +181,7 @@ def count_matches(conn: sqlite3.Connection, parts: Sequence[Part], conds: Sequen
             exact = exact and seen < search.COUNT_WINDOW
             continue
         clause, params = where(part, conds, scanned, *extra)
-        limit = "" if cap is None else f" LIMIT {int(cap) + 1}"
+        limit = f" LIMIT {search.TOTAL_CAP + 1}"
         total += int(conn.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM jobs WHERE {clause}{limit})", params
         ).fetchone()[0])
@@ -224,8 +224,8 @@ def list_jobs(conn: sqlite3.Connection, filter: JobFilter, limit: int, offset: i
     jobs = [READ.job(row) for row in rows]
     cursor = search.page_of([job.id for job in jobs], limit)
     if counted is None:
-        n, whole = count_matches(conn, parts, search.conditions(filter), cap=search.TOTAL_CAP,
-                                 bounded=True, scanned=scanned)
+        n, whole = count_matches(conn, parts, search.conditions(filter), bounded=True,
+                                 scanned=scanned)
         total, exact = search.total_of(
             n, whole, len(jobs[:limit]) + (offset if after is None else 0))
     else:
