@@ -55,19 +55,25 @@ async def _exists(url: str, job_id: Any) -> bool:
         return await cur.fetchone() is not None
 
 
+BIG = 100  # a keyless batch this big is written by COPY (`events.COPY_ROWS`)
+
+
+@pytest.mark.parametrize("count", [1, BIG], ids=["one job", "a copied batch"])
 async def test_async_connection_wakes_listeners_at_commit(
-    postgres_store: Store, postgres_url: str
+    postgres_store: Store, postgres_url: str, count: int
 ) -> None:
     async with AsyncQueue(settings=settings_for(postgres_url)) as queue, \
             await psycopg.AsyncConnection.connect(conninfo(postgres_url)) as conn:
         before = await postgres_store.last_event_seq()
         async with conn.transaction():
-            job = await queue.enqueue("ship", {"order": 9}, connection=conn)
+            jobs = await queue.enqueue_many(
+                [JobSpec("ship", {"order": i}) for i in range(count)], connection=conn)
             seen = await postgres_store.wait_for_change(before, 0.3)
             assert seen == before, "nothing is announced before the commit"
         seen = await postgres_store.wait_for_change(before, 5.0)
-        assert seen > before  # the NOTIFY came with the commit
-        assert (await postgres_store.get(job.id)).status is JobStatus.PENDING
+        assert seen >= before + count  # the NOTIFY came with the commit
+        assert [await postgres_store.get(job.id) for job in jobs] == jobs
+        assert {job.status for job in jobs} == {JobStatus.PENDING}
 
 
 async def test_a_conflicting_key_raises_in_the_callers_transaction(
@@ -95,3 +101,26 @@ def test_wrong_connections_are_refused(postgres_url: str, tmp_path: Any) -> None
     with (Queue(settings=settings_for(f"sqlite:///{tmp_path}/x.db")) as queue,
           pytest.raises(InvalidSubmission, match="PostgreSQL")):
         queue.enqueue("ship", {}, connection=object())
+
+
+def test_a_big_batch_joins_a_blocking_transaction(postgres_store: Store,
+                                                  postgres_url: str) -> None:
+    with Queue(settings=settings_for(postgres_url)) as queue, \
+            psycopg.connect(conninfo(postgres_url)) as conn:
+        with pytest.raises(RuntimeError, match="undo"), conn.transaction():
+            dropped = queue.enqueue_many([JobSpec("ship", {"order": i}) for i in range(BIG)],
+                                         connection=conn)
+            raise RuntimeError("undo")
+        assert not any(asyncio.run(_exists(postgres_url, job.id)) for job in dropped[:3])
+        with conn.transaction():
+            kept = queue.enqueue_many([JobSpec("ship", {"order": i}) for i in range(BIG)],
+                                      connection=conn)
+        assert [queue.get(job.id) for job in kept] == kept
+        assert asyncio.run(_event_types(postgres_url, kept[-1].id)) == ["job_created"]
+
+
+async def _event_types(url: str, job_id: Any) -> list[str]:
+    async with await psycopg.AsyncConnection.connect(conninfo(url)) as conn:
+        cur = await conn.execute("SELECT type FROM job_events WHERE job_id = %s ORDER BY seq",
+                                 (job_id,))
+        return [row[0] for row in await cur.fetchall()]

@@ -210,8 +210,17 @@ async def append_tail(
     if len(rows) < COPY_ROWS:
         await conn.execute(APPEND_EVENTS, [list(column) for column in zip(*rows, strict=True)])
         return
-    async with conn.cursor().copy(COPY_EVENTS) as copy:
-        copy.set_types(COPY_EVENT_TYPES)
-        for row in rows:
-            await copy.write_row((*row[:8], json_text(row[8])))
+    await copy_rows(conn, COPY_EVENTS, COPY_EVENT_TYPES,
+                    [(*row[:8], json_text(row[8])) for row in rows])
     await conn.execute(NOTIFY_LAST)
+
+
+async def copy_rows(conn: Conn, statement: str, types: Sequence[str],
+                    rows: Sequence[Sequence[object]]) -> None:
+    """Write `rows` with `statement`, a binary `COPY … FROM STDIN` whose columns have
+    `types`. Through `conn.cursor()`, which the application's connections of
+    `transactional.py` provide too."""
+    async with conn.cursor().copy(statement) as copy:
+        copy.set_types(list(types))
+        for row in rows:
+            await copy.write_row(row)

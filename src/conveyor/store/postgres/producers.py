@@ -45,6 +45,7 @@ from conveyor.store.postgres.events import (
     COPY_ROWS,
     Conn,
     append_tail,
+    copy_rows,
     created_event,
     event,
 )
@@ -104,17 +105,16 @@ async def _submit_copied(
         [row] = await fetch(conn, sql.NOW, None)
         now = row["now"]
         created: list[Job] = []
+        rows: list[tuple[object, ...]] = []
         pending = JobStatus.PENDING.value
-        async with conn.cursor().copy(sql.COPY_JOBS) as copy:
-            copy.set_types(sql.COPY_JOB_TYPES)
-            for job_id, job in zip(new_job_ids(len(jobs)), jobs, strict=True):
-                payload = dumps(dict(job.payload))
-                new = rules.created_job(job_id, job, payload, now, rules.run_at(job, now))
-                created.append(new)
-                await copy.write_row((
-                    new.id, new.tenant, new.queue, new.task, json_text(payload), pending,
-                    new.priority, new.max_retries, new.run_at, now, new.trace_id,
-                    new.timeout_sec))
+        for job_id, job in zip(new_job_ids(len(jobs)), jobs, strict=True):
+            payload = dumps(dict(job.payload))
+            new = rules.created_job(job_id, job, payload, now, rules.run_at(job, now))
+            created.append(new)
+            rows.append((new.id, new.tenant, new.queue, new.task, json_text(payload), pending,
+                         new.priority, new.max_retries, new.run_at, now, new.trace_id,
+                         new.timeout_sec))
+        await copy_rows(conn, sql.COPY_JOBS, sql.COPY_JOB_TYPES, rows)
         if rate is not None:
             await _take_tokens(conn, rules.wanted_tokens(jobs), rate)
         await append_tail(conn, [(created_event(job), None) for job in created])

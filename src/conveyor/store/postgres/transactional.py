@@ -62,6 +62,10 @@ class _Async:
         async with self._conn.transaction():
             yield
 
+    def cursor(self) -> psycopg.AsyncCursor[Any]:
+        """For a big batch's COPY (`events.copy_rows`)."""
+        return self._conn.cursor()
+
 
 class _Blocking:
     """The same view of a plain `psycopg.Connection`: each call returns without suspending."""
@@ -79,6 +83,33 @@ class _Blocking:
     async def transaction(self) -> AsyncIterator[None]:
         with self._conn.transaction():
             yield
+
+    def cursor(self) -> _BlockingCursor:
+        """For a big batch's COPY (`events.copy_rows`)."""
+        return _BlockingCursor(self._conn)
+
+
+class _BlockingCursor:
+    """The part of an async cursor a COPY uses, over a blocking connection."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    @contextlib.asynccontextmanager
+    async def copy(self, statement: str) -> AsyncIterator[_BlockingCopy]:
+        with self._conn.cursor() as cur, cur.copy(statement) as copy:
+            yield _BlockingCopy(copy)
+
+
+class _BlockingCopy:
+    def __init__(self, copy: psycopg.Copy) -> None:
+        self._copy = copy
+
+    def set_types(self, types: Sequence[str]) -> None:
+        self._copy.set_types(types)
+
+    async def write_row(self, row: Sequence[object]) -> None:
+        self._copy.write_row(row)
 
 
 def _run_to_end(coro: Coroutine[Any, Any, T]) -> T:
