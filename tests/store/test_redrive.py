@@ -134,6 +134,25 @@ async def test_limit_and_remaining_oldest_first_never_twice(store: Store) -> Non
         retried_alone.id, *(r.retried_by for r in first.redriven + rest.redriven)}
 
 
+async def test_a_big_redrive_writes_every_event_with_its_data(store: Store) -> None:
+    """40 jobs, 80 events: past PostgreSQL's `COPY_ROWS`, so they go in by COPY, data too."""
+    jobs = [await dead(store, "mail", n=i) for i in range(40)]
+    before, counts = await store.last_event_seq(), await store.counts()
+    result = await store.redrive(F(task="mail"), 100)
+    assert [pair.id for pair in result.redriven] == [job.id for job in jobs]
+    events = await store.events_after(before, limit=1000)
+    assert len(events) == 80 and [e.seq for e in events] == sorted(e.seq for e in events)
+    for pair in result.redriven:
+        retried = (await store.job_events(pair.id))[-1]
+        assert retried.type is EventType.RETRIED
+        assert retried.data["retried_by"] == str(pair.retried_by)
+        [created] = await store.job_events(pair.retried_by)
+        assert dict(created.data) == {"retry_of": str(pair.id), "redrive": True}
+    after = await store.counts()
+    assert (after.pending, after.jobs_submitted) == (counts.pending + 40,
+                                                     counts.jobs_submitted + 40)
+
+
 async def test_each_redriven_job_s_history_says_so(store: Store) -> None:
     job = await dead(store, "mail", tenant="acme", error="smtp down", n=7)
     counts = await store.counts()
