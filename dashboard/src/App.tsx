@@ -14,7 +14,7 @@
 // Who the API key is (`/whoami`, in the data) decides what the header says and which controls
 // are on (access.ts).
 
-import { type ReactNode, useMemo } from "react";
+import { type ReactNode, useCallback, useMemo } from "react";
 
 import { accessOf, actingCredentials } from "./access";
 import { useBulk } from "./app/useBulk";
@@ -48,8 +48,7 @@ import type { DashboardConfig } from "./config";
 import { useNow } from "./hooks";
 import type { SocketLike } from "./live/connection";
 import { useLiveEvents } from "./live/useLiveEvents";
-import { HOME, type Route, routeHref, useRoute } from "./routing";
-import { listFilterKey } from "./services/search";
+import { type ChartMinutes, HOME, type Route, routeHref, useRoute } from "./routing";
 import { useCredentials } from "./settings";
 
 /** The page's views, in the top bar: the jobs (their lists and a job's page), and the others. */
@@ -99,10 +98,11 @@ export function App({ config, createSocket }: AppProps) {
   const queueActions = useQueueActions({ credentials: acting, data, showFlash });
   const scheduleActions = useScheduleActions({ credentials: acting, data, showFlash });
   const redrive = useRedrive({ credentials: acting, data });
-  const listKey = route.name === "list" ? `${route.view}?${listFilterKey(data.listFilter)}` : null;
-  const bulk = useBulk({ credentials: acting, data, listKey });
+  const bulk = useBulk({ credentials: acting, data });
   const controls = useListControls({ route, navigate, bulk, access });
   const charts = useCharts({ route, credentials, currentSeq: live.seq });
+  // Stable, as the memoized charts panel needs.
+  const showChartsWindow = useCallback((minutes: ChartMinutes) => navigate({ name: "charts", minutes }), [navigate]);
   const rowActions = useMemo(
     () => ({ ...actions.rowActions, denied: access.writeDenied }),
     [actions.rowActions, access.writeDenied],
@@ -222,7 +222,7 @@ export function App({ config, createSocket }: AppProps) {
         <ChartsPanel
           data={charts}
           minutes={route.minutes}
-          onMinutes={(minutes) => navigate({ name: "charts", minutes })}
+          onMinutes={showChartsWindow}
           now={now}
         />
       );

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { CancelAnswerWire, CancelRequestWire } from "./services/bulk";
 import type { RedriveRequestWire } from "./services/redrive";
 import { json } from "./test/fakeApi";
-import { buildJobWire } from "./test/factories/job";
+import { buildJobWire, buildListWire } from "./test/factories/job";
 import { buildRedriveAnswerWire } from "./test/factories/schedule";
 import { goLive, type Harness, renderApp, startHarness } from "./test/harness";
 
@@ -220,5 +220,63 @@ describe("bulk cancel", () => {
     await goLive(harness);
     await screen.findByTestId("list-done");
     expect(screen.queryByTestId("bulk-bar")).toBeNull();
+  });
+});
+
+describe("the selection", () => {
+  const selectedText = () => within(bulkBar()).getByTestId("bulk-selected").textContent;
+
+  it("is kept while paging through one list, and dropped for another filter, tenant or tab", async () => {
+    const [first, second, older] = [0, 1, 2].map(() => buildJobWire({ status: "failed" }));
+    if (first === undefined || second === undefined || older === undefined) throw new Error("no jobs");
+    // The failed list, whatever its filter, shows the same two jobs, then an older page.
+    harness.api.on("GET", /^\/jobs\?.*status=failed/, (request) =>
+      new URL(request.path, "http://x").searchParams.get("cursor") === "c1"
+        ? json(buildListWire([older]))
+        : json(buildListWire([first, second], { next_cursor: "c1" })),
+    );
+    harness.lists.failed = [first, second];
+    window.location.hash = "#/failed";
+    const { user } = renderApp(harness);
+    await goLive(harness);
+    const pick = async (id: string) => user.click(within(await findRow(id)).getByRole("checkbox"));
+    await pick(first.id);
+    expect(selectedText()).toBe("1 job selected");
+
+    // Another page of the same list: the picks stay.
+    await user.click(screen.getByRole("button", { name: "Older page" }));
+    await findRow(older.id);
+    await pick(older.id);
+    expect(selectedText()).toBe("2 jobs selected");
+    await user.click(screen.getByRole("button", { name: "Newer page" }));
+    expect(within(await findRow(first.id)).getByRole("checkbox")).toHaveProperty("checked", true);
+    expect(selectedText()).toBe("2 jobs selected");
+
+    // Another filter: the same rows show, none picked.
+    act(() => {
+      window.location.hash = "#/failed?task=send_email";
+    });
+    await waitFor(() => expect(selectedText()).toBe("No rows selected"));
+    expect(within(await findRow(first.id)).getByRole("checkbox")).toHaveProperty("checked", false);
+
+    // Another tenant.
+    await pick(first.id);
+    expect(selectedText()).toBe("1 job selected");
+    const tenant = screen.getByTestId("tenant-filter");
+    await user.type(within(tenant).getByLabelText("Tenant"), "acme");
+    await user.click(within(tenant).getByRole("button", { name: "Show" }));
+    await waitFor(() => expect(window.location.hash).toBe("#/failed?tenant=acme&task=send_email"));
+    expect(selectedText()).toBe("No rows selected");
+
+    // Another tab, and a preview counted for the list left is dropped with the picks.
+    serveRedrive(1);
+    await pick(first.id);
+    await user.click(within(bulkBar()).getByRole("button", { name: "Retry selected" }));
+    await within(bulkBar()).findByRole("button", { name: "Retry 1 job" });
+    await user.click(screen.getByRole("tab", { name: /^Dead letter queue/ }));
+    await waitFor(() => expect(window.location.hash).toBe("#/dlq?tenant=acme&task=send_email"));
+    expect(selectedText()).toBe("No rows selected");
+    expect(within(bulkBar()).queryByTestId("bulk-preview")).toBeNull();
+    expect(redriveCalls()).toEqual([{ ids: [first.id], dry_run: true }]); // nothing was retried
   });
 });

@@ -4,10 +4,56 @@
 import { render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
-import { FailuresChart, formatSeconds, niceTop } from "./components/Charts";
-import type { FailuresWire, LatencyWire, QueueSamplesWire } from "./services/charts";
+import type { ChartsData } from "./app/useCharts";
+import { FailuresChart, formatSeconds, type LineChartProps, niceTop } from "./components/Charts";
+import { ChartsPanel } from "./components/ChartsPanel";
+import type { ResourceState } from "./data/resource";
+import { fillMinutes } from "./live/apply";
+import {
+  failuresByTask,
+  failuresFromWire,
+  type FailuresWire,
+  latencyFromWire,
+  type LatencyWire,
+  percentileSeries,
+  queueSamplesFromWire,
+  type QueueSamplesWire,
+  seriesByQueue,
+} from "./services/charts";
 import { json } from "./test/fakeApi";
-import { goLive, type Harness, renderApp, startHarness } from "./test/harness";
+import { goLive, type Harness, renderApp, sendEvents, startHarness } from "./test/harness";
+
+// What the charts compute and draw, counted: each function passes through to the real one, and
+// the line chart drawn is the real, memoized one.
+const drawn = vi.hoisted(() => ({ lineCharts: 0 }));
+vi.mock(import("./services/charts"), async (importOriginal) => {
+  const actual = await importOriginal();
+  return {
+    ...actual,
+    seriesByQueue: vi.fn(actual.seriesByQueue),
+    percentileSeries: vi.fn(actual.percentileSeries),
+    failuresByTask: vi.fn(actual.failuresByTask),
+  };
+});
+vi.mock(import("./components/Charts"), async (importOriginal) => {
+  const actual = await importOriginal();
+  const { createElement } = await import("react");
+  // Rendered each time the panel renders (it is not memoized itself): counts the panel's renders.
+  const CountedLineChart = (props: LineChartProps) => {
+    drawn.lineCharts += 1;
+    return createElement(actual.LineChart, props);
+  };
+  return {
+    ...actual,
+    // Called by each line chart of seconds as it renders.
+    formatSeconds: vi.fn(actual.formatSeconds),
+    LineChart: CountedLineChart as unknown as typeof actual.LineChart,
+  };
+});
+vi.mock(import("./live/apply"), async (importOriginal) => {
+  const actual = await importOriginal();
+  return { ...actual, fillMinutes: vi.fn(actual.fillMinutes) };
+});
 
 let harness: Harness;
 
@@ -51,6 +97,15 @@ function serveCharts(queues: QueueSamplesWire, latency: LatencyWire, failures: F
     .on("GET", /^\/stats\/failures\?/, () => json(failures));
 }
 
+/** The Charts view, drawn from QUEUES, LATENCY and FAILURES. */
+async function openCharts() {
+  serveCharts(QUEUES, LATENCY, FAILURES);
+  window.location.hash = "#/charts";
+  const rendered = renderApp(harness);
+  await goLive(harness);
+  return rendered;
+}
+
 const legend = (testId: string) =>
   within(screen.getByTestId(testId))
     .queryAllByTestId("chart-series")
@@ -58,10 +113,7 @@ const legend = (testId: string) =>
 
 describe("the Charts view", () => {
   it("draws each chart from the API's samples, with each series' last value", async () => {
-    serveCharts(QUEUES, LATENCY, FAILURES);
-    window.location.hash = "#/charts";
-    renderApp(harness);
-    await goLive(harness);
+    await openCharts();
     await waitFor(() => expect(legend("chart-depth")).toEqual(["default 12", "emails 0"]));
     expect(legend("chart-oldest")).toEqual(["default 4.2 s"]); // emails had nothing pending
     expect(legend("chart-wait")).toEqual(["p50 200 ms", "p95 1.5 s", "p99 3.0 s"]);
@@ -81,10 +133,7 @@ describe("the Charts view", () => {
   });
 
   it("asks for 6 or 24 hours when chosen, and keeps the choice in the address", async () => {
-    serveCharts(QUEUES, LATENCY, FAILURES);
-    window.location.hash = "#/charts";
-    const { user } = renderApp(harness);
-    await goLive(harness);
+    const { user } = await openCharts();
     await user.click(screen.getByRole("button", { name: "24 hours" }));
     await waitFor(() => expect(window.location.hash).toBe("#/charts?minutes=1440"));
     await waitFor(() => expect(harness.api.calls("GET", /^\/stats\/queues\?minutes=1440$/)).toHaveLength(1));
@@ -138,5 +187,83 @@ describe("the charts' pieces", () => {
 
   it("writes seconds as a chart reads them", () => {
     expect([0.0123, 0.85, 4.24, 42, 600].map(formatSeconds)).toEqual(["12 ms", "850 ms", "4.2 s", "42 s", "10 min"]);
+  });
+});
+
+describe("the charts, drawn again only when what they show changed", () => {
+  const work = () => ({
+    series: vi.mocked(seriesByQueue).mock.calls.length + vi.mocked(percentileSeries).mock.calls.length,
+    failures: vi.mocked(failuresByTask).mock.calls.length,
+    /** The panel's renders (four line charts a render). */
+    panel: drawn.lineCharts,
+    /** The renders of the three line charts of seconds. */
+    secondsCharts: vi.mocked(formatSeconds).mock.calls.length,
+  });
+
+  it("draws nothing again when a live event changes something else on the page", async () => {
+    await openCharts();
+    await waitFor(() => expect(legend("chart-failures")).toEqual(["send_email 9", "resize 1"]));
+    await waitFor(() => expect(legend("chart-run")).toHaveLength(3));
+    expect(legend("chart-depth")).toEqual(["default 12", "emails 0"]);
+    const before = work();
+    expect(before.series).toBeGreaterThan(0); // the counters count
+    expect(before.panel).toBeGreaterThan(0);
+    expect(screen.getByTestId("metric-pending").textContent).toBe("0");
+
+    sendEvents(harness, { seq: 101, type: "job_created", status: "pending" });
+    // The page rendered again, for the counts…
+    await waitFor(() => expect(screen.getByTestId("metric-pending").textContent).toBe("1"));
+    // …and the charts, whose data did not move, neither rendered nor computed anything.
+    expect(work()).toEqual(before);
+    expect(legend("chart-depth")).toEqual(["default 12", "emails 0"]);
+  });
+
+  it("computes a series once per answer: a refetch redraws only the chart whose data came", () => {
+    const loaded = <T,>(data: T): ResourceState<T> => ({ data: { data, asOfSeq: 0 }, error: null, loading: false });
+    const data: ChartsData = {
+      queues: loaded(queueSamplesFromWire(QUEUES)),
+      latency: loaded(latencyFromWire(LATENCY)),
+      failures: loaded(failuresFromWire(FAILURES)),
+      reload: () => {},
+    };
+    const onMinutes = () => {};
+    const now = Date.now();
+    const { rerender } = render(<ChartsPanel data={data} minutes={60} onMinutes={onMinutes} now={now} />);
+    expect(legend("chart-wait")).toEqual(["p50 200 ms", "p95 1.5 s", "p99 3.0 s"]);
+    const before = work();
+
+    // A poll started: the data shown is the same arrays, only the loading flag moved.
+    const polling = { ...data, queues: { ...data.queues, loading: true }, latency: { ...data.latency, loading: true } };
+    rerender(<ChartsPanel data={polling} minutes={60} onMinutes={onMinutes} now={now} />);
+    expect(work()).toEqual({ ...before, panel: before.panel + 4 });
+
+    // New failures came: that chart alone is computed and drawn again.
+    const failures = loaded(failuresFromWire({ buckets: [{ minute: QUEUES.samples[0]?.minute ?? "", task: "resize", failures: 5 }] }));
+    rerender(<ChartsPanel data={{ ...polling, failures }} minutes={60} onMinutes={onMinutes} now={now} />);
+    expect(work()).toEqual({ ...before, panel: before.panel + 8, failures: before.failures + 1 });
+    expect(legend("chart-failures")).toEqual(["resize 5"]);
+    expect(legend("chart-wait")).toEqual(["p50 200 ms", "p95 1.5 s", "p99 3.0 s"]);
+  });
+
+  it("draws the throughput again only when its buckets move, not for another live event", async () => {
+    window.location.hash = "#/pending";
+    renderApp(harness);
+    await goLive(harness);
+    await screen.findByTestId("list-pending");
+    await waitFor(() => expect(screen.getByRole("img", { name: /^Over the last 60 minutes/ })).toBeTruthy());
+    const filled = () => vi.mocked(fillMinutes).mock.calls.length;
+    const before = filled();
+    expect(before).toBeGreaterThan(0);
+
+    sendEvents(harness, { seq: 101, type: "job_created", status: "pending" });
+    await waitFor(() => expect(screen.getByTestId("metric-pending").textContent).toBe("1"));
+    expect(filled()).toBe(before);
+
+    // A job that ends moves a bucket: the chart is drawn again, with it.
+    sendEvents(harness, { seq: 102, type: "job_succeeded", status: "done", at: new Date().toISOString() });
+    await waitFor(() =>
+      expect(screen.getByRole("img", { name: /^Over the last 60 minutes/ }).getAttribute("aria-label")).toContain("1 jobs done"),
+    );
+    expect(filled()).toBeGreaterThan(before);
   });
 });

@@ -2,32 +2,27 @@
 // list, dropped for another), and one bulk action at a time, Retry or Cancel, of the picked
 // rows or of every job the list's filter matches. Nothing happens before a preview: a dry run
 // counts what matches and the user confirms that count; the run then loops (bulkLoop.ts) with
-// its progress, and may be stopped between calls. It lives with the page, so a bulk action
-// goes on while the user looks elsewhere.
+// its progress, and may be stopped between calls (the steps a redrive shares: useBulkLoop.ts).
+// It lives with the page, so a bulk action goes on while the user looks elsewhere.
 
 import { useCallback, useRef, useState } from "react";
 
 import { formatCount, formatJobs } from "../format";
-import { ApiError, type Credentials } from "../services/api";
+import type { ApiError, Credentials } from "../services/api";
 import { type BulkKind, type BulkOutcome, type BulkRequest, MAX_SELECTION, previewBulk, runBulk } from "../services/bulk";
-import type { LoopProgress } from "../services/bulkLoop";
-import { useAuthError } from "./useAuthError";
+import { type LoopMessage, type LoopState, useBulkLoop } from "./useBulkLoop";
 import type { DashboardData } from "./useDashboardData";
 
-export type BulkPhase = "idle" | "previewing" | "confirm" | "running" | "stopping";
+export type BulkPhase = LoopState["phase"];
 /** The rows picked, or every job the filter matches. */
 export type BulkScope = "selected" | "matching";
 
-export interface BulkState {
+export interface BulkState extends LoopState {
   phase: BulkPhase;
   /** The action previewed, confirmed or running (null: none yet). */
   request: BulkRequest | null;
-  scope: BulkScope | null;
   /** What the preview counted. */
   matched: number | null;
-  progress: LoopProgress | null;
-  /** How the last preview or run ended, when there is something to say. */
-  message: { tone: "info" | "error"; text: string } | null;
 }
 
 export interface Bulk {
@@ -54,7 +49,7 @@ export const VERBS: Record<BulkKind, { verb: string; done: string; noun: string 
   cancel: { verb: "Cancel", done: "cancelled", noun: "cancel" },
 };
 
-export function describeBulkOutcome(kind: BulkKind, outcome: BulkOutcome): BulkState["message"] {
+export function describeBulkOutcome(kind: BulkKind, outcome: BulkOutcome): LoopMessage {
   const { done } = VERBS[kind];
   switch (outcome.end) {
     case "finished": {
@@ -85,24 +80,20 @@ export function describeBulkOutcome(kind: BulkKind, outcome: BulkOutcome): BulkS
   }
 }
 
-const IDLE: BulkState = { phase: "idle", request: null, scope: null, matched: null, progress: null, message: null };
+const IDLE: BulkState = { phase: "idle", request: null, matched: null, progress: null, message: null };
 const NONE: ReadonlySet<string> = new Set();
 
 export interface BulkOptions {
   credentials: Credentials;
-  data: Pick<DashboardData, "refetchList" | "refetchWhoAmI">;
-  /** The list shown (view and filter; null: none): another list starts with nothing picked. */
-  listKey: string | null;
+  /** `listKey`: the list shown; another list starts with nothing picked. */
+  data: Pick<DashboardData, "refetchList" | "refetchWhoAmI" | "listKey">;
 }
 
-export function useBulk({ credentials, data, listKey }: BulkOptions): Bulk {
-  const { refetchList, refetchWhoAmI } = data;
-  const [state, setState] = useState<BulkState>(IDLE);
+export function useBulk({ credentials, data }: BulkOptions): Bulk {
+  const { listKey } = data;
+  const { state, setState, busy, count, run, stop, authError } = useBulkLoop({ credentials, data, idle: IDLE });
   const [picked, setPicked] = useState<{ key: string | null; ids: ReadonlySet<string> }>({ key: listKey, ids: NONE });
-  const [authError, setAuthError] = useAuthError(credentials.apiKey);
-  // What the loop and a second click read: React's state may not have re-rendered yet.
-  const busy = useRef(false);
-  const stopRequested = useRef(false);
+  // What a confirm runs: React's state may not have re-rendered yet.
   const previewed = useRef<{ request: BulkRequest; scope: BulkScope } | null>(null);
 
   // Another list: nothing picked (adjusted while rendering, so no render shows the old picks).
@@ -126,82 +117,44 @@ export function useBulk({ credentials, data, listKey }: BulkOptions): Bulk {
   }, []);
   const clearSelection = useCallback(() => setPicked((current) => ({ ...current, ids: NONE })), []);
 
-  const failed = useCallback(
-    (error: unknown, what: string): BulkState["message"] => {
-      if (!(error instanceof ApiError)) throw error;
-      if (error.isUnauthorized) setAuthError(error);
-      if (error.isForbidden) refetchWhoAmI();
-      return { tone: "error", text: `${what}: ${error.message}` };
-    },
-    [refetchWhoAmI, setAuthError],
-  );
-
   const preview = useCallback(
-    async (request: BulkRequest, scope: BulkScope) => {
-      if (busy.current) return;
-      busy.current = true;
-      previewed.current = null;
-      setState({ ...IDLE, phase: "previewing", request, scope });
-      try {
-        const matched = await previewBulk(credentials, request);
-        setAuthError(null);
-        previewed.current = { request, scope };
-        setState({ ...IDLE, phase: "confirm", request, scope, matched });
-      } catch (error) {
-        setState({ ...IDLE, request, scope, message: failed(error, "Could not count the matching jobs") });
-      } finally {
-        busy.current = false;
-      }
-    },
-    [credentials, failed, setAuthError],
+    (request: BulkRequest, scope: BulkScope) =>
+      count(() => previewBulk(credentials, request), {
+        start: () => {
+          previewed.current = null;
+          setState({ ...IDLE, phase: "previewing", request });
+        },
+        counted: (matched) => {
+          previewed.current = { request, scope };
+          setState({ ...IDLE, phase: "confirm", request, matched });
+        },
+        failed: (message) => setState({ ...IDLE, request, message }),
+      }),
+    [count, credentials, setState],
   );
 
   const confirm = useCallback(async () => {
     const shown = previewed.current;
-    if (busy.current || shown === null) return;
-    busy.current = true;
-    stopRequested.current = false;
-    previewed.current = null;
+    if (shown === null) return;
     const { request, scope } = shown;
-    setState((current) => ({
-      ...current,
-      phase: "running",
-      progress: { done: 0, total: current.matched ?? 0 },
-      message: null,
-    }));
-    let done = 0;
-    try {
-      const outcome = await runBulk(credentials, request, {
-        onProgress: (progress) => {
-          done = progress.done;
-          setState((current) => ({ ...current, progress }));
-        },
-        stopped: () => stopRequested.current,
-      });
-      setAuthError(null);
-      if (scope === "selected" && outcome.end === "finished") clearSelection();
-      setState((current) => ({ ...current, phase: "idle", message: describeBulkOutcome(request.kind, outcome) }));
-    } catch (error) {
-      const message = failed(error, `Bulk ${VERBS[request.kind].noun} stopped after ${formatJobs(done)}`);
-      setState((current) => ({ ...current, phase: "idle", message }));
-    } finally {
-      busy.current = false;
-      // The rows move with the events; the list and the counts are fetched again as well.
-      refetchList();
-    }
-  }, [clearSelection, credentials, failed, refetchList, setAuthError]);
+    await run((options) => runBulk(credentials, request, options), {
+      start: () => {
+        previewed.current = null;
+      },
+      total: (current) => current.matched ?? 0,
+      finished: (outcome) => {
+        if (scope === "selected" && outcome.end === "finished") clearSelection();
+        return describeBulkOutcome(request.kind, outcome);
+      },
+      failedAfter: (done) => `Bulk ${VERBS[request.kind].noun} stopped after ${formatJobs(done)}`,
+    });
+  }, [clearSelection, credentials, run]);
 
   const dismiss = useCallback(() => {
-    if (busy.current) return;
+    if (busy()) return;
     previewed.current = null;
     setState(IDLE);
-  }, []);
-
-  const stop = useCallback(() => {
-    if (!busy.current) return;
-    stopRequested.current = true;
-    setState((current) => (current.phase === "running" ? { ...current, phase: "stopping" } : current));
-  }, []);
+  }, [busy, setState]);
 
   return { state, selected: selection.ids, select, clearSelection, preview, confirm, dismiss, stop, authError };
 }

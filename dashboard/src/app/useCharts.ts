@@ -1,5 +1,9 @@
 // The Charts view's data: three resources over the minutes chosen, fetched while the view is
 // shown. Workers sample once a minute, so the charts are polled rather than moved by events.
+// What it returns is one object while none of it changes (the charts are memoized), so a
+// render of the page for something else (a live event) does not draw them again.
+
+import { useCallback, useMemo } from "react";
 
 import { useResource } from "../data/useResource";
 import type { ResourceState } from "../data/resource";
@@ -23,7 +27,7 @@ export interface ChartsData {
   queues: ResourceState<QueueSample[]>;
   latency: ResourceState<LatencyBucket[]>;
   failures: ResourceState<FailureBucket[]>;
-  /** Fetch all three again now (the user asked). */
+  /** Fetch all three again now (the user asked). Stable while the resources are. */
   reload: () => void;
 }
 
@@ -53,8 +57,11 @@ export function useCharts({ route, credentials, currentSeq }: { route: Route; cr
     },
     minutes === null ? null : CHARTS_POLL_MS,
   );
-  const reload = () => {
+  const reload = useCallback(() => {
     for (const resource of [queues, latency, failures]) resource?.refetchNow();
-  };
-  return { queues: queuesState, latency: latencyState, failures: failuresState, reload };
+  }, [queues, latency, failures]);
+  return useMemo(
+    () => ({ queues: queuesState, latency: latencyState, failures: failuresState, reload }),
+    [queuesState, latencyState, failuresState, reload],
+  );
 }

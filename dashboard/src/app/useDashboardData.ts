@@ -82,6 +82,9 @@ export interface DashboardData {
   /** The filter the list on screen is fetched with (the route's, less a tenant the key may not
    *  name); empty on other views. */
   listFilter: ListFilter;
+  /** Which list is on screen, its view and filter (null: none, e.g. a job's page): equal for
+   *  one list whatever its page. Another list starts at page 1, with nothing picked. */
+  listKey: string | null;
   /** Where in the list the page shown is (keyset: a stack of cursors). */
   paging: ListPaging;
   /** Patch everything shown with a batch of live events (refetching what they make stale). */
@@ -215,7 +218,8 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
   const listTenant = listFilter.tenant ?? null;
   const filterKey = listFilterKey(listFilter);
   const listView = listRoute?.view ?? null;
-  const paging = useListPaging(listView === null ? null : `${listView}?${filterKey}`);
+  const listKey = listView === null ? null : `${listView}?${filterKey}`;
+  const paging = useListPaging(listKey);
   const cursor = paging.cursor;
   const [listState, list] = useResource(
     listView !== null ? queryKeys.jobList(listView, filterKey, cursor) : null,
@@ -383,6 +387,7 @@ export function useDashboardData({ route, credentials, currentSeq }: DashboardDa
     whoami: whoamiState,
     listTenant,
     listFilter,
+    listKey,
     paging,
     applyEvents,
     refetchAll,

@@ -1,24 +1,19 @@
 // Redriving the dead letter queue by filter: a preview (a dry run that counts the matching
 // jobs), then the redrive itself, call after call until none remain, with its progress. It
 // lives with the page rather than the panel, so a redrive goes on while the user looks at
-// another list, and the panel shows how far it is when they come back.
+// another list, and the panel shows how far it is when they come back. The steps are a bulk
+// action's (useBulkLoop.ts).
 
-import { useCallback, useRef, useState } from "react";
+import { useCallback, useState } from "react";
 
 import { formatCount, formatJobs } from "../format";
-import { ApiError, type Credentials } from "../services/api";
-import {
-  cleanFilter,
-  previewRedrive,
-  redriveAll,
-  type RedriveFilter,
-  type RedriveOutcome,
-  type RedriveProgress,
-} from "../services/redrive";
-import { useAuthError } from "./useAuthError";
+import type { ApiError, Credentials } from "../services/api";
+import { cleanFilter, previewRedrive, redriveAll, type RedriveFilter, type RedriveOutcome } from "../services/redrive";
+import { type LoopMessage, type LoopState, useBulkLoop } from "./useBulkLoop";
 import type { DashboardData } from "./useDashboardData";
 
-export type RedrivePhase = "idle" | "previewing" | "running" | "stopping";
+/** A redrive is run without a confirm step: the Redrive button says the count. */
+export type RedrivePhase = Exclude<LoopState["phase"], "confirm">;
 
 /** The panel's fields as typed (kept here, so they are still there, with the redrive they
  *  started, when the user comes back to the DLQ). */
@@ -42,14 +37,10 @@ export const EMPTY_FIELDS: RedriveFields = {
   rate: "",
 };
 
-export interface RedriveState {
+export interface RedriveState extends LoopState {
   phase: RedrivePhase;
   /** The last preview, and the filter it counted for (see filterKey). */
   preview: { filterKey: string; matched: number } | null;
-  /** The redrive running, or the last one. */
-  progress: RedriveProgress | null;
-  /** How the last preview or redrive ended, when there is something to say. */
-  message: { tone: "info" | "error"; text: string } | null;
 }
 
 export interface Redrive {
@@ -71,7 +62,7 @@ export function filterKey(filter: RedriveFilter): string {
   return JSON.stringify(Object.keys(clean).sort().map((key) => [key, clean[key as keyof RedriveFilter]]));
 }
 
-function describeOutcome(outcome: RedriveOutcome): RedriveState["message"] {
+function describeOutcome(outcome: RedriveOutcome): LoopMessage {
   switch (outcome.end) {
     case "finished":
       return {
@@ -111,85 +102,31 @@ export interface RedriveOptions {
 }
 
 export function useRedrive({ credentials, data }: RedriveOptions): Redrive {
-  const { refetchList, refetchWhoAmI } = data;
-  const [state, setState] = useState<RedriveState>(IDLE);
+  const { state, setState, count, run: runLoop, stop, authError } = useBulkLoop({ credentials, data, idle: IDLE });
   const [fields, setFields] = useState<RedriveFields>(EMPTY_FIELDS);
-  const [authError, setAuthError] = useAuthError(credentials.apiKey);
-  // What the loop and a second click read: React's state may not have re-rendered yet.
-  const busy = useRef(false);
-  const stopRequested = useRef(false);
-
-  const failed = useCallback(
-    (error: unknown, what: string): RedriveState["message"] => {
-      if (!(error instanceof ApiError)) throw error;
-      if (error.isUnauthorized) setAuthError(error);
-      if (error.isForbidden) refetchWhoAmI();
-      return { tone: "error", text: `${what}: ${error.message}` };
-    },
-    [refetchWhoAmI, setAuthError],
-  );
 
   const preview = useCallback(
-    async (filter: RedriveFilter) => {
-      if (busy.current) return;
-      busy.current = true;
-      setState((current) => ({ ...current, phase: "previewing", message: null }));
-      try {
-        const matched = await previewRedrive(credentials, filter);
-        setAuthError(null);
-        setState((current) => ({ ...current, phase: "idle", preview: { filterKey: filterKey(filter), matched } }));
-      } catch (error) {
-        const message = failed(error, "Could not count the matching jobs");
-        setState((current) => ({ ...current, phase: "idle", preview: null, message }));
-      } finally {
-        busy.current = false;
-      }
-    },
-    [credentials, failed, setAuthError],
+    (filter: RedriveFilter) =>
+      count(() => previewRedrive(credentials, filter), {
+        start: () => setState((current) => ({ ...current, phase: "previewing", message: null })),
+        counted: (matched) =>
+          setState((current) => ({ ...current, phase: "idle", preview: { filterKey: filterKey(filter), matched } })),
+        failed: (message) => setState((current) => ({ ...current, phase: "idle", preview: null, message })),
+      }),
+    [count, credentials, setState],
   );
 
   const run = useCallback(
-    async (filter: RedriveFilter, ratePerSec: number | null) => {
-      if (busy.current) return;
-      busy.current = true;
-      stopRequested.current = false;
-      setState((current) => ({
-        ...current,
-        phase: "running",
-        progress: { done: 0, total: current.preview?.matched ?? 0 },
-        message: null,
-      }));
-      let done = 0;
-      try {
-        const outcome = await redriveAll(credentials, filter, {
-          ratePerSec,
-          onProgress: (progress) => {
-            done = progress.done;
-            setState((current) => ({ ...current, progress }));
-          },
-          stopped: () => stopRequested.current,
-        });
-        setAuthError(null);
+    (filter: RedriveFilter, ratePerSec: number | null) =>
+      runLoop((options) => redriveAll(credentials, filter, { ratePerSec, ...options }), {
+        total: (current) => current.preview?.matched ?? 0,
+        finished: describeOutcome,
+        failedAfter: (done) => `Redrive stopped after ${formatJobs(done)}`,
         // The count was of jobs now redriven: a new preview is needed before another run.
-        setState((current) => ({ ...current, phase: "idle", preview: null, message: describeOutcome(outcome) }));
-      } catch (error) {
-        const message = failed(error, `Redrive stopped after ${formatJobs(done)}`);
-        setState((current) => ({ ...current, phase: "idle", preview: null, message }));
-      } finally {
-        busy.current = false;
-        // The rows' "Retried as …" come with the job_retried events; the counts and the list
-        // are fetched again as well, in case the events were missed.
-        refetchList();
-      }
-    },
-    [credentials, failed, refetchList, setAuthError],
+        settle: (current) => ({ ...current, preview: null }),
+      }),
+    [credentials, runLoop],
   );
-
-  const stop = useCallback(() => {
-    if (!busy.current) return;
-    stopRequested.current = true;
-    setState((current) => (current.phase === "running" ? { ...current, phase: "stopping" } : current));
-  }, []);
 
   return { state, fields, setFields, preview, run, stop, authError };
 }

@@ -4,9 +4,9 @@ import { type Bulk, type BulkScope, VERBS } from "../app/useBulk";
 import { formatCount, formatJobs } from "../format";
 import { type BulkKind, type BulkRequest, bulkRequest, type BulkTarget, MAX_SELECTION } from "../services/bulk";
 import type { JobListView } from "../services/jobs";
-import { MAX_RATE_PER_SEC, MIN_RATE_PER_SEC } from "../services/redrive";
 import type { FilterField, ListFilter } from "../services/search";
 import { ProgressBar } from "./ProgressBar";
+import { RateInput, readRate } from "./RateInput";
 
 const FIELD_WORDS: Partial<Record<FilterField, string>> = {
   id_prefix: "a job id prefix",
@@ -44,12 +44,13 @@ export function BulkBar({ kind, view, filter, bulk, denied }: BulkBarProps) {
   const start = (target: BulkTarget, scope: BulkScope) => {
     if (busy || denied !== null || kind === null) return;
     let ratePerSec: number | null = null;
-    if (kind === "retry" && rate.trim() !== "") {
-      ratePerSec = Number(rate);
-      if (!Number.isFinite(ratePerSec) || ratePerSec < MIN_RATE_PER_SEC || ratePerSec > MAX_RATE_PER_SEC) {
-        setProblem(`The rate is a number of jobs a second, from ${MIN_RATE_PER_SEC} to ${formatCount(MAX_RATE_PER_SEC)}.`);
+    if (kind === "retry") {
+      const read = readRate(rate);
+      if ("problem" in read) {
+        setProblem(read.problem);
         return;
       }
+      ratePerSec = read.ratePerSec;
     }
     const built = bulkRequest(kind, view, target, ratePerSec);
     if ("unsupported" in built) return; // the button is off, saying why
@@ -103,25 +104,16 @@ export function BulkBar({ kind, view, filter, bulk, denied }: BulkBarProps) {
           </button>
           {kind === "retry" && (
             <span className="bulk__rate">
-              <label htmlFor={`${id}-rate`} className="field__label">
-                Rate (jobs/s)
-              </label>
-              <input
+              <RateInput
                 id={`${id}-rate`}
-                className="input input--small"
-                type="number"
-                inputMode="decimal"
-                min={MIN_RATE_PER_SEC}
-                max={MAX_RATE_PER_SEC}
-                step="any"
-                placeholder="no limit"
+                small
                 value={rate}
-                onChange={(event) => {
-                  setRate(event.target.value);
+                onChange={(value) => {
+                  setRate(value);
                   setProblem(null);
                 }}
                 disabled={busy}
-                aria-invalid={problem !== null}
+                invalid={problem !== null}
               />
             </span>
           )}

@@ -1,9 +1,10 @@
 // The Charts view's charts, drawn as SVG like ThroughputChart (no chart library): lines over
 // time (a queue's depth, its oldest pending age, the latency percentiles) and stacked bars of
 // failures per task. Each says in words what it shows (aria-label), and says so when there is
-// nothing to show yet.
+// nothing to show yet. Both are memoized: given the same props (series computed once per
+// answer, stable functions), a render of their parent draws nothing again.
 
-import { useId } from "react";
+import { memo, useId } from "react";
 
 import { formatAge, formatClock, formatCount } from "../format";
 import { minuteOf, MINUTE_MS } from "../live/apply";
@@ -214,7 +215,7 @@ export interface LineChartProps {
 }
 
 /** Lines over the last `minutes` minutes, one per series, with each one's last value. */
-export function LineChart({
+export const LineChart = memo(function LineChart({
   title,
   testId,
   series,
@@ -285,7 +286,7 @@ export function LineChart({
       }}
     </ChartFrame>
   );
-}
+});
 
 export interface FailuresChartProps {
   buckets: FailureBucket[] | null;
@@ -297,7 +298,7 @@ export interface FailuresChartProps {
 
 /** Failed attempts per minute (grouped for long windows), stacked by task: the tasks that fail
  *  most, the rest as "other". */
-export function FailuresChart({ buckets, minutes, now, error, onRetry }: FailuresChartProps) {
+export const FailuresChart = memo(function FailuresChart({ buckets, minutes, now, error, onRetry }: FailuresChartProps) {
   const { tasks, minutes: byMinute } = failuresByTask(buckets ?? []);
   const named = tasks.slice(0, MAX_STACKED).map((task) => task.task);
   const otherTotal = tasks.slice(MAX_STACKED).reduce((sum, task) => sum + task.total, 0);
@@ -387,4 +388,4 @@ export function FailuresChart({ buckets, minutes, now, error, onRetry }: Failure
       }}
     </ChartFrame>
   );
-}
+});

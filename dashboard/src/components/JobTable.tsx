@@ -71,6 +71,18 @@ const attemptsColumn: Column = {
 
 const tenantColumn: Column = { header: "Tenant", cell: (job) => job.tenant };
 
+/** A column of one of the job's moments, relative to now. */
+function whenColumn(header: string, date: (job: Job) => Date | null): Column {
+  return { header, cell: (job, now) => <When date={date(job)} now={now} /> };
+}
+
+const createdColumn = whenColumn("Created", (job) => job.createdAt);
+const startedColumn = whenColumn("Started", (job) => job.startedAt);
+const finishedColumn = whenColumn("Finished", (job) => job.finishedAt);
+/** The failed and cancelled lists' finished time, named for how the job ended. */
+const failedColumn = whenColumn("Failed", (job) => job.finishedAt);
+const cancelledColumn = whenColumn("Cancelled", (job) => job.finishedAt);
+
 const reasonColumn: Column = {
   header: "Reason",
   className: "cell-reason",
@@ -155,8 +167,8 @@ const COLUMNS: Record<JobListView, Column[]> = {
     statusColumn,
     tenantColumn,
     attemptsColumn,
-    { header: "Created", cell: (job, now) => <When date={job.createdAt} now={now} /> },
-    { header: "Finished", cell: (job, now) => <When date={job.finishedAt} now={now} /> },
+    createdColumn,
+    finishedColumn,
     actionColumn,
   ],
   pending: [
@@ -165,7 +177,7 @@ const COLUMNS: Record<JobListView, Column[]> = {
     statusColumn,
     tenantColumn,
     attemptsColumn,
-    { header: "Created", cell: (job, now) => <When date={job.createdAt} now={now} /> },
+    createdColumn,
     {
       header: "Runs",
       cell: (job, now) =>
@@ -179,7 +191,7 @@ const COLUMNS: Record<JobListView, Column[]> = {
     statusColumn,
     { header: "Worker", className: "cell-worker", cell: (job) => <span className="mono">{job.leaseOwner ?? "–"}</span> },
     attemptsColumn,
-    { header: "Started", cell: (job, now) => <When date={job.startedAt} now={now} /> },
+    startedColumn,
     progressColumn,
     {
       header: "Running for",
@@ -201,7 +213,7 @@ const COLUMNS: Record<JobListView, Column[]> = {
       cell: (job) =>
         job.startedAt && job.finishedAt ? formatDuration(job.finishedAt.getTime() - job.startedAt.getTime()) : "–",
     },
-    { header: "Finished", cell: (job, now) => <When date={job.finishedAt} now={now} /> },
+    finishedColumn,
   ],
   failed: [
     jobColumn,
@@ -209,7 +221,7 @@ const COLUMNS: Record<JobListView, Column[]> = {
     statusColumn,
     reasonColumn,
     attemptsColumn,
-    { header: "Failed", cell: (job, now) => <When date={job.finishedAt} now={now} /> },
+    failedColumn,
     actionColumn,
   ],
   cancelled: [
@@ -218,7 +230,7 @@ const COLUMNS: Record<JobListView, Column[]> = {
     statusColumn,
     tenantColumn,
     attemptsColumn,
-    { header: "Cancelled", cell: (job, now) => <When date={job.finishedAt} now={now} /> },
+    cancelledColumn,
     actionColumn,
   ],
   dlq: [
@@ -227,7 +239,7 @@ const COLUMNS: Record<JobListView, Column[]> = {
     reasonColumn,
     attemptsColumn,
     tenantColumn,
-    { header: "Failed", cell: (job, now) => <When date={job.finishedAt} now={now} /> },
+    failedColumn,
     actionColumn,
   ],
 };

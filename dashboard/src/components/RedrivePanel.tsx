@@ -3,8 +3,9 @@ import { useId, useState } from "react";
 import { filterKey, type RedriveFields, type RedriveState } from "../app/useRedrive";
 import { formatCount } from "../format";
 import { rfc3339FromLocal } from "../services/jobs";
-import { MAX_RATE_PER_SEC, MIN_RATE_PER_SEC, type RedriveFilter } from "../services/redrive";
+import type { RedriveFilter } from "../services/redrive";
 import { ProgressBar } from "./ProgressBar";
+import { RateInput, readRate } from "./RateInput";
 
 type Fields = RedriveFields;
 
@@ -27,17 +28,9 @@ function readFields(
     if (moment === null) return { invalid: field, message: `${label} is not a date and time.` };
     filter[key] = moment;
   }
-  let ratePerSec: number | null = null;
-  if (fields.rate.trim() !== "") {
-    ratePerSec = Number(fields.rate);
-    if (!Number.isFinite(ratePerSec) || ratePerSec < MIN_RATE_PER_SEC || ratePerSec > MAX_RATE_PER_SEC) {
-      return {
-        invalid: "rate",
-        message: `The rate is a number of jobs a second, from ${MIN_RATE_PER_SEC} to ${formatCount(MAX_RATE_PER_SEC)}.`,
-      };
-    }
-  }
-  return { filter, ratePerSec };
+  const rate = readRate(fields.rate);
+  if ("problem" in rate) return { invalid: "rate", message: rate.problem };
+  return { filter, ratePerSec: rate.ratePerSec };
 }
 
 interface RedrivePanelProps {
@@ -77,10 +70,11 @@ export function RedrivePanel({
   const running = state.phase === "running" || state.phase === "stopping";
   const preview = filter !== null && state.preview?.filterKey === filterKey(filter) ? state.preview : null;
 
-  const set = (field: keyof Fields) => (event: { target: { value: string } }) => {
-    onFieldsChange({ ...fields, [field]: event.target.value });
+  const change = (field: keyof Fields, value: string) => {
+    onFieldsChange({ ...fields, [field]: value });
     setProblem(null);
   };
+  const set = (field: keyof Fields) => (event: { target: { value: string } }) => change(field, event.target.value);
 
   const act = (then: (filter: RedriveFilter, ratePerSec: number | null) => void) => {
     if (busy || denied !== null) return;
@@ -161,23 +155,13 @@ export function RedrivePanel({
           {moment("failedAfter", "Failed after")}
           {moment("failedBefore", "Failed before")}
           <div className="redrive__field redrive__field--narrow">
-            <label htmlFor={`${id}-rate`} className="field__label">
-              Rate (jobs/s)
-            </label>
-            <input
+            <RateInput
               id={`${id}-rate`}
-              className="input"
-              type="number"
-              inputMode="decimal"
-              min={MIN_RATE_PER_SEC}
-              max={MAX_RATE_PER_SEC}
-              step="any"
-              placeholder="no limit"
               value={fields.rate}
-              onChange={set("rate")}
+              onChange={(value) => change("rate", value)}
               disabled={running}
-              aria-invalid={problem?.invalid === "rate"}
-              aria-describedby={`${id}-problem`}
+              invalid={problem?.invalid === "rate"}
+              describedBy={`${id}-problem`}
             />
           </div>
         </div>

@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, useState } from "react";
+import { memo, useEffect, useId, useRef, useState } from "react";
 
 import { fillMinutes } from "../live/apply";
 import { formatClock, formatCount } from "../format";
@@ -42,8 +42,10 @@ interface ThroughputChartProps {
   error: ApiError | null;
 }
 
-/** Jobs done and failed per minute, stacked bars, drawn as SVG. */
-export function ThroughputChart({ buckets, minutes, now, error }: ThroughputChartProps) {
+/** Jobs done and failed per minute, stacked bars, drawn as SVG. Memoized: its buckets stay one
+ *  array while no event ends a job, so a render of the page for something else (a live event)
+ *  draws nothing again. */
+export const ThroughputChart = memo(function ThroughputChart({ buckets, minutes, now, error }: ThroughputChartProps) {
   const titleId = useId();
   const [ref, width] = useWidth(560);
   const filled = fillMinutes(buckets ?? [], minutes, now);
@@ -124,6 +126,6 @@ export function ThroughputChart({ buckets, minutes, now, error }: ThroughputChar
       {error && buckets === null && <p className="muted">Throughput unavailable: {error.message}</p>}
     </section>
   );
-}
+});
 
 export const THROUGHPUT_MINUTES = 60;
