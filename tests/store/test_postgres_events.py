@@ -157,3 +157,29 @@ async def test_listener_reconnects_after_its_connection_is_killed(pg_store: Post
     await asyncio.sleep(0)
     await pg_store.submit(job())
     assert await asyncio.wait_for(waiter, 3.0) > seq
+
+
+async def test_a_big_keyless_batch_and_its_events_are_copied(
+    pg_store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From `COPY_ROWS` jobs on, a keyless batch's jobs and events go in by COPY (below it,
+    by the one SUBMIT statement); the NOTIFY names the batch's last seq."""
+    from conveyor.store.postgres import events, producers
+
+    copied: list[str] = []
+    real = events.copy_rows
+
+    async def spy(conn: object, statement: str, *args: object) -> None:
+        copied.append(statement.split()[1])
+        await real(conn, statement, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(events, "copy_rows", spy)
+    monkeypatch.setattr(producers, "copy_rows", spy)
+    await pg_store.submit_many([job(str(i)) for i in range(events.COPY_ROWS - 1)])
+    assert copied == []
+    before = await pg_store.last_event_seq()
+    await pg_store.submit_many([job(str(i)) for i in range(events.COPY_ROWS)])
+    assert copied == ["jobs", "job_events"]
+    await until(lambda: pg_store._listener.newest_seq >= before + events.COPY_ROWS,
+                message="the batch's NOTIFY never named its last seq")
+    assert pg_store._listener.newest_seq == await pg_store.last_event_seq()

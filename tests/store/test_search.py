@@ -262,6 +262,21 @@ async def test_bulk_cancel_by_selection_and_the_call_start(store: Store) -> None
     assert (await store.get(newer.id)).status is JobStatus.PENDING
 
 
+async def test_a_selection_with_a_scanned_text_is_counted_and_taken(store: Store) -> None:
+    """`ids` with a text too short for the index (scanned): the selection's condition must
+    sit in the scanned set's company (it was a list, unhashable) on both drivers."""
+    jobs = [await submit(store, payload={"n": f"ab{n}"}) for n in range(3)]
+    dead = [await finish(store, await submit(store, queue=f"q{n}", payload={"n": f"ab{n}"}),
+                         error="e") for n in range(2)]
+    chosen = F(ids=frozenset(job.id for job in jobs[:2]), payload="ab")
+    assert (await store.cancel_matching(chosen, 0)).matched == 2
+    assert sorted((await store.cancel_matching(chosen, 10)).cancelled) == sorted(
+        job.id for job in jobs[:2])
+    redrive = RedriveFilter(ids=frozenset({dead[0].id}), error="e")
+    assert (await store.redrive(redrive, 0)).matched == 1
+    assert [r.id for r in (await store.redrive(redrive, 10)).redriven] == [dead[0].id]
+
+
 async def test_redrive_takes_a_selection_and_names_the_actor(store: Store) -> None:
     jobs = [await finish(store, await submit(store, payload={"n": n}), error="e")
             for n in range(3)]

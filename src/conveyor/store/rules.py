@@ -9,10 +9,9 @@ that the SQL and the Python rule agree on both sides of every edge, on both driv
 from __future__ import annotations
 
 import collections
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from conveyor.errors import (
@@ -74,17 +73,18 @@ def run_at(job: NewJob, now: datetime) -> datetime:
     time in the past runs now (it does not jump ahead of jobs already waiting)."""
     if job.run_at is None:
         return now + timedelta(seconds=max(0.0, job.delay_sec))
-    return max(now, job.run_at.astimezone(UTC))
+    return max(now, job.run_at.astimezone(now.tzinfo))  # in `now`'s zone, as read back
 
 
-def created_job(job_id: JobId, job: NewJob, payload: str, created_at: datetime,
+def created_job(job_id: JobId, job: NewJob, payload: Any, created_at: datetime,
                 run_at: datetime) -> Job:
     """The job that inserting `job` stores, as reading its row back would give it, from the
-    values the driver wrote (`payload`: its JSON text): a batch that cannot conflict
-    (`keyless`) is built here instead of read back, which halves a big batch's client cost."""
+    values the driver wrote (`payload` decoded as the driver's column gives it back, times
+    as its reads give them): a batch that cannot conflict (`keyless`) is built here instead
+    of read back, which spares a big batch's client most of its cost."""
     return Job(
         id=job_id, tenant=job.tenant, queue=job.queue, task=job.task,
-        payload=json.loads(payload), status=JobStatus.PENDING, priority=int(job.priority),
+        payload=payload, status=JobStatus.PENDING, priority=int(job.priority),
         attempts=0, max_retries=int(job.max_retries), run_at=run_at, created_at=created_at,
         idempotency_key=job.idempotency_key, trace_id=job.trace_id,
         timeout_sec=None if job.timeout_sec is None else float(job.timeout_sec),

@@ -182,7 +182,7 @@ def conditions(filter: JobFilter) -> list[Condition]:
     if filter.payload is not None:
         found.append(Condition("payload", "contains", filter.payload))
     if filter.ids is not None:
-        found.append(Condition("id", "in", sorted(filter.ids)))
+        found.append(Condition("id", "in", tuple(sorted(filter.ids))))  # hashable
     return found
 
 

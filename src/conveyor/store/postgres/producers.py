@@ -49,7 +49,7 @@ from conveyor.store.postgres.events import (
     created_event,
     event,
 )
-from conveyor.store.postgres.rows import READ, dumps, fetch, json_text
+from conveyor.store.postgres.rows import READ, as_jsonb_returns, dumps, fetch, json_text
 
 
 async def submit_many(
@@ -109,7 +109,8 @@ async def _submit_copied(
         pending = JobStatus.PENDING.value
         for job_id, job in zip(new_job_ids(len(jobs)), jobs, strict=True):
             payload = dumps(dict(job.payload))
-            new = rules.created_job(job_id, job, payload, now, rules.run_at(job, now))
+            new = rules.created_job(job_id, job, as_jsonb_returns(payload), now,
+                                    rules.run_at(job, now))
             created.append(new)
             rows.append((new.id, new.tenant, new.queue, new.task, json_text(payload), pending,
                          new.priority, new.max_retries, new.run_at, now, new.trace_id,

@@ -5,7 +5,9 @@ into Python values and `timestamptz` into aware datetimes (UTC, because every co
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -28,6 +30,22 @@ def _same(value: Any) -> Any:
 READ = RowReader(time=_same, json=_same, id=_same, token=_same, array=list)
 
 
+def as_jsonb_returns(text: str) -> Any:
+    """JSON text decoded as a `jsonb` column of it reads back: each object's keys in jsonb's
+    order (shorter first, then by their bytes) and a float written with a positive exponent
+    (1e+16 and up: integral) as the integer jsonb prints for it. So a batch that builds its
+    jobs instead of reading them back returns what `get()` will."""
+    return json.loads(text, object_pairs_hook=_jsonb_object, parse_float=_jsonb_number)
+
+
+def _jsonb_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return dict(sorted(pairs, key=lambda pair: (len(pair[0].encode()), pair[0].encode())))
+
+
+def _jsonb_number(text: str) -> float | int:
+    return int(Decimal(text)) if "e+" in text or "E+" in text else float(text)
+
+
 def json_text(text: str | None) -> Jsonb | None:
     """JSON text already made by `dumps`, for a `jsonb` field of a binary COPY, which would
     otherwise encode the text itself again as one JSON string."""
@@ -48,6 +66,13 @@ async def fetch(
 
 
 __all__ = [
-    "EVENT_COLUMNS", "JOB_COLUMNS", "READ", "SCHEDULE_COLUMNS", "WORKER_COLUMNS", "dumps", "fetch",
+    "EVENT_COLUMNS",
+    "JOB_COLUMNS",
+    "READ",
+    "SCHEDULE_COLUMNS",
+    "WORKER_COLUMNS",
+    "as_jsonb_returns",
+    "dumps",
+    "fetch",
     "json_text",
 ]

@@ -50,8 +50,8 @@ def condition(cond: Condition, scanned: frozenset[Condition] = frozenset()) -> s
         return looked_up if piece == cond.value else sql.SQL("{} AND {}").format(
             looked_up, exact)
     if cond.op == "in":
-        assert isinstance(cond.value, list)
-        return sql.SQL("{} = ANY({}::uuid[])").format(column, sql.Literal(cond.value))
+        assert isinstance(cond.value, tuple)
+        return sql.SQL("{} = ANY({}::uuid[])").format(column, sql.Literal(list(cond.value)))
     return sql.SQL("{} {} {}").format(column, sql.SQL(cond.op), sql.Literal(cond.value))
 
 
@@ -73,8 +73,8 @@ def where(part: Part, conds: Sequence[Condition], *extra: str,
 async def common_texts(conn: Conn, conds: Sequence[Condition]) -> frozenset[Condition]:
     """The text tests that many of the newest finished rows pass (`search.PROBE_ROWS`)."""
     texts = search.texts(conds)
-    if not texts:
-        return frozenset()
+    if not any(search.indexable(str(c.value)) for c in texts):
+        return frozenset(texts)  # none can be looked up: nothing to probe
     counts = sql.SQL(", ").join(
         sql.SQL("count(*) FILTER (WHERE {}) AS {}").format(
             condition(c, frozenset(texts)), sql.Identifier(f"t{i}"))

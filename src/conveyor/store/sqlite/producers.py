@@ -103,13 +103,12 @@ def _submit_keyless(
     pending = JobStatus.PENDING.value
     for job_id, job in zip(new_job_ids(len(jobs)), jobs, strict=True):
         payload = dumps(dict(job.payload))
-        new = rules.created_job(job_id, job, payload, created_at,
-                                rules.run_at(job, created_at))
+        run_at = rules.run_at(job, created_at).timestamp()
+        new = rules.created_job(job_id, job, READ.json(payload), created_at, READ.time(run_at))
         created.append(new)
         text_id = str(job_id)
         rows.append((text_id, new.tenant, new.queue, new.task, payload, new.priority,
-                     new.max_retries, new.run_at.timestamp(), now, new.trace_id,
-                     new.timeout_sec))
+                     new.max_retries, run_at, now, new.trace_id, new.timeout_sec))
         changes.append(Change(text_id, EventType.CREATED, None, pending, 0, new.tenant,
                               new.task))
     conn.executemany(

@@ -89,8 +89,8 @@ def common_texts(conn: sqlite3.Connection, conds: Sequence[Condition]) -> frozen
     of the newest finished rows pass them, or they are too short for a trigram (FTS5's
     trigram tokenizer takes any characters, so length is the index's only limit)."""
     texts = search.texts(conds)
-    if not texts:
-        return frozenset()
+    if not any(_fts_indexable(str(c.value)) for c in texts):
+        return frozenset(texts)  # none can be looked up: nothing to probe
     counts = ", ".join(f"sum(instr({c.column}, ?) > 0)" for c in texts)
     row = conn.execute(
         f"SELECT {counts} FROM (SELECT payload, last_error FROM jobs"
@@ -129,7 +129,7 @@ def tests(conds: Sequence[Condition], scanned: frozenset[Condition], finished: b
             found.append(f"instr({cond.column}, ?) > 0")
             params.append(cond.value)
         elif cond.op == "in":
-            assert isinstance(cond.value, list)
+            assert isinstance(cond.value, tuple)
             found.append(f"{cond.column} IN ({', '.join('?' * len(cond.value))})")
             params += [_value(each) for each in cond.value]
         else:
