@@ -123,3 +123,17 @@ def test_the_clients_search_filters_are_the_servers() -> None:
         calls.list_jobs(taks="mail")
     with pytest.raises(TypeError, match="unknown search filter"):
         calls.dlq(eror="timeout")
+
+
+def test_each_403_names_each_reason_once() -> None:
+    from conveyor.api.app import create_app
+    from conveyor.tasks import TaskRegistry
+
+    document = create_app(Settings(), TaskRegistry([])).openapi()
+    described = [operation["responses"]["403"]["description"]
+                 for item in document["paths"].values() for operation in item.values()
+                 if "403" in operation.get("responses", {})]
+    assert described, "some operations refuse some keys"
+    for description in described:
+        reasons = description.removeprefix("Not for this API key: ").rstrip(".").split("; ")
+        assert len(reasons) == len(set(reasons)), description

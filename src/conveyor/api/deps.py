@@ -102,8 +102,7 @@ def visible(principal: Principal, tenant: str) -> None:
         raise JobNotFound()
 
 
-@refuses("a read-only key cannot change anything; a tenant's key cannot name another tenant "
-         "in X-Tenant-Id")
+@refuses("a tenant's key cannot name another tenant in X-Tenant-Id")  # + get_writer's
 async def tenant_header(
     principal: Annotated[Principal, Depends(get_writer)],
     x_tenant_id: Annotated[
