@@ -34,6 +34,7 @@ import psycopg
 
 from conveyor.lifecycle import EventType, JobStatus, counter_deltas
 from conveyor.store.sqlite import sqlite_path_from_url
+from conveyor.store.sqlite.search import INDEX_SETTLE_SEC, index_search
 
 HISTORY_TASK = "bench_history"
 """The task name of the stored history, so drains count only their own jobs."""
@@ -122,8 +123,6 @@ def catch_up_text_index(conn: sqlite3.Connection) -> int:
     """Run SQLite's text indexer (`conveyor.store.sqlite.search.index_search`, which every
     store process runs every few seconds) until it has caught up with rows inserted
     finished, after the index's `upto`; the rows it added."""
-    from conveyor.store.sqlite.search import INDEX_SETTLE_SEC, index_search
-
     added = 0
     while batch := index_search(conn, time.time() + INDEX_SETTLE_SEC, limit=200_000):
         added += batch

@@ -14,15 +14,21 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 
+from conveyor.api.app import create_app
 from conveyor.api.auth import PUBLIC_PATHS
+from conveyor.clients import calls as client_calls
+from conveyor.config import Settings
 from conveyor.payloads import MAX_DEPTH
+from conveyor.store.search import JobFilter
+from conveyor.tasks import TaskRegistry
+from conveyor.wire import SEARCH_FILTERS
 from tests.api.conftest import AppFactory, wait_for_status
 from tests.store.sql import overwrite_payload_sync
 
@@ -541,3 +547,30 @@ def test_options_on_unknown_paths_and_the_dashboard(
     missing = bare.options("/no/such/path")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
 
+
+def bare_document() -> Document:
+    """The app's document without a store behind it (the routes and their dependencies)."""
+    return create_app(Settings(), TaskRegistry([])).openapi()
+
+
+def test_the_clients_search_filters_are_the_servers() -> None:
+    assert set(SEARCH_FILTERS) == {f.name for f in fields(JobFilter)} - {"status", "ids"}
+    document = bare_document()
+    for path in ("/jobs", "/dlq"):
+        names = {p["name"] for p in document["paths"][path]["get"]["parameters"]}
+        assert set(SEARCH_FILTERS) <= names, path
+    assert client_calls.list_jobs(task="mail").params["task"] == "mail"
+    with pytest.raises(TypeError, match="unknown search filter taks"):
+        client_calls.list_jobs(taks="mail")
+    with pytest.raises(TypeError, match="unknown search filter"):
+        client_calls.dlq(eror="timeout")
+
+
+def test_each_403_names_each_reason_once() -> None:
+    described = [operation["responses"]["403"]["description"]
+                 for item in bare_document()["paths"].values() for operation in item.values()
+                 if "403" in operation.get("responses", {})]
+    assert described, "some operations refuse some keys"
+    for description in described:
+        reasons = description.removeprefix("Not for this API key: ").rstrip(".").split("; ")
+        assert len(reasons) == len(set(reasons)), description

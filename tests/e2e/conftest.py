@@ -172,4 +172,3 @@ def screenshot(page: Any, name: str) -> None:
     """Save an extra screenshot of a moment worth seeing."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-

@@ -16,6 +16,7 @@ from conveyor.errors import IdempotencyConflict, InvalidSubmission
 from conveyor.models import JobStatus
 from conveyor.store.base import Store
 from conveyor.store.postgres.conninfo import parse_postgres_url
+from conveyor.store.postgres.events import COPY_ROWS
 
 
 def settings_for(url: str) -> Settings:
@@ -55,7 +56,8 @@ async def _exists(url: str, job_id: Any) -> bool:
         return await cur.fetchone() is not None
 
 
-BIG = 100  # a keyless batch this big is written by COPY (`events.COPY_ROWS`)
+BIG = 100  # a keyless batch this big is written by COPY
+assert BIG >= COPY_ROWS
 
 
 @pytest.mark.parametrize("count", [1, BIG], ids=["one job", "a copied batch"])

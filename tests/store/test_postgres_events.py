@@ -11,7 +11,7 @@ import pytest
 
 from conveyor.models import Ack, NewJob
 from conveyor.store.base import Store
-from conveyor.store.postgres import PostgresStore, open_postgres
+from conveyor.store.postgres import PostgresStore, events, open_postgres, producers
 from conveyor.store.postgres.events import EVENT_LOCK_KEY
 from tests.pgsupport import until
 
@@ -164,8 +164,6 @@ async def test_a_big_keyless_batch_and_its_events_are_copied(
 ) -> None:
     """From `COPY_ROWS` jobs on, a keyless batch's jobs and events go in by COPY (below it,
     by the one SUBMIT statement); the NOTIFY names the batch's last seq."""
-    from conveyor.store.postgres import events, producers
-
     copied: list[str] = []
     real = events.copy_rows
 

@@ -18,6 +18,7 @@ from conveyor.models import Ack, Fail, Job, NewJob
 from conveyor.payloads import MAX_DEPTH
 from conveyor.store import rules
 from conveyor.store.base import RedriveFilter, RedriveResult, Store
+from conveyor.store.postgres.events import COPY_ROWS
 from tests.store.sql import overwrite_payload_sync, set_finished_at, store_url
 
 LONG = 300.0
@@ -136,6 +137,7 @@ async def test_limit_and_remaining_oldest_first_never_twice(store: Store) -> Non
 
 async def test_a_big_redrive_writes_every_event_with_its_data(store: Store) -> None:
     """40 jobs, 80 events: past PostgreSQL's `COPY_ROWS`, so they go in by COPY, data too."""
+    assert COPY_ROWS <= 2 * 40
     jobs = [await dead(store, "mail", n=i) for i in range(40)]
     before, counts = await store.last_event_seq(), await store.counts()
     result = await store.redrive(F(task="mail"), 100)

@@ -103,37 +103,3 @@ def test_sqlite_migrations_split_into_statements() -> None:
     with pytest.raises(ValueError):
         split_sqlite_statements("SELECT 1;\nCREATE TABLE x (")
 
-
-def test_the_clients_search_filters_are_the_servers() -> None:
-    from dataclasses import fields
-
-    from conveyor.api.app import create_app
-    from conveyor.clients import calls
-    from conveyor.store.search import JobFilter
-    from conveyor.tasks import TaskRegistry
-    from conveyor.wire import SEARCH_FILTERS
-
-    assert set(SEARCH_FILTERS) == {f.name for f in fields(JobFilter)} - {"status", "ids"}
-    document = create_app(Settings(), TaskRegistry([])).openapi()
-    for path in ("/jobs", "/dlq"):
-        names = {p["name"] for p in document["paths"][path]["get"]["parameters"]}
-        assert set(SEARCH_FILTERS) <= names, path
-    assert calls.list_jobs(task="mail").params["task"] == "mail"
-    with pytest.raises(TypeError, match="unknown search filter taks"):
-        calls.list_jobs(taks="mail")
-    with pytest.raises(TypeError, match="unknown search filter"):
-        calls.dlq(eror="timeout")
-
-
-def test_each_403_names_each_reason_once() -> None:
-    from conveyor.api.app import create_app
-    from conveyor.tasks import TaskRegistry
-
-    document = create_app(Settings(), TaskRegistry([])).openapi()
-    described = [operation["responses"]["403"]["description"]
-                 for item in document["paths"].values() for operation in item.values()
-                 if "403" in operation.get("responses", {})]
-    assert described, "some operations refuse some keys"
-    for description in described:
-        reasons = description.removeprefix("Not for this API key: ").rstrip(".").split("; ")
-        assert len(reasons) == len(set(reasons)), description

@@ -55,9 +55,10 @@ from conveyor.store.postgres.rows import READ, as_jsonb_returns, dumps, fetch, j
 async def submit_many(
     conn: Conn, jobs: Sequence[NewJob], rate: RateLimit | None
 ) -> list[SubmitResult]:
-    if len(jobs) >= COPY_ROWS and rules.keyless(jobs):
+    keyless = rules.keyless(jobs)
+    if keyless and len(jobs) >= COPY_ROWS:
         return await _submit_copied(conn, jobs, rate)
-    if rate is None and (len(jobs) == 1 or rules.keyless(jobs)):
+    if rate is None and (keyless or len(jobs) == 1):
         return await _submit_plain(conn, jobs)
     async with conn.transaction():
         return await _submit_in_transaction(conn, jobs, rate)

@@ -52,6 +52,15 @@ def _take_tokens(
     )
 
 
+def _take_batch_tokens(
+    conn: sqlite3.Connection, now: float, new: list[NewJob], rate: RateLimit | None
+) -> None:
+    """A batch's tokens, one per new job, tenant by tenant (a refusal rolls the batch back)."""
+    if rate is not None:
+        for tenant, wanted in sorted(rules.wanted_tokens(new).items()):
+            _take_tokens(conn, now, tenant, wanted, rate)
+
+
 def submit_many(
     conn: sqlite3.Connection, now: float, jobs: list[NewJob], rate: RateLimit | None
 ) -> list[SubmitResult]:
@@ -73,9 +82,7 @@ def submit_many(
             if job.unique_key is not None:
                 holders[(job.tenant, job.unique_key)] = index
             fresh.append(index)
-    if rate is not None:
-        for tenant, wanted in sorted(rules.wanted_tokens([jobs[i] for i in fresh]).items()):
-            _take_tokens(conn, now, tenant, wanted, rate)
+    _take_batch_tokens(conn, now, [jobs[i] for i in fresh], rate)
     changes: list[Change] = []
     for index in fresh:
         results[index] = _insert(conn, now, jobs[index], changes)
@@ -93,9 +100,7 @@ def _submit_keyless(
     """A batch without idempotency or unique keys: nothing in it can meet a stored job, so
     its rows go in with one `executemany` and the jobs it returns are built from what was
     written (`rules.created_job`) instead of read back."""
-    if rate is not None:
-        for tenant, wanted in sorted(rules.wanted_tokens(jobs).items()):
-            _take_tokens(conn, now, tenant, wanted, rate)
+    _take_batch_tokens(conn, now, jobs, rate)
     created_at = READ.time(now)
     created: list[Job] = []
     rows: list[tuple[object, ...]] = []
