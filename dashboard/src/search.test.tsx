@@ -99,6 +99,21 @@ describe("the filter bar", () => {
     await waitFor(() => expect(window.location.hash).toBe("#/running"));
     expect(within(bar()).getByLabelText("Task")).toHaveProperty("value", "");
   });
+
+  it("applies typing that was still waiting to the tab chosen meanwhile, not the one typed on", async () => {
+    window.location.hash = "#/failed";
+    const { user } = renderApp(harness);
+    await goLive(harness);
+    await screen.findByTestId("list-failed");
+
+    // The pause has not ended when the tab changes: the search lands on the new tab.
+    await user.type(within(bar()).getByLabelText("Payload contains"), "fine");
+    await user.click(screen.getByRole("tab", { name: /^All/ }));
+    await waitFor(() => expect(window.location.hash).toBe("#/all?payload=fine"));
+    await act(() => new Promise((resolve) => setTimeout(resolve, FILTER_DEBOUNCE_MS + 100)));
+    expect(window.location.hash).toBe("#/all?payload=fine");
+    expect(screen.getByRole("tab", { name: /^All/ }).getAttribute("aria-selected")).toBe("true");
+  });
 });
 
 /** Pages of a long list by cursor, newest first: `pages[i]` has `next_cursor` `c{i+1}`. */

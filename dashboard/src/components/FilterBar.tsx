@@ -1,4 +1,4 @@
-import { type FormEvent, memo, useEffect, useId, useRef, useState } from "react";
+import { type FormEvent, memo, useEffect, useEffectEvent, useId, useState } from "react";
 
 import { rfc3339FromLocal } from "../services/jobs";
 import {
@@ -75,7 +75,10 @@ export const FilterBar = memo(function FilterBar({ filter, onChange }: FilterBar
   const id = useId();
   const [drafts, setDrafts] = useState<Drafts>(() => draftsOf(filter));
   const [problem, setProblem] = useState<{ field: BarField; message: string } | null>(null);
-  const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  // Fields typed but not searched yet: searched once typing pauses. The wait is an Effect, and
+  // the search it ends in reads the props of that moment: a tab chosen during the pause gets
+  // the search, instead of the tab it was typed on coming back.
+  const [waiting, setWaiting] = useState<Drafts | null>(null);
 
   // A filter from elsewhere (a link, the back button, another tab's filter) replaces the fields,
   // unless it is the one they say already (a field being typed keeps its trailing space).
@@ -87,16 +90,8 @@ export const FilterBar = memo(function FilterBar({ filter, onChange }: FilterBar
     if (!("filter" in read) || listFilterKey(read.filter) !== incoming) setDrafts(draftsOf(filter));
   }
 
-  useEffect(
-    () => () => {
-      if (timer.current !== null) clearTimeout(timer.current);
-    },
-    [],
-  );
-
   const apply = (next: Drafts) => {
-    if (timer.current !== null) clearTimeout(timer.current);
-    timer.current = null;
+    setWaiting(null);
     const read = readDrafts(next, filter);
     if (!("filter" in read)) {
       setProblem(read);
@@ -106,10 +101,12 @@ export const FilterBar = memo(function FilterBar({ filter, onChange }: FilterBar
     if (listFilterKey(read.filter) !== listFilterKey(filter)) onChange(read.filter);
   };
 
-  const schedule = (next: Drafts) => {
-    if (timer.current !== null) clearTimeout(timer.current);
-    timer.current = setTimeout(() => apply(next), FILTER_DEBOUNCE_MS);
-  };
+  const applyWaiting = useEffectEvent((next: Drafts) => apply(next));
+  useEffect(() => {
+    if (waiting === null) return;
+    const id = setTimeout(() => applyWaiting(waiting), FILTER_DEBOUNCE_MS);
+    return () => clearTimeout(id);
+  }, [waiting]);
 
   const change = (field: BarField, value: string) => {
     const next = { ...drafts, [field]: value };
@@ -117,7 +114,7 @@ export const FilterBar = memo(function FilterBar({ filter, onChange }: FilterBar
     if (problem?.field === field) setProblem(null);
     // A picked date is a choice, not typing: at once. A text field waits for a pause.
     if (isTimeField(field)) apply(next);
-    else schedule(next);
+    else setWaiting(next);
   };
 
   const submit = (event: FormEvent) => {
