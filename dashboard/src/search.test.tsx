@@ -106,12 +106,11 @@ describe("the filter bar", () => {
     await goLive(harness);
     await screen.findByTestId("list-failed");
 
-    // The pause has not ended when the tab changes: the search lands on the new tab.
+    // The pause has not ended when the tab changes: the search lands on the new tab (the tab
+    // alone leaves the filter empty, so this address is the waiting search arriving).
     await user.type(within(bar()).getByLabelText("Payload contains"), "fine");
     await user.click(screen.getByRole("tab", { name: /^All/ }));
     await waitFor(() => expect(window.location.hash).toBe("#/all?payload=fine"));
-    await act(() => new Promise((resolve) => setTimeout(resolve, FILTER_DEBOUNCE_MS + 100)));
-    expect(window.location.hash).toBe("#/all?payload=fine");
     expect(screen.getByRole("tab", { name: /^All/ }).getAttribute("aria-selected")).toBe("true");
   });
 });

@@ -240,9 +240,9 @@ class Worker:
                         # round trip: sending it wakes the database's backend, which on a
                         # small machine takes this process's core for a millisecond.
                         await asyncio.sleep(0)
-                    if leases and self.free_slots > 0:
-                        continue  # there may be more waiting
-                    if not leases:  # idle: sleep until the next scheduled job is due
+                        if self.free_slots > 0:
+                            continue  # there may be more waiting
+                    else:  # idle: sleep until the next scheduled job is due
                         due = await self.store.next_due(self.queues)
                         if due is not None:
                             wait = min(poll, max(_DUE_MIN_SEC, due))
