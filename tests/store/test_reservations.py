@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 
-from conveyor.models import Ack, JobStatus, NewJob, Started
+from conveyor.models import Ack, Fail, JobStatus, NewJob, Started
 from conveyor.store.base import Store
 
 LONG = 300.0
@@ -104,3 +105,42 @@ async def test_finish_starts_reservations_first_and_keeps_when_they_began(
     assert events[-1].data["runtime"] >= 2.0
     counts = await store.counts()
     assert (counts.pending, counts.running, counts.done) == (0, 0, 1)
+
+
+async def test_finish_starts_other_jobs_and_writes_outcomes_in_one_call(store: Store) -> None:
+    """What a worker's flush sends: starts of reserved jobs beside outcomes of other jobs
+    (one statement on PostgreSQL), some of each no longer held."""
+    ran, failed, lost_run, reserved, lost_reservation = await submit(store, 5)
+    leases = await store.lease("w1", ["default"], 3, LONG)
+    assert [lease.job_id for lease in leases] == [ran, failed, lost_run]
+    ran_lease, failed_lease, lost_run_lease = leases
+    held, lost_held = await store.reserve("w1", ["default"], 2, LONG)
+    assert (held.job_id, lost_held.job_id) == (reserved, lost_reservation)
+    stale = uuid.uuid4()  # a token that no longer holds (another worker's by now)
+    applied = await store.finish(
+        [Ack(ran_lease, {"n": 1}), Fail(failed_lease, "boom", retry_in_sec=60.0),
+         Ack(replace(lost_run_lease, token=stale))],
+        "w1",
+        [Started(held, ago_sec=1.0),
+         Started(replace(lost_held, token=stale))],
+        LONG,
+    )
+    assert applied == [True, True, False]
+    assert (await store.get(ran)).status == JobStatus.DONE
+    assert (await store.get(ran)).result == {"n": 1}
+    assert (await store.get(failed)).status == JobStatus.PENDING
+    assert (await store.get(lost_run)).status == JobStatus.RUNNING
+    started = await store.get(reserved)
+    assert (started.status, started.attempts) == (JobStatus.RUNNING, 1)
+    assert started.started_at is not None
+    assert (await store.get(lost_reservation)).status == JobStatus.PENDING
+    assert await event_types(store, ran) == ["job_created", "job_leased", "job_succeeded"]
+    assert await event_types(store, failed) == [
+        "job_created", "job_leased", "job_retry_scheduled"]
+    assert await event_types(store, reserved) == ["job_created", "job_leased"]
+    assert await event_types(store, lost_reservation) == ["job_created"]
+    counts = await store.counts()
+    assert (counts.pending, counts.running, counts.done) == (2, 2, 1)
+    # The started job finishes like any other.
+    assert await store.finish([Ack(held)], "w1") == [True]
+    assert (await store.get(reserved)).status == JobStatus.DONE
