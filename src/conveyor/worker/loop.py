@@ -16,8 +16,10 @@ stays `pending` to everyone looking (it has not started); the flusher writes its
 (running, `job_leased`) just after its handler begins, before any outcome of it. Heartbeats
 renew reservations and a stop hands them back; a freed slot starts the oldest reservation,
 or one of a tenant with nothing running here (fair dispatch). How many: WORKER_PREFETCH, or
-by default about what the slots finish during two lease round trips, and none while jobs
-take less time than a round trip (then the slots are not what waits).
+by default about what the slots finish during four lease round trips, topped up once half of
+it has started (so the look-ahead never runs below about two round trips' worth, and each
+reservation takes several jobs), and none while jobs take less time than a round trip (then
+the slots are not what waits).
 
 Stopping a handler: a job's cancellation (learned from a heartbeat, or at once on PostgreSQL
 by notification), its deadline (the job's `timeout_sec` or the task's `timeout`) or a lost
@@ -79,6 +81,11 @@ def default_worker_id() -> str:
 STOP_AFTER_GRACE_SEC = 3.0
 """After SHUTDOWN_GRACE_SEC, how long a stopping worker may spend handing jobs back and
 writing outcomes before it exits anyway (what it could not write, rescue covers)."""
+
+FLUSH_GATHER_SEC = 0.002
+"""While other handlers of the worker are still running, how long a write of outcomes waits
+for more of them to finish and share its statement and commit (a worker with nothing else
+running writes at once)."""
 
 PROGRESS_INTERVAL_SEC = 0.5
 """How often a worker writes its handlers' latest progress reports (one write for all)."""
@@ -184,6 +191,7 @@ class Worker:
     def stop(self) -> None:
         """Stop leasing; running jobs get SHUTDOWN_GRACE_SEC to finish, then are handed back."""
         self._stopping.set()
+        self._wakeup.set()  # the lease loop waits for this alone
 
     async def run(self) -> None:
         try:
@@ -246,7 +254,7 @@ class Worker:
                         due = await self.store.next_due(self.queues)
                         if due is not None:
                             wait = min(poll, max(_DUE_MIN_SEC, due))
-                ahead = self.prefetch - len(self._reserved)
+                ahead = self._to_reserve()
                 if self.free_slots == 0 and ahead > 0:  # every slot busy: hold some ahead
                     called = True
                     sent = time.monotonic()
@@ -262,7 +270,10 @@ class Worker:
                 continue
             if self.free_slots > 0 and self._reserved:
                 continue  # a slot freed meanwhile
-            await _first_of(self._wakeup.wait(), self._stopping.wait(), timeout=wait)
+            # One Event and a timer: a slot freeing wakes this once per job.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._wakeup.wait()
 
     @property
     def prefetch(self) -> int:
@@ -272,7 +283,17 @@ class Worker:
         runtime, lease_time = self._runtime.value, self._lease_time.value
         if runtime is None or lease_time is None or runtime < lease_time:
             return 0
-        return min(self.concurrency, math.ceil(2 * self.concurrency * lease_time / runtime))
+        return min(self.concurrency, math.ceil(4 * self.concurrency * lease_time / runtime))
+
+    def _to_reserve(self) -> int:
+        """How many jobs to reserve now. A look-ahead the worker sizes itself is topped up
+        once half of it has started, so one round trip reserves several jobs instead of one
+        per freed slot (each costs the worker and the database about as much as a job);
+        a WORKER_PREFETCH given is held in full, topped up at every start."""
+        prefetch, held = self.prefetch, len(self._reserved)
+        if self.settings.worker_prefetch < 0 and held > prefetch // 2:
+            return 0
+        return max(0, prefetch - held)
 
     async def _timed(self, call: Awaitable[list[Lease]]) -> list[Lease]:
         began = time.monotonic()
@@ -471,6 +492,9 @@ class Worker:
         lease_for = self.settings.lease_timeout_sec
         while True:
             await self._completions_ready.wait()
+            if self._completions and self.busy_slots and not self._stopping.is_set():
+                # Handlers still running will finish soon: their outcomes join this write.
+                await asyncio.sleep(FLUSH_GATHER_SEC)
             self._completions_ready.clear()
             starts, self._starts = self._starts, []
             batch, self._completions = self._completions, []
@@ -743,12 +767,3 @@ def _log_outcome(outcome: Outcome, applied: bool, elapsed: float) -> None:
     else:
         log.info("job_retry_scheduled", elapsed=elapsed, error=outcome.error,
                  attempt=outcome.lease.attempt, retry_in=round(outcome.retry_in_sec, 3))
-
-
-async def _first_of(*waits: object, timeout: float) -> None:
-    tasks = [asyncio.ensure_future(w) for w in waits]  # type: ignore[call-overload]
-    try:
-        await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
