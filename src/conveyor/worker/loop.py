@@ -278,22 +278,12 @@ class Worker:
     @property
     def prefetch(self) -> int:
         """How many jobs to hold ahead of a free slot (see the module docstring)."""
-        if self.settings.worker_prefetch >= 0:
-            return self.settings.worker_prefetch
-        runtime, lease_time = self._runtime.value, self._lease_time.value
-        if runtime is None or lease_time is None or runtime < lease_time:
-            return 0
-        return min(self.concurrency, math.ceil(4 * self.concurrency * lease_time / runtime))
+        return look_ahead(self.settings.worker_prefetch, self.concurrency,
+                          self._runtime.value, self._lease_time.value)
 
     def _to_reserve(self) -> int:
-        """How many jobs to reserve now. A look-ahead the worker sizes itself is topped up
-        once half of it has started, so one round trip reserves several jobs instead of one
-        per freed slot (each costs the worker and the database about as much as a job);
-        a WORKER_PREFETCH given is held in full, topped up at every start."""
-        prefetch, held = self.prefetch, len(self._reserved)
-        if self.settings.worker_prefetch < 0 and held > prefetch // 2:
-            return 0
-        return max(0, prefetch - held)
+        return to_reserve(self.prefetch, len(self._reserved),
+                          sized=self.settings.worker_prefetch < 0)
 
     async def _timed(self, call: Awaitable[list[Lease]]) -> list[Lease]:
         began = time.monotonic()
@@ -701,6 +691,29 @@ class Worker:
             if pending:
                 log.warning("outcomes_abandoned", worker=self.id, count=len(pending),
                             message="store unreachable at shutdown; leases will expire")
+
+
+def look_ahead(setting: int, concurrency: int, runtime: float | None,
+               lease_time: float | None) -> int:
+    """The jobs to hold ahead of a free slot: WORKER_PREFETCH when given (`setting` >= 0),
+    else about what the slots finish during four lease round trips, from the running averages
+    of a job's and a lease's time (at most the slot count), and none while jobs take less
+    than a round trip or before either average is known."""
+    if setting >= 0:
+        return setting
+    if runtime is None or lease_time is None or runtime < lease_time:
+        return 0
+    return min(concurrency, math.ceil(4 * concurrency * lease_time / runtime))
+
+
+def to_reserve(look_ahead: int, held: int, *, sized: bool) -> int:
+    """How many jobs to reserve now, holding `held`. A look-ahead the worker `sized` itself
+    is topped up once half of it has started, so one round trip reserves several jobs instead
+    of one per freed slot (a reservation costs the worker and the database about as much as a
+    short job); a WORKER_PREFETCH given is held in full, topped up at every start."""
+    if sized and held > look_ahead // 2:
+        return 0
+    return max(0, look_ahead - held)
 
 
 def next_reserved(reserved: deque[Lease], passed_over: set[JobId],
