@@ -3,8 +3,9 @@
 One asyncio loop runs up to `concurrency` jobs. It leases as many jobs as it has free slots
 in one store call, wakes when a slot frees or the store reports a change (LISTEN/NOTIFY or
 the event-sequence poll), and otherwise polls every WORKER_POLL_MS. Outcomes are written by
-one flusher that batches whatever finished while the previous write was in flight, so a busy
-worker commits many completions at once and an idle one commits each immediately.
+one flusher that batches whatever finished while the previous write was in flight (and, while
+other handlers still run, during FLUSH_GATHER_SEC more), so a busy worker commits many
+completions at once and an idle one commits each immediately.
 
 A slot is free as soon as its handler returns: the next job starts while the outcome waits
 for the flusher. Until its outcome is written the job is still held (heartbeats renew its
