@@ -376,3 +376,16 @@ async def test_sqlite_indexes_text_in_batches_off_the_hot_path(
     monkeypatch.setattr(rules_of_search, "COMMON_IN_PROBE", 10**9)  # through the index
     assert [await ids(store, F(payload="ord-1-x")), await ids(store, F(error="code 2"))
             ] == before
+
+
+async def test_a_page_of_no_jobs_still_counts_its_matches(store: Store) -> None:
+    """`limit=0`: the total alone, the same on every driver, and no cursor to a next page."""
+    for _ in range(3):
+        await submit(store, tenant="acme")
+    await submit(store, tenant="other")
+    for page in (await store.list_jobs(tenant="acme", limit=0),
+                 await store.list_jobs(filter=F(tenant="acme", task="t"), limit=0)):
+        assert (page.jobs, page.total, page.total_exact, page.next_cursor) == ([], 3, True,
+                                                                               None)
+    page = await store.list_jobs(status=JobStatus.PENDING, limit=0)
+    assert (page.jobs, page.total, page.next_cursor) == ([], 4, None)

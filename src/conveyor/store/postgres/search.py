@@ -172,13 +172,14 @@ async def list_jobs(conn: Conn, filter: JobFilter, limit: int, offset: int,
     """A page of `filter`'s jobs; `counted`: the total when the caller has it (counters)."""
     parts = search.parts(filter.status)
     conds = search.conditions(filter)
-    if not parts or limit <= 0:
+    if not parts:
         return Page(jobs=[], total=counted or 0)
     scanned = await common_texts(conn, conds)
-    paged = [*conds, Condition("id", "<", after)] if after is not None else conds
-    rows = await fetch(conn, page_query(parts, paged, limit, offset, scanned).as_string(conn),
-                       None, False)
-    jobs: list[Job] = [READ.job(row) for row in rows]
+    jobs: list[Job] = []
+    if limit > 0:  # a page of none still has its total, as on SQLite
+        paged = [*conds, Condition("id", "<", after)] if after is not None else conds
+        query = page_query(parts, paged, limit, offset, scanned).as_string(conn)
+        jobs = [READ.job(row) for row in await fetch(conn, query, None, False)]
     cursor = search.page_of([job.id for job in jobs], limit)
     if counted is None:
         n, exact, _ = await count_matches(conn, parts, conds, scanned=scanned, bounded=True)

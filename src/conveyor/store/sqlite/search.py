@@ -20,7 +20,7 @@ from datetime import datetime
 from uuid import UUID
 
 from conveyor.lifecycle import JobStatus
-from conveyor.models import JobId, Page
+from conveyor.models import Job, JobId, Page
 from conveyor.store import search
 from conveyor.store.search import Condition, JobFilter, Part
 from conveyor.store.sqlite.rows import JOB_COLUMNS, READ
@@ -212,16 +212,19 @@ def list_jobs(conn: sqlite3.Connection, filter: JobFilter, limit: int, offset: i
     scanned = common_texts(conn, conds)  # once per page: the count below reuses it
     if after is not None:
         conds.append(Condition("id", "<", after))
-    branches: list[str] = []
-    params: list[object] = []
-    for part in parts:  # merged in SQL: an offset never brings its rows into Python
-        clause, found = where(part, conds, scanned)
-        branches.append(f"SELECT * FROM (SELECT {JOB_COLUMNS} FROM jobs WHERE {clause}"
-                        " ORDER BY id DESC LIMIT ?)")
-        params += [*found, limit + offset + 1]
-    rows = conn.execute(f"{' UNION ALL '.join(branches)} ORDER BY id DESC LIMIT ? OFFSET ?",
-                        (*params, limit + 1, offset))
-    jobs = [READ.job(row) for row in rows]
+    jobs: list[Job] = []
+    if limit > 0:  # a page of none still has its total
+        branches: list[str] = []
+        params: list[object] = []
+        for part in parts:  # merged in SQL: an offset never brings its rows into Python
+            clause, found = where(part, conds, scanned)
+            branches.append(f"SELECT * FROM (SELECT {JOB_COLUMNS} FROM jobs WHERE {clause}"
+                            " ORDER BY id DESC LIMIT ?)")
+            params += [*found, limit + offset + 1]
+        rows = conn.execute(
+            f"{' UNION ALL '.join(branches)} ORDER BY id DESC LIMIT ? OFFSET ?",
+            (*params, limit + 1, offset))
+        jobs = [READ.job(row) for row in rows]
     cursor = search.page_of([job.id for job in jobs], limit)
     if counted is None:
         n, whole = count_matches(conn, parts, search.conditions(filter), bounded=True,
