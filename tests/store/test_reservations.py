@@ -108,8 +108,8 @@ async def test_finish_starts_reservations_first_and_keeps_when_they_began(
 
 
 async def test_finish_starts_other_jobs_and_writes_outcomes_in_one_call(store: Store) -> None:
-    """What a worker's flush sends: starts of reserved jobs beside outcomes of other jobs
-    (one statement on PostgreSQL), some of each no longer held."""
+    """What a worker's flush sends: starts of reserved jobs beside outcomes of other jobs,
+    some of each no longer held."""
     ran, failed, lost_run, reserved, lost_reservation = await submit(store, 5)
     leases = await store.lease("w1", ["default"], 3, LONG)
     assert [lease.job_id for lease in leases] == [ran, failed, lost_run]

@@ -56,6 +56,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from conveyor import context as job_context
+from conveyor.aio import wait_event
 from conveyor.backoff import retry_delay
 from conveyor.config import Settings
 from conveyor.context import JobContext
@@ -271,10 +272,7 @@ class Worker:
                 continue
             if self.free_slots > 0 and self._reserved:
                 continue  # a slot freed meanwhile
-            # One Event and a timer: a slot freeing wakes this once per job.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    await self._wakeup.wait()
+            await wait_event(self._wakeup, wait)  # a freed slot, a change, or stop()
 
     @property
     def prefetch(self) -> int:

@@ -204,6 +204,22 @@ def pick(conn: sqlite3.Connection, filter: JobFilter, after: JobId | None, limit
     return sorted(rows, key=lambda row: str(row["id"]))[:limit]
 
 
+def _page(conn: sqlite3.Connection, parts: Sequence[Part], conds: Sequence[Condition],
+          scanned: frozenset[Condition], limit: int, offset: int) -> list[Job]:
+    """`limit` + 1 jobs after `offset`, newest first, the parts merged in SQL (an offset
+    never brings its rows into Python); the extra one says whether a next page exists."""
+    branches: list[str] = []
+    params: list[object] = []
+    for part in parts:
+        clause, found = where(part, conds, scanned)
+        branches.append(f"SELECT * FROM (SELECT {JOB_COLUMNS} FROM jobs WHERE {clause}"
+                        " ORDER BY id DESC LIMIT ?)")
+        params += [*found, limit + offset + 1]
+    rows = conn.execute(f"{' UNION ALL '.join(branches)} ORDER BY id DESC LIMIT ? OFFSET ?",
+                        (*params, limit + 1, offset))
+    return [READ.job(row) for row in rows]
+
+
 def list_jobs(conn: sqlite3.Connection, filter: JobFilter, limit: int, offset: int,
               after: JobId | None, counted: int | None) -> Page:
     """A page of `filter`'s jobs; `counted`: the total when the caller has it (counters)."""
@@ -212,19 +228,8 @@ def list_jobs(conn: sqlite3.Connection, filter: JobFilter, limit: int, offset: i
     scanned = common_texts(conn, conds)  # once per page: the count below reuses it
     if after is not None:
         conds.append(Condition("id", "<", after))
-    jobs: list[Job] = []
-    if limit > 0:  # a page of none still has its total
-        branches: list[str] = []
-        params: list[object] = []
-        for part in parts:  # merged in SQL: an offset never brings its rows into Python
-            clause, found = where(part, conds, scanned)
-            branches.append(f"SELECT * FROM (SELECT {JOB_COLUMNS} FROM jobs WHERE {clause}"
-                            " ORDER BY id DESC LIMIT ?)")
-            params += [*found, limit + offset + 1]
-        rows = conn.execute(
-            f"{' UNION ALL '.join(branches)} ORDER BY id DESC LIMIT ? OFFSET ?",
-            (*params, limit + 1, offset))
-        jobs = [READ.job(row) for row in rows]
+    # A page of none still has its total.
+    jobs = _page(conn, parts, conds, scanned, limit, offset) if limit > 0 else []
     cursor = search.page_of([job.id for job in jobs], limit)
     if counted is None:
         n, whole = count_matches(conn, parts, search.conditions(filter), bounded=True,
