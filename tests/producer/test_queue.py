@@ -125,9 +125,13 @@ async def test_a_postgres_producer_has_a_small_pool_and_listens_to_nothing(
     postgres_store: Store, postgres_url: str
 ) -> None:
     """(On SQLite a producer differs only by checking the schema: the next tests.)"""
+    await postgres_store.wait_for_change(0, 0)  # a worker-side store listens once it waits
     async with AsyncQueue(settings=settings_for(postgres_url)) as queue:
         producer_store: Any = await queue.store()
-        assert producer_store._listener._task is None and not producer_store._listener.connected
+        await producer_store.wait_for_change(0, 0)  # a producer's waits poll instead
+        await producer_store.wait_for_work(0, 0)
+        assert not producer_store._listener.started and not producer_store._listener.connected
+        assert not producer_store._work_listener.started
         assert producer_store._pool.max_size <= 4
         rows = await producer_store.run_sql(
             "SELECT count(*) AS n FROM pg_stat_activity"

@@ -34,6 +34,7 @@ async def test_notify_wakes_a_waiter_in_another_process_promptly(postgres_url: s
     NOTIFY from the other store's commit did it."""
     producer, consumer = await open_postgres(postgres_url), await open_postgres(postgres_url)
     try:
+        await consumer.wait_for_change(0, 0)  # its listener starts with its first wait
         await until(lambda: consumer._listener.connected, message="listener never connected")
         seq = await consumer.last_event_seq()
         loop = asyncio.get_running_loop()
@@ -143,6 +144,7 @@ async def test_a_following_reader_sees_every_event_under_concurrent_writers(
 
 
 async def test_listener_reconnects_after_its_connection_is_killed(pg_store: PostgresStore) -> None:
+    await pg_store.wait_for_change(0, 0)  # its listener starts with its first wait
     await until(lambda: pg_store._listener.connected, message="listener never connected")
     async with await psycopg.AsyncConnection.connect(pg_store.url, autocommit=True) as admin:
         await admin.execute(
@@ -175,6 +177,7 @@ async def test_a_big_keyless_batch_and_its_events_are_copied(
     monkeypatch.setattr(producers, "copy_rows", spy)
     await pg_store.submit_many([job(str(i)) for i in range(events.COPY_ROWS - 1)])
     assert copied == []
+    await pg_store.wait_for_change(0, 0)  # its listener starts with its first wait
     before = await pg_store.last_event_seq()
     await pg_store.submit_many([job(str(i)) for i in range(events.COPY_ROWS)])
     assert copied == ["jobs", "job_events"]

@@ -111,6 +111,7 @@ async def test_server_outage_raises_store_unavailable_then_recovers(
     store = await open_postgres(via(proxy, pg_url, "pool_timeout=1&connect_timeout=2"))
     try:
         await store.submit(NewJob("text", {"text": "before"}))
+        await store.wait_for_change(0, 0)  # its listener starts with its first wait
         await until(lambda: store._listener.connected, message="listener never connected")
         await proxy.stop()
         for call in (store.ping, store.counts, lambda: store.lease("w", ["default"], 1, 30)):

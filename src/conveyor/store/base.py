@@ -409,6 +409,13 @@ class Store(Protocol):
     async def wait_for_change(self, since_seq: int, timeout: float) -> int:
         """Return the newest event seq once it is above `since_seq`, or after `timeout`."""
 
+    async def wait_for_work(self, since: int, timeout: float) -> int:
+        """Return a mark once it is above `since`, or after `timeout`: the mark moves when a
+        commit may have made jobs leasable (a job left pending, a capped tenant's job ended,
+        a queue resumed, tenant settings changed, reservations freed), so a worker waits
+        here instead of on every event, and is not woken by other workers' leases and acks.
+        Start with `since=0`; a mark from one store means nothing to another."""
+
     # -- queues ----------------------------------------------------------------------------
     async def pause_queue(self, name: str) -> QueueInfo:
         """Stop every worker from leasing (or reserving) the queue's jobs: their next lease

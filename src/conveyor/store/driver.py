@@ -30,7 +30,7 @@ what is the same for both drivers: the guards in front of each operation (empty 
 payload limits), which operations write and which only read, and the rules applied around
 them (`store/rules.py`). A driver supplies `_write(name, *args)`, which runs its operation
 `name` as one write transaction, `_read(name, *args)`, which runs it on one consistent
-snapshot, and what only it knows: `close`, `ping`, `wait_for_change`.
+snapshot, and what only it knows: `close`, `ping`, `wait_for_change`, `wait_for_work`.
 """
 
 from __future__ import annotations

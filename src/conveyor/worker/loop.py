@@ -612,17 +612,18 @@ class Worker:
             await asyncio.sleep(interval)
 
     async def _watch_store(self) -> None:
-        """Wake the lease loop when the store reports new events (new jobs, retries…)."""
-        seq = -1
+        """Wake the lease loop when the store reports work that may be leasable (new jobs,
+        retries, a resumed queue…), not on every event."""
+        mark = -1
         timeout = self.settings.worker_poll_ms / 1000
         while True:
             try:
-                latest = await self.store.wait_for_change(max(seq, 0), timeout)
+                latest = await self.store.wait_for_work(max(mark, 0), timeout)
             except StoreUnavailable:
                 await asyncio.sleep(timeout)
                 continue
-            if latest != seq:
-                seq = latest
+            if latest != mark:
+                mark = latest
                 self._wakeup.set()
 
     def _time_to_stop(self) -> float:

@@ -38,7 +38,13 @@ from typing import Any, TypeAlias
 
 import psycopg
 
-from conveyor.lifecycle import TRANSITIONS, EventType, JobStatus, counter_deltas
+from conveyor.lifecycle import (
+    TERMINAL_STATUSES,
+    TRANSITIONS,
+    EventType,
+    JobStatus,
+    counter_deltas,
+)
 from conveyor.models import Job
 from conveyor.store.postgres.rows import json_text
 from conveyor.store.rows import Row, dumps
@@ -50,6 +56,17 @@ EVENT_LOCK_KEY = 7165066986957399414
 
 NOTIFY_CHANNEL = "conveyor_events"
 """Every event-writing transaction sends one NOTIFY here; the payload is its highest seq."""
+
+WORK_CHANNEL = "conveyor_work"
+"""A commit that may have made jobs leasable also notifies here: one that leaves a job
+`pending` (new, retried, requeued after a failure, rescued, handed back) or ends a job of a
+tenant with a `max_running` cap, and the job-freeing changes that write no event (a queue
+resumed, tenant settings changed, reservations handed back or expired). Workers listen here
+and not on `NOTIFY_CHANNEL`, so other workers' leases, heartbeats and acks do not wake them
+(docs/scaling.md, "Fewer wake-ups"). The payload is the commit's highest seq, or empty."""
+
+WAKE_WORKERS = f"SELECT pg_notify('{WORK_CHANNEL}', '')"
+"""For the changes that free jobs without writing an event, after they commit."""
 
 CANCEL_CHANNEL = "conveyor_cancel"
 """A requested cancellation of a running job is sent here too, its id as the payload, so the
@@ -79,12 +96,28 @@ LIFECYCLE_DELTAS = ",\n        ".join(
 """`(type, source, counter, delta)` rows: what each transition moves, from the lifecycle."""
 
 
+_LEAVES_PENDING = f"bool_or(status = '{JobStatus.PENDING.value}')"
+_ENDS = ", ".join(f"'{status.value}'" for status in sorted(TERMINAL_STATUSES))
+
+
+def _wakes_workers(source: JobStatus | None) -> str:
+    """When a `logged()` statement also notifies `WORK_CHANNEL` (over its `appended` rows):
+    a job left pending, or, for jobs that were running, one of a capped tenant ended (its
+    slot under `max_running` is free for the tenant's next job)."""
+    if source is not JobStatus.RUNNING:
+        return _LEAVES_PENDING
+    return f"""{_LEAVES_PENDING}
+                 OR (bool_or(status IN ({_ENDS}))
+                     AND EXISTS (SELECT 1 FROM ev JOIN tenants AS t ON t.name = ev.tenant
+                                  WHERE t.max_running IS NOT NULL))"""
+
+
 def logged(
     changes: str, *, events: str, source: JobStatus | None, returning: str
 ) -> str:
     """One statement: `changes` (CTEs, the last named `changed`), then the events, their
-    counters, the event lock, the event rows and one NOTIFY, in that order; it returns
-    `returning` (columns of `changed`).
+    counters, the event lock, the event rows and one NOTIFY (two when it may have made jobs
+    leasable: `WORK_CHANNEL`), in that order; it returns `returning` (columns of `changed`).
 
     `events` selects (job_id, type, status, attempt, tenant, task, worker, error, data) from
     `changed`; every job in it came from status `source` (None: it is new). Each later CTE
@@ -118,9 +151,12 @@ appended AS (
     SELECT ev.job_id, ev.type, ev.status, ev.attempt, ev.tenant, ev.task, ev.worker, ev.error,
            ev.data
       FROM ev, locked ORDER BY 1
-    RETURNING seq),
+    RETURNING seq, status),
 notified AS (
-    SELECT pg_notify('{NOTIFY_CHANNEL}', max(seq)::text) AS sent FROM appended
+    SELECT pg_notify('{NOTIFY_CHANNEL}', max(seq)::text) AS sent,
+           CASE WHEN {_wakes_workers(source)}
+                THEN pg_notify('{WORK_CHANNEL}', max(seq)::text) END AS woke
+      FROM appended
     HAVING count(*) > 0)
 SELECT {returning} FROM changed LEFT JOIN notified ON true
 """
@@ -144,7 +180,9 @@ WITH appended AS (
                   %s::text[], %s::text[], %s::text[])
            AS e(job_id, type, status, attempt, tenant, task, worker, error, data)
     RETURNING seq)
-SELECT pg_notify('{NOTIFY_CHANNEL}', max(seq)::text) FROM appended HAVING count(*) > 0
+SELECT pg_notify('{NOTIFY_CHANNEL}', max(seq)::text),
+       CASE WHEN %s THEN pg_notify('{WORK_CHANNEL}', max(seq)::text) END
+  FROM appended HAVING count(*) > 0
 """
 
 COPY_ROWS = 64
@@ -158,7 +196,9 @@ COPY_EVENTS = """COPY job_events (job_id, type, status, attempt, tenant, task, w
 COPY_EVENT_TYPES = ["uuid", "text", "text", "int4", "text", "text", "text", "text", "jsonb"]
 
 NOTIFY_LAST = f"""
-SELECT pg_notify('{NOTIFY_CHANNEL}', (SELECT max(seq) FROM job_events)::text)
+SELECT pg_notify('{NOTIFY_CHANNEL}', last::text),
+       CASE WHEN %s THEN pg_notify('{WORK_CHANNEL}', last::text) END
+  FROM (SELECT max(seq) AS last FROM job_events) AS newest
 """
 """The NOTIFY after a COPY of events, under the event lock: no other writer's events can be
 in flight, so the highest seq this transaction sees is its own last one (one descent of the
@@ -209,12 +249,16 @@ async def append_tail(
         return
     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOCK_KEY,))
     rows = [row for row, _ in events]
+    # These transactions end no running job (the worker's outcomes are `logged()`
+    # statements), so only a job left pending wakes workers.
+    wakes = any(row[2] == _PENDING for row in rows)
     if len(rows) < COPY_ROWS:
-        await conn.execute(APPEND_EVENTS, [list(column) for column in zip(*rows, strict=True)])
+        await conn.execute(APPEND_EVENTS,
+                           [*(list(column) for column in zip(*rows, strict=True)), wakes])
         return
     await copy_rows(conn, COPY_EVENTS, COPY_EVENT_TYPES,
                     [(*row[:8], json_text(row[8])) for row in rows])
-    await conn.execute(NOTIFY_LAST)
+    await conn.execute(NOTIFY_LAST, (wakes,))
 
 
 async def copy_rows(conn: Conn, statement: str, types: Sequence[str],

@@ -1,10 +1,15 @@
-"""One LISTEN connection per store, kept alive across outages.
+"""LISTEN connections, kept alive across outages: a store has up to two, each started the
+first time something waits on it.
 
-The listener lives outside the pool: a LISTEN is a property of a session, and a pooled
-connection would be handed to other work. While it is connected, every event-writing commit
-anywhere reaches `newest_seq` within a round trip; while it is not, `PostgresStore` falls back
-to polling, and on reconnect the listener reads `max(seq)` so nothing that happened during the
-gap goes unnoticed.
+A listener lives outside the pool: a LISTEN is a property of a session, and a pooled
+connection would be handed to other work. The *events* listener (`NOTIFY_CHANNEL`) follows
+every event-writing commit, for the API's live feed: while it is connected, every such commit
+anywhere reaches `newest_seq` within a round trip. The *work* listener (`WORK_CHANNEL` and
+`CANCEL_CHANNEL`) hears only of commits that may have made jobs leasable, and of cancel
+requests, for workers, so a worker is not woken by every other worker's lease and ack (a
+process that never follows the event log, a worker, has no events listener at all). While a
+listener is not connected, `PostgresStore` falls back to polling, and on reconnect it reads
+`max(seq)` and wakes its waiters, so nothing that happened during the gap goes unnoticed.
 """
 
 from __future__ import annotations
@@ -21,34 +26,48 @@ import psycopg
 
 from conveyor.aio import wait_event
 from conveyor.models import JobId
-from conveyor.store.postgres.events import CANCEL_CHANNEL, NOTIFY_CHANNEL
+from conveyor.store.postgres.events import CANCEL_CHANNEL, NOTIFY_CHANNEL, WORK_CHANNEL
 
 log = logging.getLogger("conveyor.store.postgres")
 
 _QUIET_CHECK_SEC = 15.0
 """After this long without a notification, probe the connection with a query."""
 
+EVENTS = (NOTIFY_CHANNEL,)
+"""The events listener's channels: every event-writing commit."""
+WORK = (WORK_CHANNEL, CANCEL_CHANNEL)
+"""The work listener's channels: commits that may have made jobs leasable, cancel requests."""
+
 _BACKOFF_MIN_SEC = 0.1
 _BACKOFF_MAX_SEC = 5.0
 
 
 class Listener:
-    """Follows NOTIFYs on `conveyor_events`; `changed` is replaced (after being set) on each.
-    Also follows `conveyor_cancel` (one note per requested cancellation: rare) for the
-    callbacks registered with `on_cancel`."""
+    """Follows NOTIFYs on `channels`; `changed` is replaced (after being set) on each, and
+    `notices` counts them (a payload-less note says "look", one with a seq says which).
+    Notes on `CANCEL_CHANNEL` (one per requested cancellation: rare) go to the callbacks
+    registered with `on_cancel` instead."""
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, channels: tuple[str, ...], name: str) -> None:
         self._conninfo = conninfo
+        self.channels = channels
+        self._name = name
         self._cancel_callbacks: list[Callable[[JobId], None]] = []
         self.newest_seq = 0
+        self.notices = 0
+        """Notes (and reconnections) so far: a waiter that saw this many has missed none."""
         self.connected = False
         self.changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._was_connected = False
         self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
 
+    @property
+    def started(self) -> bool:
+        return self._task is not None
+
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="conveyor-postgres-listener")
+        self._task = asyncio.create_task(self._run(), name=f"conveyor-postgres-{self._name}")
 
     async def wait_connected(self, timeout: float) -> bool:
         """True once LISTEN is active; a store opens fine without it (it polls meanwhile)."""
@@ -85,9 +104,10 @@ class Listener:
                 callback(job_id)
 
     def saw(self, seq: int) -> None:
-        """Record a committed seq and wake every waiter."""
+        """Record a committed seq (0: none known) and wake every waiter."""
         if seq > self.newest_seq:
             self.newest_seq = seq
+        self.notices += 1
         self.changed.set()
         self.changed = asyncio.Event()
 
@@ -107,12 +127,12 @@ class Listener:
 
     async def _listen(self) -> None:
         conn = await psycopg.AsyncConnection.connect(
-            self._conninfo, autocommit=True, application_name="conveyor-listener"
+            self._conninfo, autocommit=True, application_name=f"conveyor-{self._name}"
         )
         self._conn = conn
         try:
-            await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-            await conn.execute(f"LISTEN {CANCEL_CHANNEL}")
+            for channel in self.channels:
+                await conn.execute(f"LISTEN {channel}")
             # Anything committed before LISTEN took effect is read here instead.
             cur = await conn.execute("SELECT coalesce(max(seq), 0) FROM job_events")
             row = await cur.fetchone()
@@ -123,8 +143,7 @@ class Listener:
                     if note.channel == CANCEL_CHANNEL:
                         self._cancelled(note.payload)
                         continue
-                    with contextlib.suppress(ValueError):
-                        self.saw(int(note.payload))
+                    self.saw(int(note.payload) if note.payload.isdigit() else 0)
                 await conn.execute("SELECT 1")
         finally:
             self.connected = False

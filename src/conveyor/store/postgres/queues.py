@@ -7,7 +7,7 @@ from typing import Any
 
 from conveyor.store.base import QueueInfo
 from conveyor.store.postgres import statements as sql
-from conveyor.store.postgres.events import Conn
+from conveyor.store.postgres.events import WAKE_WORKERS, Conn
 from conveyor.store.postgres.rows import fetch
 
 
@@ -22,8 +22,11 @@ def _info(row: dict[str, Any]) -> QueueInfo:
 
 
 async def _set_paused(conn: Conn, name: str, paused: bool) -> QueueInfo:
-    """The switch, then the queue's figures as they are after it (two statements)."""
+    """The switch (and, for a resume, the workers woken after its commit: its jobs are
+    leasable again), then the queue's figures as they are after it."""
     await conn.execute(sql.SET_QUEUE_PAUSED, {"name": name, "paused": paused})
+    if not paused:
+        await conn.execute(WAKE_WORKERS)
     [row] = await fetch(conn, sql.QUEUE_STATS, {"name": name, "tenant": None}, False)
     return _info(row)
 

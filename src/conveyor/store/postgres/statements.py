@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from conveyor.lifecycle import JobStatus
 from conveyor.store import rules
+from conveyor.store.postgres.events import WORK_CHANNEL as _WORK_CHANNEL
 from conveyor.store.postgres.events import logged
 from conveyor.store.rows import EVENT_COLUMNS, JOB_COLUMNS, SCHEDULE_COLUMNS, WORKER_COLUMNS
 
@@ -363,16 +364,26 @@ changed AS (
 """Reserved jobs whose handlers have begun (`ago` seconds before) become `running`, with
 their `job_leased`."""
 
-UNRESERVE = f"""
-WITH o AS (SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS o(id, token)),
-{_RESERVED}
-UPDATE jobs AS j SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
- WHERE j.id = ANY(ARRAY(SELECT id FROM held))
-RETURNING j.id
+def _freeing(ctes: str, update: str) -> str:
+    """`update` (an UPDATE … RETURNING id that frees reserved jobs, with no event) after
+    `ctes`, and one NOTIFY on `WORK_CHANNEL` when it freed any: other workers may lease them."""
+    return f"""
+WITH {ctes}freed AS ({update}),
+woke AS (SELECT pg_notify('{_WORK_CHANNEL}', '') FROM freed HAVING count(*) > 0)
+SELECT freed.id FROM freed LEFT JOIN woke ON true
 """
+
+
+UNRESERVE = _freeing(
+    f"""o AS (SELECT * FROM unnest(%(ids)s::uuid[], %(tokens)s::uuid[]) AS o(id, token)),
+{_RESERVED},
+""",
+    """UPDATE jobs AS j SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
+ WHERE j.id = ANY(ARRAY(SELECT id FROM held))
+RETURNING j.id""")
 """Hand reserved jobs back (a stopping worker): no attempt was spent, no event is due."""
 
-EXPIRE_RESERVATIONS = f"""
+EXPIRE_RESERVATIONS = _freeing("", f"""
 UPDATE jobs SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
  WHERE id = ANY(ARRAY(
        SELECT id FROM jobs
@@ -380,8 +391,7 @@ UPDATE jobs SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
         ORDER BY lease_expires_at
         LIMIT {RESCUE_BATCH}
           FOR UPDATE SKIP LOCKED))
-RETURNING id
-"""
+RETURNING id""")
 """Reservations of a worker that stopped renewing them: the jobs are simply free again."""
 
 _RESCUED_STATUS = f"""CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'

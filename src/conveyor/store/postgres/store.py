@@ -1,8 +1,9 @@
 """The PostgreSQL store: any number of API and worker processes on any number of hosts.
 
-psycopg 3 (async) with a `psycopg_pool.AsyncConnectionPool` per process, plus one dedicated
-LISTEN connection (`listener.py`). Every write is one transaction that also writes its
-`job_events` rows and sends one NOTIFY; the SQL lives in `statements.py` (readable whole in
+psycopg 3 (async) with a `psycopg_pool.AsyncConnectionPool` per process, plus a dedicated
+LISTEN connection for each kind of waiting the process does (`listener.py`: the event log
+for the API, leasable work for workers). Every write is one transaction that also writes its
+`job_events` rows and sends its NOTIFY; the SQL lives in `statements.py` (readable whole in
 `sql/`), and `events.py` explains the lock order and how event seq order is made equal to
 commit order.
 
@@ -54,7 +55,7 @@ from conveyor.store.postgres import (
 )
 from conveyor.store.postgres.conninfo import PostgresOptions, describe, parse_postgres_url
 from conveyor.store.postgres.events import Conn
-from conveyor.store.postgres.listener import Listener, shut_down
+from conveyor.store.postgres.listener import EVENTS, WORK, Listener, shut_down
 from conveyor.store.postgres.migrate import check_schema, migrate
 
 log = logging.getLogger("conveyor.store.postgres")
@@ -97,6 +98,8 @@ class PostgresStore(DriverStore):
         url: str,
         conninfo: str,
         options: PostgresOptions,
+        *,
+        listens: bool = True,
     ) -> None:
         self.url = url
         """The URL the store was opened with (tests and tools connect to it directly)."""
@@ -109,11 +112,17 @@ class PostgresStore(DriverStore):
                                                        fair_until=fair_until)
         self._where = describe(conninfo)
         self.options = options
-        self._listener = Listener(conninfo)
+        self._listens = listens
+        self._listener = Listener(conninfo, EVENTS, "listener")
+        """The event log's listener, for `wait_for_change`."""
+        self._work_listener = Listener(conninfo, WORK, "work-listener")
+        """Leasable work's and cancel requests' listener, for `wait_for_work` and `on_cancel`."""
+        self._work_polls = 0
         self._sweeper: asyncio.Task[None] | None = None
 
     async def close(self) -> None:
         await self._listener.stop()
+        await self._work_listener.stop()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -171,7 +180,19 @@ class PostgresStore(DriverStore):
         await self.run_sql("SELECT 1")
 
     def on_cancel(self, callback: Callable[[JobId], None]) -> None:
-        self._listener.on_cancel(callback)
+        self._work_listener.on_cancel(callback)
+        if self._listens and not self._work_listener.started:
+            self._work_listener.start()
+
+    async def _listening(self, listener: Listener) -> Listener:
+        """`listener`, started the first time it is waited on (and given a moment to connect,
+        so that the first wait is pushed rather than polled). A process listens only for
+        what it waits for: a worker never follows the event log, so other workers' leases
+        and acks do not wake it. A producer store never listens (its waits poll)."""
+        if self._listens and not listener.started:
+            listener.start()
+            await listener.wait_connected(self.options.connect_timeout)
+        return listener
 
     async def run_sql(
         self, query: str, params: Sequence[object] | Mapping[str, object] = ()
@@ -192,7 +213,7 @@ class PostgresStore(DriverStore):
         wait as a safety net."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        listener = self._listener
+        listener = await self._listening(self._listener)
         seq = listener.newest_seq if listener.connected else await self.last_event_seq()
         read_at = loop.time()
         while True:
@@ -209,6 +230,24 @@ class PostgresStore(DriverStore):
                 seq = max(seq, await self.last_event_seq())
                 read_at = loop.time()
 
+    async def wait_for_work(self, since: int, timeout: float) -> int:
+        """Pushed by NOTIFY on `WORK_CHANNEL`: the mark moves with each commit that may have
+        made jobs leasable. While that LISTEN is down (or for a producer store), the mark
+        moves every `_POLL_DISCONNECTED_SEC` instead, so a waiting worker looks for itself."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        listener = await self._listening(self._work_listener)
+        while True:
+            changed = listener.changed  # taken before reading, so no wake-up is lost
+            mark = listener.notices + self._work_polls
+            remaining = deadline - loop.time()
+            if mark > since or remaining <= 0:
+                return mark
+            if listener.connected:
+                await wait_event(changed, remaining)
+            elif not await wait_event(changed, min(remaining, _POLL_DISCONNECTED_SEC)):
+                self._work_polls += 1
+
 
 PRODUCER_POOL_MAX = 4
 """A producer's pool at most (its submits share commits anyway: `store/group.py`)."""
@@ -216,7 +255,8 @@ PRODUCER_POOL_MAX = 4
 
 async def open_postgres(url: str, *, producer: bool = False) -> PostgresStore:
     """Connect, migrate the schema (safe when many processes start at once), open the pool
-    and start listening. Raises `StoreUnavailable` when the server cannot be reached.
+    (each LISTEN connection is opened the first time it is waited on). Raises
+    `StoreUnavailable` when the server cannot be reached.
 
     `producer`: for code that only submits and reads jobs: the schema is checked, not
     migrated (`SchemaOutdated`), the pool is small, and there is no LISTEN connection, so
@@ -248,11 +288,7 @@ async def open_postgres(url: str, *, producer: bool = False) -> PostgresStore:
     except psycopg.OperationalError as exc:
         await pool.close()
         raise StoreUnavailable(f"postgres at {where}: {exc}") from exc
-    store = PostgresStore(pool, url, conninfo, options)
-    if not producer:
-        store._listener.start()
-        await store._listener.wait_connected(options.connect_timeout)
-    return store
+    return PostgresStore(pool, url, conninfo, options, listens=not producer)
 
 
 __all__ = ["PostgresStore", "open_postgres"]

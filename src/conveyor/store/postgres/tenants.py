@@ -8,7 +8,7 @@ from typing import Any
 
 from conveyor.store.base import TenantInfo, TenantSettings
 from conveyor.store.postgres import statements as sql
-from conveyor.store.postgres.events import Conn
+from conveyor.store.postgres.events import WAKE_WORKERS, Conn
 from conveyor.store.postgres.rows import fetch
 
 
@@ -26,13 +26,15 @@ async def _stats(conn: Conn, name: str | None) -> list[TenantInfo]:
 
 
 async def set_tenant(conn: Conn, name: str, settings: TenantSettings) -> TenantInfo:
-    """The change, then the tenant as it is after it (two statements)."""
+    """The change, the workers woken after its commit (a cap raised or lifted lets them lease
+    more of the tenant's jobs), then the tenant as it is after it."""
     if settings == TenantSettings():
         await conn.execute(sql.CLEAR_TENANT, {"name": name})
     else:
         await conn.execute(sql.SET_TENANT, {
             "name": name, "weight": settings.weight, "max_running": settings.max_running,
             "rate_per_minute": settings.rate_per_minute})
+    await conn.execute(WAKE_WORKERS)
     [info] = await _stats(conn, name)
     return info
 

@@ -322,5 +322,10 @@ class SqliteStore(DriverStore):
             next_read = self._read_at + self.poll_sec - loop.time()
             await wait_event(changed, min(remaining, max(0.0, next_read)))
 
+    async def wait_for_work(self, since: int, timeout: float) -> int:
+        """The event seq as the mark: every commit of this store and every peer's datagram
+        wakes it, as it wakes `wait_for_change`."""
+        return await self.wait_for_change(since, timeout)
+
 
 __all__ = ["SqliteStore", "sqlite_path_from_url"]

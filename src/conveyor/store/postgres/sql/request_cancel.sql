@@ -50,8 +50,14 @@ appended AS (
     SELECT ev.job_id, ev.type, ev.status, ev.attempt, ev.tenant, ev.task, ev.worker, ev.error,
            ev.data
       FROM ev, locked ORDER BY 1
-    RETURNING seq),
+    RETURNING seq, status),
 notified AS (
-    SELECT pg_notify('conveyor_events', max(seq)::text) AS sent FROM appended
+    SELECT pg_notify('conveyor_events', max(seq)::text) AS sent,
+           CASE WHEN bool_or(status = 'pending')
+                 OR (bool_or(status IN ('cancelled', 'done', 'failed'))
+                     AND EXISTS (SELECT 1 FROM ev JOIN tenants AS t ON t.name = ev.tenant
+                                  WHERE t.max_running IS NOT NULL))
+                THEN pg_notify('conveyor_work', max(seq)::text) END AS woke
+      FROM appended
     HAVING count(*) > 0)
 SELECT changed.* FROM changed LEFT JOIN notified ON true

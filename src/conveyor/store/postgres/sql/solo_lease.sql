@@ -81,9 +81,12 @@ appended AS (
     SELECT ev.job_id, ev.type, ev.status, ev.attempt, ev.tenant, ev.task, ev.worker, ev.error,
            ev.data
       FROM ev, locked ORDER BY 1
-    RETURNING seq),
+    RETURNING seq, status),
 notified AS (
-    SELECT pg_notify('conveyor_events', max(seq)::text) AS sent FROM appended
+    SELECT pg_notify('conveyor_events', max(seq)::text) AS sent,
+           CASE WHEN bool_or(status = 'pending')
+                THEN pg_notify('conveyor_work', max(seq)::text) END AS woke
+      FROM appended
     HAVING count(*) > 0)
 SELECT changed.id, changed.lease_token, changed.task, changed.payload,
        changed.attempts, changed.max_retries, changed.tenant, changed.queue, changed.trace_id,
