@@ -49,6 +49,7 @@ def test_each_operation_lives_where_the_table_says(name: str) -> None:
 def test_the_table_covers_the_store_protocol() -> None:
     protocol = {n for n, v in vars(base.Store).items()
                 if inspect.iscoroutinefunction(v) and not n.startswith("_")}
-    own = {"close", "ping", "wait_for_change", "wait_for_work", "submit"}  # per driver, or the group commit's
+    # per driver, or the group commit's
+    own = {"close", "ping", "wait_for_change", "wait_for_work", "submit"}
     internal = {"submit_each"}  # what `submit` writes its groups with
     assert protocol - own == set(driver.OPERATIONS) - internal

@@ -46,7 +46,7 @@ async def main(path: str, poll_sec: float) -> None:
     configure_logging("info")
     store = await SqliteStore.open(Path(path))
     store.poll_sec = poll_sec
-    seq = await store.last_event_seq()
+    seq = await store.wait_for_change(0, 0)  # a follower of every event from here on
     socket = None if store.wake_socket is None else str(store.wake_socket)
     print(json.dumps({"socket": socket, "seq": seq}), flush=True)
     while True:

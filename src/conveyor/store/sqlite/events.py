@@ -10,8 +10,41 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from conveyor.lifecycle import EventType, JobStatus, counter_deltas
+from conveyor.lifecycle import TERMINAL_STATUSES, EventType, JobStatus, counter_deltas
 from conveyor.store.sqlite.rows import dumps
+
+
+class WriteConnection(sqlite3.Connection):
+    """The store's connections: a write marks on its connection that it may have made jobs
+    leasable (`wake_workers`), and the store reads the mark after the commit."""
+
+    wakes_workers = False
+
+
+def wake_workers(conn: sqlite3.Connection) -> None:
+    """This transaction may make jobs leasable (a job left pending, a capped tenant's job
+    ended, a queue resumed, tenant settings changed, reservations freed): after its commit
+    the store wakes the workers waiting for work, here and in its peers (`wake.py`)."""
+    if isinstance(conn, WriteConnection):
+        conn.wakes_workers = True
+
+
+_PENDING = JobStatus.PENDING.value
+_ENDS = frozenset(status.value for status in TERMINAL_STATUSES)
+
+
+def _makes_work(conn: sqlite3.Connection, changes: Sequence[Change]) -> bool:
+    """A job left pending, or a running job of a tenant with a `max_running` cap ended (its
+    slot under the cap is free for the tenant's next job)."""
+    if any(c.status == _PENDING for c in changes):
+        return True
+    ended = sorted({c.tenant for c in changes
+                    if c.source is JobStatus.RUNNING and c.status in _ENDS})
+    if not ended:
+        return False
+    marks = ", ".join("?" * len(ended))
+    return conn.execute(f"SELECT 1 FROM tenants WHERE max_running IS NOT NULL"
+                        f" AND name IN ({marks}) LIMIT 1", ended).fetchone() is not None
 
 
 class Change(NamedTuple):
@@ -47,3 +80,5 @@ def append(conn: sqlite3.Connection, now: float, changes: Sequence[Change]) -> N
         " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
         counter_deltas((c.type, c.source) for c in changes).items(),
     )
+    if _makes_work(conn, changes):
+        wake_workers(conn)

@@ -8,6 +8,7 @@ import sqlite3
 from datetime import UTC, datetime
 
 from conveyor.store.base import QueueInfo
+from conveyor.store.sqlite.events import wake_workers
 
 
 def _live(group: str) -> str:
@@ -81,6 +82,8 @@ def _set_paused(conn: sqlite3.Connection, now: float, name: str, paused: bool) -
         " ELSE excluded.paused_at END, updated_at = excluded.updated_at",
         (name, paused, now if paused else None, now),
     )
+    if not paused:
+        wake_workers(conn)  # its jobs are leasable again
     return _stats(conn, now, name)[0]
 
 

@@ -43,6 +43,7 @@ from conveyor.store.sqlite import (
     tenants,
     workers,
 )
+from conveyor.store.sqlite.events import WriteConnection
 from conveyor.store.sqlite.migrate import check_schema, migrate
 from conveyor.store.sqlite.wake import WakeChannel, enabled_by_environment
 
@@ -81,9 +82,10 @@ class _Abandoned:
         self.conn.interrupt()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path) -> WriteConnection:
     conn = sqlite3.connect(
-        path, isolation_level=None, check_same_thread=False, timeout=_BUSY_TIMEOUT_MS / 1000
+        path, isolation_level=None, check_same_thread=False, timeout=_BUSY_TIMEOUT_MS / 1000,
+        factory=WriteConnection,
     )
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
@@ -113,7 +115,7 @@ class SqliteStore(DriverStore):
         self._indexer: asyncio.Task[None] | None = None
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite-write")
         self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite-read")
-        self._writer: sqlite3.Connection | None = None
+        self._writer: WriteConnection | None = None
         self._reader: sqlite3.Connection | None = None
         self._changed = asyncio.Event()
         """Set (then replaced) whenever `_known_seq` moves, or a read is called for."""
@@ -125,6 +127,11 @@ class SqliteStore(DriverStore):
         self._reads_count_after = float("-inf")
         """A read started before this loop time may have missed a dropped datagram's commit."""
         self._wake: WakeChannel | None = None
+        self._work_mark = 0
+        """Notices of work (`wait_for_work`): own writes, peers' datagrams, unannounced
+        commits found by a read."""
+        self._work_changed = asyncio.Event()
+        self._work_read_at = float("-inf")
 
     @classmethod
     async def open(
@@ -196,7 +203,7 @@ class SqliteStore(DriverStore):
 
         abandoned = _Abandoned(conn)
 
-        def run() -> tuple[Any, int | None]:
+        def run() -> tuple[Any, int | None, bool]:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -206,22 +213,26 @@ class SqliteStore(DriverStore):
                 raise StoreUnavailable("sqlite: abandoned after its deadline")
             try:
                 before = conn.total_changes
+                conn.wakes_workers = False
                 now = time.time()
                 result = body(conn, now, *args)
                 # The newest seq this commit makes visible, for our waiters and our peers;
                 # a write that changed no row (an empty lease) has nothing to tell.
                 newest = reads.last_event_seq(conn, now) if conn.total_changes != before else None
                 conn.execute("COMMIT")
-                return result, newest
+                return result, newest, conn.wakes_workers
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
 
-        result, newest = await self._run(self._writer_thread, run, abandoned)
-        if newest is not None and newest > self._known_seq:
-            self._learn(newest)
+        result, newest, wakes = await self._run(self._writer_thread, run, abandoned)
+        if (newest is not None and newest > self._known_seq) or wakes:
+            if newest is not None:
+                self._learn(newest)
+            if wakes:
+                self._work_noticed()
             if self._wake is not None:
-                self._wake.notify_peers(newest)
+                self._wake.notify_peers(self._known_seq, wakes)
         return result
 
     async def _read(self, operation: str, *args: object) -> Any:
@@ -275,15 +286,22 @@ class SqliteStore(DriverStore):
             self._known_seq = seq
             self._wake_waiters()
 
-    def _peer_committed(self, seq: int | None) -> None:
+    def _peer_committed(self, seq: int | None, work: bool) -> None:
         """From `wake.py`: a peer's newest seq, or None when datagrams may have been lost
-        (then the waiters read the sequence themselves)."""
+        (then the waiters read the sequence themselves), and whether jobs may be leasable."""
         if seq is None:
-            self._read_at = float("-inf")
+            self._read_at = self._work_read_at = float("-inf")
             self._reads_count_after = asyncio.get_running_loop().time()
             self._wake_waiters()
         else:
             self._learn(seq)
+        if work:
+            self._work_noticed()
+
+    def _work_noticed(self) -> None:
+        self._work_mark += 1
+        self._work_changed.set()
+        self._work_changed = asyncio.Event()
 
     def _wake_waiters(self) -> None:
         self._changed.set()
@@ -309,6 +327,8 @@ class SqliteStore(DriverStore):
         timeout). Its own writes and its peers' datagrams tell it at once, without a read;
         the sequence is read every `poll_sec` meanwhile (and on every wake-up while it has
         no wake-ups from peers), so a commit nobody announced is found all the same."""
+        if self._wake is not None:
+            self._wake.follow_events()  # from now on, every peer's commit with events
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -323,9 +343,26 @@ class SqliteStore(DriverStore):
             await wait_event(changed, min(remaining, max(0.0, next_read)))
 
     async def wait_for_work(self, since: int, timeout: float) -> int:
-        """The event seq as the mark: every commit of this store and every peer's datagram
-        wakes it, as it wakes `wait_for_change`."""
-        return await self.wait_for_change(since, timeout)
+        """The mark moves with this store's own work-making writes and its peers' datagrams
+        flagged as work (a store that has never called `wait_for_change` hears of nothing
+        else: `wake.py`). The sequence is read every `poll_sec` meanwhile (at every call
+        while there are no wake-ups), and a commit nobody announced moves the mark too: it
+        may have been work whose datagram was lost, or a peer's that had not listed us yet."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            changed = self._work_changed  # taken before looking, so no wake-up is missed
+            if self._wake is None or loop.time() - self._work_read_at >= self.poll_sec:
+                known = self._known_seq
+                self._work_read_at = loop.time()
+                if await self.last_event_seq() > known:
+                    self._work_noticed()
+            mark = self._work_mark
+            remaining = deadline - loop.time()
+            if mark > since or remaining <= 0:
+                return mark
+            next_read = self._work_read_at + self.poll_sec - loop.time()
+            await wait_event(changed, min(remaining, max(0.0, next_read)))
 
 
 __all__ = ["SqliteStore", "sqlite_path_from_url"]

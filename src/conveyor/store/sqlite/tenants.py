@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 
 from conveyor.store.base import TenantInfo, TenantSettings
+from conveyor.store.sqlite.events import wake_workers
 
 # Every tenant with a setting or with live jobs (or the one named, whatever it has).
 _STATS = """
@@ -49,6 +50,7 @@ def set_tenant(
             " weight = excluded.weight, max_running = excluded.max_running,"
             " rate_per_minute = excluded.rate_per_minute, updated_at = excluded.updated_at",
             (name, settings.weight, settings.max_running, settings.rate_per_minute, now))
+    wake_workers(conn)  # a cap raised or lifted lets workers lease more of its jobs
     [info] = _stats(conn, name)
     return info
 

@@ -39,6 +39,13 @@ Decisions, and why:
   commit of a burst reaches every peer within about a millisecond. The kernel bounds the
   rest: a receiver's queue holds a few datagrams (`net.unix.max_dgram_qlen`), and it drains
   them all in one wake-up.
+- **Who hears what.** A store binds as a *work* follower (`<pid>-<hex>.work.sock`) and
+  hears only of commits that may have made jobs leasable (the datagram's flag: a job left
+  pending, a capped tenant's job ended, a queue resumed, tenant settings changed,
+  reservations freed); the first `wait_for_change` renames its socket to `<pid>-<hex>.sock`,
+  and from then on it hears of every commit with events. So a worker, which only waits for
+  work, is not woken by every other worker's lease and ack (docs/scaling.md, "Fewer
+  wake-ups"), and the API, which follows the event log, still hears of everything.
 - **Only a hint.** `wait_for_change` still re-reads the sequence every 50 ms, so a lost
   datagram, or a peer not listed yet, costs latency, never a job.
 - **Switch.** `CONVEYOR_SQLITE_WAKE=0` in the environment turns wake-ups off (back to the
@@ -69,18 +76,21 @@ ENV_SWITCH = "CONVEYOR_SQLITE_WAKE"
 
 _SUN_PATH_MAX = 103
 """Longest socket path we bind: macOS's `sun_path` is 104 bytes with its NUL (Linux 108)."""
-_NAME_LEN_MAX = len("4194304-0123abcd.sock")
-"""A socket's name: `<pid>-<8 hex>.sock`; pid_max on Linux is at most 2**22. The random part
-keeps two processes with one pid (containers on one volume) apart."""
+_NAME_LEN_MAX = len("4194304-0123abcd.work.sock")
+"""A socket's name: `<pid>-<8 hex>.sock`, or `.work.sock` for a follower of work only;
+pid_max on Linux is at most 2**22. The random part keeps two processes with one pid
+(containers on one volume) apart."""
 _SUFFIX = ".sock"
+_WORK_SUFFIX = ".work.sock"
 _COALESCE_SEC = 0.001
 """At most one round of datagrams this often (see the module docstring)."""
 _RELIST_SEC = 1.0
 """The directory is listed again at least this often, even when its mtime has not moved."""
 _DRAIN_MAX = 64
 """Datagrams read per wake-up at most, so a flood cannot hold the event loop."""
-_SEQ = struct.Struct("!Q")
-"""A datagram: the newest committed `job_events.seq` the sender knows of."""
+_SEQ = struct.Struct("!Q?")
+"""A datagram: the newest committed `job_events.seq` the sender knows of, and whether a
+commit it covers may have made jobs leasable."""
 
 
 def _queue_limit() -> int:
@@ -135,8 +145,9 @@ def _own_directory(path: Path) -> None:
         raise _Unusable(f"{path} is open to other users (mode {stat.filemode(info.st_mode)})")
 
 
-OnWake = Callable[[int | None], None]
-"""Told the newest seq a peer announced, or None when some may have been lost."""
+OnWake = Callable[[int | None, bool], None]
+"""Told the newest seq a peer announced (None when some may have been lost), and whether one
+of the announced commits may have made jobs leasable."""
 
 
 class WakeChannel:
@@ -159,6 +170,8 @@ class WakeChannel:
         self._listed_at = float("-inf")
         self._last_round = float("-inf")
         self._seq = 0
+        self._work = False
+        """Whether a commit since the last round may have made jobs leasable."""
         self._trailing: asyncio.TimerHandle | None = None
         self._closed = False
 
@@ -173,7 +186,7 @@ class WakeChannel:
             return None
         loop = asyncio.get_running_loop()
         directory = wake_directory(database)
-        name = f"{os.getpid()}-{secrets.token_hex(4)}{_SUFFIX}"
+        name = f"{os.getpid()}-{secrets.token_hex(4)}{_WORK_SUFFIX}"
         sock: socket.socket | None = None
         try:
             if directory.parent == _short_root():
@@ -207,11 +220,28 @@ class WakeChannel:
             os.unlink(self.path)
         self._sock.close()
 
+    def follow_events(self) -> None:
+        """Hear of every commit with events from now on, not only of work (see the module
+        docstring): the socket is renamed, and peers send to its new name from their next
+        listing (the directory's mtime moves)."""
+        if self._closed or not self._name.endswith(_WORK_SUFFIX):
+            return
+        name = self._name.removesuffix(_WORK_SUFFIX) + _SUFFIX
+        try:
+            os.rename(self.path, self._directory / name)
+        except OSError as exc:
+            log.warning("sqlite_wake_rename_failed", error=str(exc),
+                        message="other processes' commits without work are noticed by polling")
+            return
+        self._name, self.path = name, self._directory / name
+
     # -- sending ---------------------------------------------------------------------------
-    def notify_peers(self, seq: int) -> None:
-        """A write has committed events up to `seq`: tell every peer now, or at the end of
-        the current millisecond when a round went out less than a millisecond ago."""
+    def notify_peers(self, seq: int, work: bool = False) -> None:
+        """A write has committed events up to `seq` (`work`: it may have made jobs
+        leasable): tell every peer that wants to hear of it now, or at the end of the current
+        millisecond when a round went out less than a millisecond ago."""
         self._seq = max(self._seq, seq)
+        self._work = self._work or work
         if self._closed or self._trailing is not None:
             return  # the round already scheduled is later than this commit: it covers it
         wait = self._last_round + _COALESCE_SEC - self._loop.time()
@@ -227,9 +257,12 @@ class WakeChannel:
 
     def _round(self) -> None:
         self._last_round = self._loop.time()
-        payload = _SEQ.pack(self._seq)
+        work, self._work = self._work, False
+        payload = _SEQ.pack(self._seq, work)
         gone: list[str] = []
         for peer in self._current_peers():
+            if not work and peer.endswith(_WORK_SUFFIX):
+                continue  # it follows work only
             try:
                 self._sock.sendto(payload, peer)
             except (BlockingIOError, InterruptedError):
@@ -273,6 +306,7 @@ class WakeChannel:
         """Read every datagram waiting, then hand on the newest seq once; a full queue may
         have turned a sender away, so then the store is told to read for itself."""
         newest = 0
+        work = False
         count = 0
         for _ in range(_DRAIN_MAX):
             try:
@@ -283,11 +317,12 @@ class WakeChannel:
                 break
             count += 1
             if len(data) == _SEQ.size:
-                newest = max(newest, _SEQ.unpack(data)[0])
+                seq, flagged = _SEQ.unpack(data)
+                newest, work = max(newest, seq), work or flagged
         if count >= _QUEUE_LIMIT:
-            self._on_wake(None)
-        elif newest:
-            self._on_wake(newest)
+            self._on_wake(None, True)
+        elif newest or work:
+            self._on_wake(newest, work)  # 0: no seq is news, but jobs may be leasable
 
 
 __all__ = ["ENV_SWITCH", "OnWake", "WakeChannel", "enabled_by_environment", "wake_directory"]

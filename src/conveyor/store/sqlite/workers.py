@@ -16,7 +16,7 @@ from conveyor.lifecycle import EventType, JobStatus
 from conveyor.models import Ack, JobId, Lease, Outcome, Progress, Started
 from conveyor.store import rules
 from conveyor.store.base import Held, WorkerInfo
-from conveyor.store.sqlite.events import Change, append
+from conveyor.store.sqlite.events import Change, append, wake_workers
 from conveyor.store.sqlite.rows import READ, dumps
 
 _LAST = rules.last_attempt_sql()
@@ -339,9 +339,9 @@ def release(conn: sqlite3.Connection, now: float, leases: list[Lease]) -> None:
                                   JobStatus.RUNNING, row["status"], row["attempts"],
                                   row["tenant"], row["task"],
                                   error=row["last_error"] if cancelled else None))
-        else:  # a reservation: free again, no attempt was spent and no event is due
-            conn.execute(f"UPDATE jobs SET {_UNLEASE} WHERE {_RESERVED}",
-                         (str(lease.job_id), lease.token.hex))
+        elif conn.execute(f"UPDATE jobs SET {_UNLEASE} WHERE {_RESERVED}",
+                          (str(lease.job_id), lease.token.hex)).rowcount:
+            wake_workers(conn)  # a reservation: free again, no attempt spent, no event due
     append(conn, now, changes)
 
 
@@ -358,8 +358,9 @@ _RESCUED_STATUS = (
 def rescue(conn: sqlite3.Connection, now: float) -> list[JobId]:
     """A rescued job keeps its `run_at`: it goes back to its place in the queue."""
     # Reservations of a worker that stopped renewing them: the jobs are simply free again.
-    conn.execute(f"UPDATE jobs SET {_UNLEASE} WHERE status = 'pending'"
-                 " AND lease_token IS NOT NULL AND lease_expires_at < ?", (now,))
+    if conn.execute(f"UPDATE jobs SET {_UNLEASE} WHERE status = 'pending'"
+                    " AND lease_token IS NOT NULL AND lease_expires_at < ?", (now,)).rowcount:
+        wake_workers(conn)
     expired = "status = 'running' AND lease_expires_at < ?"
     owners = dict(conn.execute(f"SELECT id, lease_owner FROM jobs WHERE {expired}", (now,)))
     rows = conn.execute(
