@@ -14,6 +14,7 @@ import pytest
 
 from conveyor.models import Ack, Fail, Lease, NewJob, Started
 from conveyor.store.postgres import PostgresStore, open_postgres
+from tests.pgsupport import until
 
 pytestmark = pytest.mark.postgres
 
@@ -142,6 +143,8 @@ async def test_a_worker_listens_for_work_only(
     waiter.on_cancel(lambda job_id: None)
     await waiter.wait_for_work(0, 0)
     await actor.wait_for_change(0, 0)
+    await until(lambda: waiter._work_listener.connected and actor._listener.connected,
+                message="the listeners never connected")
     assert not waiter._listener.started and not actor._work_listener.started
     rows = await actor.run_sql(
         "SELECT application_name AS name, count(*) AS n FROM pg_stat_activity"

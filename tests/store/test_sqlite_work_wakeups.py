@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conveyor.models import Ack, Fail, NewJob
-from conveyor.store.sqlite import SqliteStore
+from conveyor.store.sqlite import SqliteStore, wake
 from conveyor.store.sqlite.wake import wake_directory
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="no wake-ups on Windows")
@@ -47,6 +47,8 @@ def raw_peer(store: SqliteStore, suffix: str) -> Iterator[socket.socket]:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(path))
     sock.settimeout(DEADLINE)
+    if store._wake is not None:  # list again at the next round (mtimes can be coarse)
+        store._wake._listed_mtime = None
     try:
         yield sock
     finally:
@@ -117,11 +119,33 @@ async def test_a_store_waiting_for_work_is_woken_by_a_submit(
         mark = await waiter.wait_for_work(0, 0)
         assert waiter.wake_socket is not None and waiter.wake_socket.name.endswith(".work.sock")
         await actor.submit(job())
-        async with asyncio.timeout(DEADLINE):
-            mark = await waiter.wait_for_work(mark, DEADLINE)
+        woken = await waiter.wait_for_work(mark, DEADLINE)
+        assert woken > mark, "the submit's datagram never woke the waiting store"
         old = waiter.wake_socket
         await waiter.wait_for_change(0, 0)
         assert waiter.wake_socket.name.endswith(".sock")
         assert not waiter.wake_socket.name.endswith(".work.sock") and not old.exists()
+    finally:
+        await waiter.close()
+
+
+async def test_once_listed_a_waiting_store_sleeps_through_other_workers_acks(
+    actor: SqliteStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past its first seconds (here at once), a work-only store no longer reads the sequence
+    for commits it was not told of: leases and acks of others move no mark, even polled
+    every 10 ms; a submit still does."""
+    monkeypatch.setattr(wake, "LISTED_WITHIN_SEC", 0.0)
+    waiter = await SqliteStore.open(actor.path)
+    try:
+        waiter.poll_sec = 0.01
+        mark = await waiter.wait_for_work(0, 0)
+        await actor.submit(job())
+        mark = await waiter.wait_for_work(mark, DEADLINE)
+        [lease] = await actor.lease(WORKER, ["default"], 1, LEASE_FOR)
+        await actor.finish([Ack(lease)], WORKER)
+        assert await waiter.wait_for_work(mark, 0.3) == mark  # thirty polls' worth
+        await actor.submit(job())
+        assert await waiter.wait_for_work(mark, DEADLINE) > mark
     finally:
         await waiter.close()

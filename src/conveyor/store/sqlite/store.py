@@ -345,14 +345,18 @@ class SqliteStore(DriverStore):
     async def wait_for_work(self, since: int, timeout: float) -> int:
         """The mark moves with this store's own work-making writes and its peers' datagrams
         flagged as work (a store that has never called `wait_for_change` hears of nothing
-        else: `wake.py`). The sequence is read every `poll_sec` meanwhile (at every call
-        while there are no wake-ups), and a commit nobody announced moves the mark too: it
-        may have been work whose datagram was lost, or a peer's that had not listed us yet."""
+        else: `wake.py`), and when a peer's datagrams may have been lost. Until every peer
+        has listed this store's socket (its first seconds under a name), or with no
+        wake-ups at all, the sequence is read every `poll_sec` too, and a commit nobody
+        announced moves the mark: it may have been work. After that, an unannounced commit
+        was not work (other workers' leases and acks are not sent to a work-only socket),
+        so nothing is read and they do not wake this store."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             changed = self._work_changed  # taken before looking, so no wake-up is missed
-            if self._wake is None or loop.time() - self._work_read_at >= self.poll_sec:
+            polling = self._wake is None or not self._wake.listed_by_peers
+            if polling and loop.time() - self._work_read_at >= self.poll_sec:
                 known = self._known_seq
                 self._work_read_at = loop.time()
                 if await self.last_event_seq() > known:
@@ -362,7 +366,8 @@ class SqliteStore(DriverStore):
             if mark > since or remaining <= 0:
                 return mark
             next_read = self._work_read_at + self.poll_sec - loop.time()
-            await wait_event(changed, min(remaining, max(0.0, next_read)))
+            await wait_event(changed, min(remaining, max(0.0, next_read)) if polling
+                             else remaining)
 
 
 __all__ = ["SqliteStore", "sqlite_path_from_url"]

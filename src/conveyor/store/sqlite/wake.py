@@ -45,7 +45,11 @@ Decisions, and why:
   reservations freed); the first `wait_for_change` renames its socket to `<pid>-<hex>.sock`,
   and from then on it hears of every commit with events. So a worker, which only waits for
   work, is not woken by every other worker's lease and ack (docs/scaling.md, "Fewer
-  wake-ups"), and the API, which follows the event log, still hears of everything.
+  wake-ups"), and the API, which follows the event log, still hears of everything. A
+  work-only store reads the sequence for commits it was not told of only in its first
+  `LISTED_WITHIN_SEC` under a name (until every peer has listed it); after that such a
+  commit was not work, and reading for it would wake the worker for every other worker's
+  ack again.
 - **Only a hint.** `wait_for_change` still re-reads the sequence every 50 ms, so a lost
   datagram, or a peer not listed yet, costs latency, never a job.
 - **Switch.** `CONVEYOR_SQLITE_WAKE=0` in the environment turns wake-ups off (back to the
@@ -86,6 +90,9 @@ _COALESCE_SEC = 0.001
 """At most one round of datagrams this often (see the module docstring)."""
 _RELIST_SEC = 1.0
 """The directory is listed again at least this often, even when its mtime has not moved."""
+LISTED_WITHIN_SEC = 2 * _RELIST_SEC
+"""After this long under one name, every live peer has listed the socket: a commit it was
+not told of was not meant for it (or its loss was reported: `OnWake(None, …)`)."""
 _DRAIN_MAX = 64
 """Datagrams read per wake-up at most, so a flood cannot hold the event loop."""
 _SEQ = struct.Struct("!Q?")
@@ -174,6 +181,7 @@ class WakeChannel:
         """Whether a commit since the last round may have made jobs leasable."""
         self._trailing: asyncio.TimerHandle | None = None
         self._closed = False
+        self._named_at = loop.time()
 
     @classmethod
     def open(cls, database: Path, on_wake: OnWake) -> WakeChannel | None:
@@ -234,6 +242,12 @@ class WakeChannel:
                         message="other processes' commits without work are noticed by polling")
             return
         self._name, self.path = name, self._directory / name
+        self._named_at = self._loop.time()
+
+    @property
+    def listed_by_peers(self) -> bool:
+        """Whether every live peer has listed this socket under its current name by now."""
+        return self._loop.time() - self._named_at >= LISTED_WITHIN_SEC
 
     # -- sending ---------------------------------------------------------------------------
     def notify_peers(self, seq: int, work: bool = False) -> None:
