@@ -46,7 +46,12 @@ class Row(Protocol):
 
 def dumps(value: Any) -> str:
     """Compact JSON text for a JSON column (sent as text; PostgreSQL casts it in SQL)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""Made once: `json.dumps` with any argument of its own builds an encoder per call (a
+third of a small payload's cost)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,15 +35,26 @@ def as_jsonb_returns(text: str) -> Any:
     order (shorter first, then by their bytes) and a float written with a positive exponent
     (1e+16 and up: integral) as the integer jsonb prints for it. So a batch that builds its
     jobs instead of reading them back returns what `get()` will."""
-    return json.loads(text, object_pairs_hook=_jsonb_object, parse_float=_jsonb_number)
+    return _JSONB_DECODER.decode(text)
 
 
 def _jsonb_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return dict(sorted(pairs, key=lambda pair: (len(pair[0].encode()), pair[0].encode())))
+    if len(pairs) > 1:
+        pairs.sort(key=_jsonb_key)  # stable: of a repeated key the last still wins
+    return dict(pairs)
+
+
+def _jsonb_key(pair: tuple[str, Any]) -> tuple[int, bytes]:
+    key = pair[0].encode()
+    return len(key), key
 
 
 def _jsonb_number(text: str) -> float | int:
     return int(Decimal(text)) if "e+" in text or "E+" in text else float(text)
+
+
+_JSONB_DECODER = json.JSONDecoder(object_pairs_hook=_jsonb_object, parse_float=_jsonb_number)
+"""Made once (`json.loads` with hooks builds a decoder per call)."""
 
 
 def json_text(text: str | None) -> Jsonb | None:

@@ -1,0 +1,72 @@
+-- `submit_one`: generated from conveyor/store/postgres/statements.py by
+-- `python -m conveyor.store.postgres.render`; do not edit.
+WITH changed AS (INSERT INTO jobs (id, tenant, queue, task, payload, status, priority, max_retries, run_at,
+                  created_at, idempotency_key, request_hash, trace_id, timeout_sec,
+                  unique_key, unique_while, unique_guard)
+
+SELECT id, tenant, queue, task, payload::jsonb, 'pending', priority, max_retries,
+       CASE WHEN at IS NULL THEN now() + make_interval(secs => delay)
+            ELSE greatest(at, now()) END,
+       now(), key, hash, trace, timeout, unique_key, unique_while, unique_key
+  FROM (VALUES (%s::uuid, %s::text, %s::text, %s::text, %s::text, %s::int, %s::int, %s::float8,
+               %s::text, %s::text, %s::text, %s::timestamptz, %s::float8,
+               %s::text, %s::text))
+       AS t(id, tenant, queue, task, payload, priority, max_retries, delay, key, hash,
+            trace, at, timeout, unique_key, unique_while)
+
+    ON CONFLICT DO NOTHING
+RETURNING id, tenant, queue, task, payload, status, priority, attempts, max_retries, run_at, created_at, started_at, finished_at, lease_owner, lease_expires_at, last_error, result, idempotency_key, request_hash, retry_of, retried_by, trace_id, timeout_sec, cancel_requested_at, progress, progress_message, schedule, scheduled_for, unique_key, unique_while),
+ev AS (
+    SELECT e.*, NULL::text AS source
+      FROM (
+    SELECT id, 'job_created', status, attempts, tenant, task, NULL::text, NULL::text,
+           NULL::jsonb
+      FROM changed) AS e(job_id, type, status, attempt, tenant, task, worker, error, data)),
+bumped AS (
+    INSERT INTO counters AS c (name, shard, value)
+    SELECT d.name, pg_backend_pid() %% 32, sum(d.delta)
+      FROM ev
+      JOIN (VALUES
+        ('job_created', NULL, 'jobs_submitted', 1),
+        ('job_created', NULL, 'status:pending', 1),
+        ('job_leased', 'pending', 'status:pending', -1),
+        ('job_leased', 'pending', 'status:running', 1),
+        ('job_succeeded', 'running', 'status:done', 1),
+        ('job_succeeded', 'running', 'status:running', -1),
+        ('job_retry_scheduled', 'running', 'retries', 1),
+        ('job_retry_scheduled', 'running', 'status:pending', 1),
+        ('job_retry_scheduled', 'running', 'status:running', -1),
+        ('job_failed', 'running', 'status:failed', 1),
+        ('job_failed', 'running', 'status:running', -1),
+        ('job_lease_expired', 'running', 'retries', 1),
+        ('job_lease_expired', 'running', 'status:pending', 1),
+        ('job_lease_expired', 'running', 'status:running', -1),
+        ('job_released', 'running', 'status:pending', 1),
+        ('job_released', 'running', 'status:running', -1),
+        ('job_cancelled', 'pending', 'status:cancelled', 1),
+        ('job_cancelled', 'pending', 'status:pending', -1),
+        ('job_cancelled', 'running', 'status:cancelled', 1),
+        ('job_cancelled', 'running', 'status:running', -1)) AS d(type, source, name, delta)
+        ON d.type = ev.type AND d.source IS NOT DISTINCT FROM ev.source
+     GROUP BY d.name
+    HAVING sum(d.delta) <> 0
+     ORDER BY d.name
+        ON CONFLICT (name, shard) DO UPDATE SET value = c.value + excluded.value
+    RETURNING 1),
+locked AS (
+    SELECT pg_advisory_xact_lock(7165066986957399414) AS held
+      FROM (SELECT count(*) AS n FROM changed) AS c, (SELECT count(*) FROM bumped) AS b
+     WHERE c.n > 0),
+appended AS (
+    INSERT INTO job_events (job_id, type, status, attempt, tenant, task, worker, error, data)
+    SELECT ev.job_id, ev.type, ev.status, ev.attempt, ev.tenant, ev.task, ev.worker, ev.error,
+           ev.data
+      FROM ev, locked ORDER BY 1
+    RETURNING seq, status),
+notified AS (
+    SELECT pg_notify('conveyor_events', max(seq)::text) AS sent,
+           CASE WHEN bool_or(status = 'pending')
+                THEN pg_notify('conveyor_work', max(seq)::text) END AS woke
+      FROM appended
+    HAVING count(*) > 0)
+SELECT changed.* FROM changed LEFT JOIN notified ON true
