@@ -132,6 +132,10 @@ async def test_a_capped_tenants_finished_job_wakes_workers(
     await actor.submit_many([job("acme"), job("acme")])
     [lease] = await actor.lease(WORKER, ["default"], 2, LEASE_FOR)
     assert await notices(waiter, actor, lambda: actor.finish([Ack(lease)], WORKER)) == 1
+    [reserved] = await actor.reserve(WORKER, ["default"], 2, LEASE_FOR)
+    assert await notices(waiter, actor, lambda: actor.cancel(reserved.job_id)) == 1
+    plain = await actor.submit(job("other"))
+    assert await notices(waiter, actor, lambda: actor.cancel(plain.job.id)) == 0
 
 
 async def test_a_worker_listens_for_work_only(

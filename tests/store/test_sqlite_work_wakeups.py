@@ -106,6 +106,15 @@ async def test_a_capped_tenants_finished_job_is_work(actor: SqliteStore) -> None
     [lease] = await actor.lease(WORKER, ["default"], 2, LEASE_FOR)
     with raw_peer(actor, ".work.sock") as worker:
         assert await heard(actor, worker, lambda: actor.finish([Ack(lease)], WORKER)) != []
+        [reserved] = await actor.reserve(WORKER, ["default"], 2, LEASE_FOR)
+        assert await heard(actor, worker, lambda: actor.cancel(reserved.job_id)) != []
+        plain = []
+
+        async def submit_plain() -> None:  # heard here, so not in the cancel's datagrams
+            plain.append(await actor.submit(job("other")))
+
+        assert await heard(actor, worker, submit_plain) != []
+        assert await heard(actor, worker, lambda: actor.cancel(plain[0].job.id)) == []
 
 
 async def test_a_store_waiting_for_work_is_woken_by_a_submit(

@@ -92,7 +92,10 @@ running writes at once)."""
 PROGRESS_INTERVAL_SEC = 0.5
 """How often a worker writes its handlers' latest progress reports (one write for all)."""
 _DUE_MIN_SEC = 0.002
-"""The shortest sleep until a scheduled job is due (its time may be a moment in the past)."""
+"""The shortest sleep until a scheduled job is due (its time may be a moment in the past),
+and the first of the growing sleeps while due jobs are held back (`idle_wait`)."""
+_HELD_BACK_MAX_SEC = 0.25
+"""The longest of those sleeps: four idle rounds a second while a cap is full."""
 
 
 @dataclass
@@ -231,6 +234,7 @@ class Worker:
 
     async def _lease_loop(self) -> None:
         poll = self.settings.worker_poll_ms / 1000
+        held_back = _DUE_MIN_SEC  # the next sleep while due jobs lease nothing (`idle_wait`)
         while not self._stopping.is_set():
             self._wakeup.clear()  # before leasing, so a wake-up during the lease is not lost
             self._start_reserved()
@@ -246,6 +250,7 @@ class Worker:
                         self._renewed[lease.job_id] = sent
                         self._start(lease)
                     if leases:
+                        held_back = _DUE_MIN_SEC
                         # The handlers just started take their first step before the next
                         # round trip: sending it wakes the database's backend, which on a
                         # small machine takes this process's core for a millisecond.
@@ -254,8 +259,9 @@ class Worker:
                             continue  # there may be more waiting
                     else:  # idle: sleep until the next scheduled job is due
                         due = await self.store.next_due(self.queues)
-                        if due is not None:
-                            wait = min(poll, max(_DUE_MIN_SEC, due))
+                        later = (await self.store.next_due(self.queues, later=True)
+                                 if due is not None and due <= 0 else None)
+                        wait, held_back = idle_wait(due, later, held_back, poll)
                 ahead = self._to_reserve()
                 if self.free_slots == 0 and ahead > 0:  # every slot busy: hold some ahead
                     called = True
@@ -704,6 +710,28 @@ def look_ahead(setting: int, concurrency: int, runtime: float | None,
     if runtime is None or lease_time is None or runtime < lease_time:
         return 0
     return min(concurrency, math.ceil(4 * concurrency * lease_time / runtime))
+
+
+def idle_wait(due: float | None, later: float | None, held_back: float,
+              poll: float) -> tuple[float, float]:
+    """How long a worker whose lease took nothing sleeps (unless woken), and the sleep after
+    that if the same happens again. `due`: seconds until the queues' next pending job is due
+    (`Store.next_due`; None: none is); `later`: the same of the jobs not due yet, asked only
+    when `due` is past.
+
+    A job due later: sleep until then. A job due already that the lease did not take is held
+    back: its tenant is at its `max_running`, another worker holds it reserved, or (for a
+    moment) another lease had it locked. What frees a capped or reserved job (a capped
+    tenant's job ending, a reservation handed back or expired, a cap raised) wakes the
+    workers as work, so the sleeps double from `_DUE_MIN_SEC` to `_HELD_BACK_MAX_SEC`
+    instead of leasing again every two milliseconds for as long as the cap is full; short
+    ones first, for the moment's lock. Never past the next job that comes due (`later`)."""
+    if due is None:
+        return poll, _DUE_MIN_SEC
+    if due > 0:
+        return min(poll, max(_DUE_MIN_SEC, due)), _DUE_MIN_SEC
+    wait = min(poll, held_back, poll if later is None else max(_DUE_MIN_SEC, later))
+    return wait, min(poll, _HELD_BACK_MAX_SEC, 2 * held_back)
 
 
 def to_reserve(look_ahead: int, held: int, *, sized: bool) -> int:

@@ -102,9 +102,10 @@ _ENDS = ", ".join(f"'{status.value}'" for status in sorted(TERMINAL_STATUSES))
 
 def _wakes_workers(source: JobStatus | None) -> str:
     """When a `logged()` statement also notifies `WORK_CHANNEL` (over its `appended` rows):
-    a job left pending, or, for jobs that were running, one of a capped tenant ended (its
-    slot under `max_running` is free for the tenant's next job)."""
-    if source is not JobStatus.RUNNING:
+    a job left pending, or, for jobs that were running or pending, one of a capped tenant
+    ended (its slot under `max_running`, a running job's or a reserved one's, is free for
+    the tenant's next job; a pending job that held none wakes them for nothing)."""
+    if source not in (JobStatus.RUNNING, JobStatus.PENDING):
         return _LEAVES_PENDING
     return f"""{_LEAVES_PENDING}
                  OR (bool_or(status IN ({_ENDS}))

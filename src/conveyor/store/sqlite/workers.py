@@ -235,15 +235,19 @@ def progress(conn: sqlite3.Connection, now: float, reports: list[Progress]) -> s
     return {uuid.UUID(change.job_id) for change in changes}
 
 
-def next_due(conn: sqlite3.Connection, now: float, queues: list[str]) -> float | None:
-    """The earliest `run_at` of the pending jobs of each running (not paused) queue: a scan
-    of the queue's entries in `jobs_pending` (covering: no row is read), on the idle path
-    only. Reserved jobs count too: at worst an idle worker wakes once for nothing."""
+def next_due(
+    conn: sqlite3.Connection, now: float, queues: list[str], later: bool
+) -> float | None:
+    """The earliest `run_at` of the pending jobs of each running (not paused) queue (with
+    `later`, of those not due yet): a scan of the queue's entries in `jobs_pending`
+    (covering: no row is read), on the idle path only. Reserved jobs count too: a worker
+    that finds nothing to lease backs off (`worker.loop.idle_wait`)."""
     marks = ",".join("?" * len(queues))
     row = conn.execute(
         "SELECT min(run_at) AS due FROM jobs INDEXED BY jobs_pending"
-        f" WHERE status = 'pending' AND {_RUNNING_QUEUES} AND queue IN ({marks})",
-        queues).fetchone()
+        f" WHERE status = 'pending' AND {_RUNNING_QUEUES} AND queue IN ({marks})"
+        " AND run_at > ?",
+        [*queues, now if later else float("-inf")]).fetchone()
     return None if row is None or row["due"] is None else float(row["due"]) - now
 
 

@@ -112,6 +112,9 @@ appended AS (
 notified AS (
     SELECT pg_notify('conveyor_events', max(seq)::text) AS sent,
            CASE WHEN bool_or(status = 'pending')
+                 OR (bool_or(status IN ('cancelled', 'done', 'failed'))
+                     AND EXISTS (SELECT 1 FROM ev JOIN tenants AS t ON t.name = ev.tenant
+                                  WHERE t.max_running IS NOT NULL))
                 THEN pg_notify('conveyor_work', max(seq)::text) END AS woke
       FROM appended
     HAVING count(*) > 0)
