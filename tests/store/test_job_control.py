@@ -167,7 +167,7 @@ async def test_next_due_is_the_earliest_free_pending_job(store: Store) -> None:
     await store.submit(text_job("now"))
     now_due = await store.next_due(["default"])
     assert now_due is not None and now_due <= 0.5
-    later = await store.next_due(["default"], later=True)  # of the jobs not due yet only
+    later = await store.next_due(["default"], later_than=0)  # of the jobs not due yet only
     assert later is not None and 55 < later <= 60
     await store.lease("w", ["default"], 1, LONG)  # a running job is not due
     after = await store.next_due(["default"])
@@ -175,7 +175,9 @@ async def test_next_due_is_the_earliest_free_pending_job(store: Store) -> None:
     await store.submit(text_job("due", queue="solo"))
     solo = await store.next_due(["solo"])
     assert solo is not None and solo <= 0.5
-    assert await store.next_due(["solo"], later=True) is None  # nothing comes due later
+    assert await store.next_due(["solo"], later_than=0) is None  # nothing comes due later
+    since = await store.next_due(["solo"], later_than=-30)  # it came due in the last 30 s
+    assert since is not None and since <= 0.5
 
 
 async def test_timeout_travels_with_the_lease(store: Store) -> None:

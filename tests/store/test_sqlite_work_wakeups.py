@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.models import Ack, Fail, NewJob
+from conveyor.models import Ack, Fail, NewJob, SubmitResult
 from conveyor.store.sqlite import SqliteStore, wake
 from conveyor.store.sqlite.wake import wake_directory
 
@@ -108,7 +108,7 @@ async def test_a_capped_tenants_finished_job_is_work(actor: SqliteStore) -> None
         assert await heard(actor, worker, lambda: actor.finish([Ack(lease)], WORKER)) != []
         [reserved] = await actor.reserve(WORKER, ["default"], 2, LEASE_FOR)
         assert await heard(actor, worker, lambda: actor.cancel(reserved.job_id)) != []
-        plain = []
+        plain: list[SubmitResult] = []
 
         async def submit_plain() -> None:  # heard here, so not in the cancel's datagrams
             plain.append(await actor.submit(job("other")))

@@ -562,12 +562,16 @@ class Store(Protocol):
         """Record running handlers' progress (`job_progress`), fenced by each lease's token;
         returns the ids recorded. Callers throttle: this is one write per call."""
 
-    async def next_due(self, queues: Sequence[str], *, later: bool = False) -> float | None:
+    async def next_due(
+        self, queues: Sequence[str], *, later_than: float | None = None
+    ) -> float | None:
         """Seconds until the earliest free pending job of `queues` may run (zero or less:
         one may run now); None when there is none. An idle worker sleeps until then.
 
-        `later`: of the jobs not due yet only (always more than zero): when the jobs due
-        already are held back (their tenant at its cap), the next moment another may run."""
+        `later_than`: of the jobs due more than that many seconds from now only (negative:
+        ago). When the jobs due already are held back (their tenant at its cap), the next
+        moment another may run; a worker reaches back to its lease, so that a job that came
+        due since is found too (`worker.loop.idle_wait`)."""
 
     def on_cancel(self, callback: Callable[[JobId], None]) -> None:
         """Call `callback(job_id)` in this process soon after any running job's cancellation

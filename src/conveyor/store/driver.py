@@ -519,10 +519,12 @@ class DriverStore(abc.ABC):
         recorded: set[JobId] = await self._write("progress", cleaned)
         return recorded
 
-    async def next_due(self, queues: Sequence[str], *, later: bool = False) -> float | None:
+    async def next_due(
+        self, queues: Sequence[str], *, later_than: float | None = None
+    ) -> float | None:
         if not queues:
             return None
-        due: float | None = await self._read("next_due", sorted(set(queues)), later)
+        due: float | None = await self._read("next_due", sorted(set(queues)), later_than)
         return due
 
     @abc.abstractmethod

@@ -62,6 +62,12 @@ def unique_holds(status: str, unique_while: str | None) -> bool:
         status == JobStatus.RUNNING.value and unique_while == "active")
 
 
+CAP_HOLDERS = frozenset({JobStatus.RUNNING, JobStatus.PENDING})
+"""Where a job that ends came from when it may have held room under its tenant's
+`max_running`: running, or pending and reserved. Either driver wakes the workers when one of
+a capped tenant ends (a pending one that held nothing wakes them for nothing)."""
+
+
 def keyless(jobs: Sequence[NewJob]) -> bool:
     """Whether no job of a batch carries an idempotency or unique key: then none of them can
     meet a stored job, and the batch is inserted without reading anything back."""

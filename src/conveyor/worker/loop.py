@@ -30,7 +30,9 @@ fails at its deadline and its thread is left to finish (its result discarded), s
 against `concurrency` until it does, so stuck threads never outnumber the slots.
 
 Idle, the worker sleeps until the earliest scheduled job of its queues is due (or a change
-wakes it), so a job scheduled for a time starts at that time, not a poll later.
+wakes it), so a job scheduled for a time starts at that time, not a poll later. Jobs due that
+it cannot lease (their tenant at its cap) do not keep it leasing every few milliseconds: it
+backs off to a few rounds a second, woken when they are freed (`idle_wait`).
 
 Beside the jobs, every worker fires periodic schedules (`worker/schedules.py`); the store
 makes each tick fire once however many workers do. Likewise each offers the dashboard's chart
@@ -95,7 +97,8 @@ _DUE_MIN_SEC = 0.002
 """The shortest sleep until a scheduled job is due (its time may be a moment in the past),
 and the first of the growing sleeps while due jobs are held back (`idle_wait`)."""
 _HELD_BACK_MAX_SEC = 0.25
-"""The longest of those sleeps: four idle rounds a second while a cap is full."""
+"""The longest of those sleeps: four idle rounds a second while a cap is full (`max_running`
+0 holds a tenant's jobs back for good: its idle workers keep this pace)."""
 
 
 @dataclass
@@ -250,7 +253,6 @@ class Worker:
                         self._renewed[lease.job_id] = sent
                         self._start(lease)
                     if leases:
-                        held_back = _DUE_MIN_SEC
                         # The handlers just started take their first step before the next
                         # round trip: sending it wakes the database's backend, which on a
                         # small machine takes this process's core for a millisecond.
@@ -259,7 +261,10 @@ class Worker:
                             continue  # there may be more waiting
                     else:  # idle: sleep until the next scheduled job is due
                         due = await self.store.next_due(self.queues)
-                        later = (await self.store.next_due(self.queues, later=True)
+                        # Of the jobs coming due since the lease was sent, not only from now:
+                        # one that came due meanwhile is retried at once, not a back-off later.
+                        later = (await self.store.next_due(
+                                     self.queues, later_than=sent - time.monotonic())
                                  if due is not None and due <= 0 else None)
                         wait, held_back = idle_wait(due, later, held_back, poll)
                 ahead = self._to_reserve()
@@ -278,7 +283,8 @@ class Worker:
                 continue
             if self.free_slots > 0 and self._reserved:
                 continue  # a slot freed meanwhile
-            await wait_event(self._wakeup, wait)  # a freed slot, a change, or stop()
+            if await wait_event(self._wakeup, wait):  # a freed slot, a change, or stop()
+                held_back = _DUE_MIN_SEC  # something changed: short sleeps again
 
     @property
     def prefetch(self) -> int:
@@ -715,17 +721,18 @@ def look_ahead(setting: int, concurrency: int, runtime: float | None,
 def idle_wait(due: float | None, later: float | None, held_back: float,
               poll: float) -> tuple[float, float]:
     """How long a worker whose lease took nothing sleeps (unless woken), and the sleep after
-    that if the same happens again. `due`: seconds until the queues' next pending job is due
-    (`Store.next_due`; None: none is); `later`: the same of the jobs not due yet, asked only
-    when `due` is past.
+    that if the same happens again (the loop starts it over when it is woken). `due`:
+    seconds until the queues' next pending job is due (`Store.next_due`; None: none is);
+    `later`: the same of the jobs coming due since the lease was sent, asked only when `due`
+    is past (zero or less: one came due meanwhile).
 
     A job due later: sleep until then. A job due already that the lease did not take is held
-    back: its tenant is at its `max_running`, another worker holds it reserved, or (for a
-    moment) another lease had it locked. What frees a capped or reserved job (a capped
-    tenant's job ending, a reservation handed back or expired, a cap raised) wakes the
-    workers as work, so the sleeps double from `_DUE_MIN_SEC` to `_HELD_BACK_MAX_SEC`
-    instead of leasing again every two milliseconds for as long as the cap is full; short
-    ones first, for the moment's lock. Never past the next job that comes due (`later`)."""
+    back: its tenant is at its `max_running`, or another worker holds it reserved, both freed
+    by changes that wake the workers as work (a capped tenant's job ending, a reservation
+    handed back or expired, a cap raised), or, for a moment, another lease had its row
+    locked, which the first short sleeps cover. So the sleeps double from `_DUE_MIN_SEC` to
+    `_HELD_BACK_MAX_SEC` instead of leasing again every two milliseconds for as long as a cap
+    is full; never past the next job coming due (`later`)."""
     if due is None:
         return poll, _DUE_MIN_SEC
     if due > 0:

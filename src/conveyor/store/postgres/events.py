@@ -46,6 +46,7 @@ from conveyor.lifecycle import (
     counter_deltas,
 )
 from conveyor.models import Job
+from conveyor.store import rules
 from conveyor.store.postgres.rows import json_text
 from conveyor.store.rows import Row, dumps
 
@@ -105,7 +106,7 @@ def _wakes_workers(source: JobStatus | None) -> str:
     a job left pending, or, for jobs that were running or pending, one of a capped tenant
     ended (its slot under `max_running`, a running job's or a reserved one's, is free for
     the tenant's next job; a pending job that held none wakes them for nothing)."""
-    if source not in (JobStatus.RUNNING, JobStatus.PENDING):
+    if source not in rules.CAP_HOLDERS:
         return _LEAVES_PENDING
     return f"""{_LEAVES_PENDING}
                  OR (bool_or(status IN ({_ENDS}))

@@ -4,7 +4,8 @@ the DLQ.
 Three submit paths. A batch of `COPY_ROWS` jobs or more without idempotency or unique keys
 writes its jobs and events by binary COPY in one transaction (with the tokens, if limited),
 and builds the jobs it returns from what it wrote. Otherwise, without a rate limit, a single
-job or a batch without keys is one statement (`SUBMIT`): insert, events, counters, NOTIFY.
+job or a batch without keys is one statement (`SUBMIT`, and `SUBMIT_ONE` for a job alone:
+its columns as scalars, not arrays): insert, events, counters, NOTIFY.
 With a rate limit, or a batch that carries keys, Python must decide between statements
 (which are replays, is the bucket full), so it runs as a transaction: insert first (ON
 CONFLICT DO NOTHING tells replays apart and settles races between concurrent submits of one
@@ -198,7 +199,8 @@ async def submit_each(
 async def _insert(
     conn: Conn, statement: str, jobs: Sequence[NewJob], indexes: Sequence[int]
 ) -> tuple[list[JobId], dict[JobId, Any], dict[int, rules.SubmitOutcome]]:
-    """Insert `jobs[i]` for each of `indexes` with `statement` (`SUBMIT` or `INSERT_JOBS`):
+    """Insert `jobs[i]` for each of `indexes` with `statement` (`SUBMIT`, as `SUBMIT_ONE`
+    when one job is left to insert, or `INSERT_JOBS`):
     the new ids, the inserted rows by id, and each job's outcome: created, or the replay of
     the job that already has its key (a conflict when that job's body differs)."""
     ids, columns = _job_columns([jobs[i] for i in indexes])

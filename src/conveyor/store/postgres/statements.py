@@ -482,14 +482,14 @@ changed AS (
 """Running handlers' progress, with a `job_progress` event each (the dashboard's live bar)."""
 
 # The first free pending job of each queue by time (the `jobs_due` index), the earliest of them;
-# with `later`, the first not due yet (a range scan from now()).
+# with `later_than` (seconds from now; NULL: any time), the first due after that (a range scan).
 NEXT_DUE = """
 SELECT extract(epoch FROM min(d.run_at) - now())::float8 AS due
   FROM unnest(%s::text[]) AS q(name)
  CROSS JOIN LATERAL (
        SELECT run_at FROM jobs
         WHERE status = 'pending' AND lease_token IS NULL AND queue = q.name
-          AND run_at > CASE WHEN %s THEN now() ELSE '-infinity' END
+          AND run_at > coalesce(now() + make_interval(secs => %s::float8), '-infinity')
         ORDER BY run_at LIMIT 1) AS d
  WHERE NOT EXISTS (SELECT 1 FROM queues WHERE queues.name = q.name AND queues.paused)
 """

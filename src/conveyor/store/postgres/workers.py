@@ -96,8 +96,8 @@ async def progress(conn: Conn, reports: list[Progress]) -> set[JobId]:
     return {row["id"] for row in rows}
 
 
-async def next_due(conn: Conn, queues: list[str], later: bool) -> float | None:
-    rows = await fetch(conn, sql.NEXT_DUE, (queues, later))
+async def next_due(conn: Conn, queues: list[str], later_than: float | None) -> float | None:
+    rows = await fetch(conn, sql.NEXT_DUE, (queues, later_than))
     due = rows[0]["due"] if rows else None
     return None if due is None else float(due)
 

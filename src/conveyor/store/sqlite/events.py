@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from conveyor.lifecycle import TERMINAL_STATUSES, EventType, JobStatus, counter_deltas
+from conveyor.store import rules
 from conveyor.store.sqlite.rows import dumps
 
 
@@ -33,10 +34,6 @@ _PENDING = JobStatus.PENDING.value
 _ENDS = frozenset(status.value for status in TERMINAL_STATUSES)
 
 
-_HELD = (JobStatus.RUNNING, JobStatus.PENDING)
-"""Where a job holding room under its tenant's cap comes from (running, or reserved)."""
-
-
 def _makes_work(conn: sqlite3.Connection, changes: Sequence[Change]) -> bool:
     """A job left pending, or a running or pending job of a tenant with a `max_running` cap
     ended (its slot under the cap, a running job's or a reserved one's, is free for the
@@ -44,7 +41,7 @@ def _makes_work(conn: sqlite3.Connection, changes: Sequence[Change]) -> bool:
     if any(c.status == _PENDING for c in changes):
         return True
     ended = sorted({c.tenant for c in changes
-                    if c.source in _HELD and c.status in _ENDS})
+                    if c.source in rules.CAP_HOLDERS and c.status in _ENDS})
     if not ended:
         return False
     marks = ", ".join("?" * len(ended))

@@ -236,18 +236,18 @@ def progress(conn: sqlite3.Connection, now: float, reports: list[Progress]) -> s
 
 
 def next_due(
-    conn: sqlite3.Connection, now: float, queues: list[str], later: bool
+    conn: sqlite3.Connection, now: float, queues: list[str], later_than: float | None
 ) -> float | None:
     """The earliest `run_at` of the pending jobs of each running (not paused) queue (with
-    `later`, of those not due yet): a scan of the queue's entries in `jobs_pending`
-    (covering: no row is read), on the idle path only. Reserved jobs count too: a worker
-    that finds nothing to lease backs off (`worker.loop.idle_wait`)."""
+    `later_than`, of those due after `now + later_than`): a scan of the queue's entries in
+    `jobs_pending` (covering: no row is read), on the idle path only. Reserved jobs count
+    too: a worker that finds nothing to lease backs off (`worker.loop.idle_wait`)."""
     marks = ",".join("?" * len(queues))
     row = conn.execute(
         "SELECT min(run_at) AS due FROM jobs INDEXED BY jobs_pending"
         f" WHERE status = 'pending' AND {_RUNNING_QUEUES} AND queue IN ({marks})"
         " AND run_at > ?",
-        [*queues, now if later else float("-inf")]).fetchone()
+        [*queues, float("-inf") if later_than is None else now + later_than]).fetchone()
     return None if row is None or row["due"] is None else float(row["due"]) - now
 
 
