@@ -4,25 +4,16 @@ as one job's scalars (`SUBMIT_ONE`), and every outcome is still the one it would
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from conveyor.models import NewJob, SubmitResult
-from conveyor.store.postgres import PostgresStore, open_postgres, producers
+from conveyor.store.base import Store
+from conveyor.store.postgres import PostgresStore, producers
 from conveyor.store.postgres import statements as sql
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-async def store(postgres_url: str) -> AsyncIterator[PostgresStore]:
-    opened = await open_postgres(postgres_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 class Recording:
@@ -38,8 +29,10 @@ class Recording:
 
 
 async def test_a_job_left_for_a_second_round_goes_alone_as_scalars(
-    store: PostgresStore, monkeypatch: pytest.MonkeyPatch,
+    postgres_store: Store, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    assert isinstance(postgres_store, PostgresStore)
+    store = postgres_store
     holder = await store.submit(NewJob("text", {"text": "a"}, unique_key="k"))
     looked: list[str | None] = []
     existing = producers._existing
