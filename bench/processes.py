@@ -37,6 +37,7 @@ def conveyor_env(database_url: str, log_level: str) -> dict[str, str]:
         "RATE_LIMIT_PER_MINUTE": "0",
         "API_KEY": "",
         "LOG_LEVEL": log_level,
+        "EVENT_LOOP": "auto",  # the default: uvloop (installed with uvicorn[standard])
         "HOST": "127.0.0.1",
         "PYTHONUNBUFFERED": "1",
         # The repository root (for `bench.tasks`) after any PYTHONPATH given to the bench,
@@ -47,19 +48,12 @@ def conveyor_env(database_url: str, log_level: str) -> dict[str, str]:
     }
 
 
-_UVLOOP_LAUNCHER = (
-    "import sys, uvloop; uvloop.install(); from conveyor.cli import main;"
-    " sys.argv[0] = 'conveyor'; main()"
-)
-"""`conveyor …` on uvloop instead of the default asyncio loop (an experiment's knob)."""
-
-
 @dataclass(frozen=True)
 class WorkerTweaks:
     """What-if knobs for experiments, off by default: the figures in bench/README.md are
     measured without them unless said otherwise."""
 
-    uvloop: bool = False
+    asyncio: bool = False  # the workers on asyncio's own loop (EVENT_LOOP=asyncio), not uvloop
     postgres_options: str = ""  # e.g. "-c synchronous_commit=off", for the workers only
 
     def url(self, database_url: str) -> str:
@@ -74,16 +68,14 @@ class Process:
     API); stop() sends SIGTERM to this pid only."""
 
     def __init__(
-        self, args: list[str], env: dict[str, str], log_path: Path, uvloop: bool = False,
-        module: str = "conveyor",
+        self, args: list[str], env: dict[str, str], log_path: Path, module: str = "conveyor",
     ) -> None:
         self.args = args
         self.module = module
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115  (closed in stop)
-        launcher = ["-c", _UVLOOP_LAUNCHER] if uvloop else ["-m", module]
         self.proc = subprocess.Popen(
-            [sys.executable, *launcher, *args], env=env, cwd=REPO,
+            [sys.executable, "-m", module, *args], env=env, cwd=REPO,
             stdout=self._log, stderr=subprocess.STDOUT,
         )
 
@@ -117,10 +109,12 @@ def start_workers(
 ) -> list[Process]:
     tweaks = tweaks or WorkerTweaks()
     env = conveyor_env(tweaks.url(database_url), log_level)
+    if tweaks.asyncio:
+        env["EVENT_LOOP"] = "asyncio"
     return [
         Process(
             ["worker", "--concurrency", str(concurrency), "--import", "bench.tasks"],
-            env, logs / f"{tag}-worker-{index}.log", uvloop=tweaks.uvloop,
+            env, logs / f"{tag}-worker-{index}.log",
         )
         for index in range(count)
     ]

@@ -99,8 +99,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--wait-idle", type=float, default=60.0,
                         help="before each store's run, wait up to this many seconds for the "
                              "machine to be idle (default 60; 0: do not wait)")
-    parser.add_argument("--worker-uvloop", action="store_true",
-                        help="experiment: run the workers on uvloop")
+    parser.add_argument("--worker-asyncio", action="store_true",
+                        help="experiment: run the workers on asyncio's own event loop "
+                             "(EVENT_LOOP=asyncio) instead of uvloop")
     parser.add_argument("--worker-postgres-options", default="",
                         help="experiment: libpq options for the workers, given as "
                              "--worker-postgres-options='-c synchronous_commit=off'")
@@ -162,7 +163,7 @@ async def run_store(
     """Run `run` of conveyor's parts on one store."""
     databases = Databases(kind, args.postgres_url)
     tag = f"{kind}-r{run}"
-    tweaks = WorkerTweaks(uvloop=args.worker_uvloop,
+    tweaks = WorkerTweaks(asyncio=args.worker_asyncio,
                           postgres_options=args.worker_postgres_options)
 
     async def attempt(what: str, body: Callable[[], Awaitable[None]]) -> None:
@@ -304,7 +305,7 @@ async def main_async(args: argparse.Namespace) -> int:
             "argv": sys.argv[1:], "stores": stores, "runs": args.runs, "quick": args.quick,
             "concurrency": args.concurrency, "processes": args.processes,
             "log_level": args.log_level, "elapsed_sec": round(elapsed, 1),
-            "worker_uvloop": args.worker_uvloop,
+            "worker_asyncio": args.worker_asyncio,
             "worker_postgres_options": args.worker_postgres_options,
             "parts": args.only, "peers": args.peers, "peer_parts": args.peer_parts,
             "plan": {"enqueue": asdict(plan["enqueue"]),

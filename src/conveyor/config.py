@@ -7,6 +7,7 @@ overrides), the environment, a `.env` file in the working directory, the default
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,6 +74,10 @@ class Settings(BaseSettings):
         65536, gt=0, description="Largest accepted request body, in bytes. Defaults to 65536."
     )
     log_level: str = Field("info", description="debug, info, warning or error. Defaults to info.")
+    event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
+        "auto", description="The processes' event loop: uvloop when installed (auto), or "
+                            "asyncio's own, or uvloop required. Defaults to auto.",
+    )
     dashboard_dir: Path | None = Field(
         None, description="Built dashboard to serve at /. Defaults to dashboard/dist if present."
     )

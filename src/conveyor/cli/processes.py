@@ -147,8 +147,7 @@ def worker(concurrency: int | None, database_url: str | None, log_level: str | N
     from conveyor import runtime
 
     tasks = _registry(settings, imports)
-    asyncio.run(runtime.run_worker(settings, tasks, _queues(queues),
-                                   wait_for_database=wait_for_database))
+    runtime.run_worker(settings, tasks, _queues(queues), wait_for_database=wait_for_database)
 
 
 @click.command()
