@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/conveyor.db"
 
+EventLoop = Literal["auto", "asyncio", "uvloop"]
+"""`EVENT_LOOP`'s choices (`runtime.loop_factory`)."""
+
 
 class Settings(BaseSettings):
     """Everything an operator can tune. Names match SEED.md's variables where it has one."""
@@ -74,7 +77,7 @@ class Settings(BaseSettings):
         65536, gt=0, description="Largest accepted request body, in bytes. Defaults to 65536."
     )
     log_level: str = Field("info", description="debug, info, warning or error. Defaults to info.")
-    event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
+    event_loop: EventLoop = Field(
         "auto", description="The processes' event loop: uvloop when installed (auto), or "
                             "asyncio's own, or uvloop required. Defaults to auto.",
     )

@@ -25,7 +25,7 @@ from fastapi import FastAPI
 from conveyor.api.app import create_app
 from conveyor.api.live import EventFeed
 from conveyor.builtin_tasks import text_task
-from conveyor.config import Settings
+from conveyor.config import EventLoop, Settings
 from conveyor.errors import StartupError
 from conveyor.logging import get_logger
 from conveyor.startup import WAIT_FOR_DATABASE_SEC, bind, check_database_url, open_store
@@ -135,7 +135,7 @@ async def _serve(settings: Settings, tasks: TaskRegistry, sock: socket.socket, *
     await uvicorn.Server(config).serve(sockets=[sock])
 
 
-def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+def loop_factory(choice: EventLoop) -> Callable[[], asyncio.AbstractEventLoop] | None:
     """The event loop of a process (`EVENT_LOOP`), None for asyncio's own. `auto`: uvloop
     when installed (it comes with `uvicorn[standard]`), as uvicorn's own default
     `loop="auto"` picks; `serve` runs the loop itself, to open the store before uvicorn. A

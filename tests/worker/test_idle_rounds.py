@@ -48,16 +48,22 @@ class LeaseCount:
 
     def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls = 0
+        self.at: list[float] = []  # when each call was made
         lease = store.lease
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
             self.calls += 1
+            self.at.append(time.monotonic())
             return await lease(*args, **kwargs)
 
         monkeypatch.setattr(store, "lease", counted)
 
     async def started(self) -> bool:
         return self.calls > 0
+
+    async def slept_a_second(self) -> bool:
+        """The last two rounds a second apart: the sleep now begun is twice that."""
+        return len(self.at) >= 2 and self.at[-1] - self.at[-2] >= 1.0
 
 
 async def test_jobs_held_back_by_a_cap_do_not_spin_an_idle_worker(
@@ -85,7 +91,7 @@ async def test_a_capped_job_ending_elsewhere_wakes_a_backed_off_worker(
     leases = LeaseCount(store, monkeypatch)
     run_worker()
     await until(leases.started, timeout=5, message="the worker never leased")
-    await asyncio.sleep(2.5)  # doubling from 2 ms, the worker is now in a 2 s sleep
+    await until(leases.slept_a_second, timeout=10, message="the worker never backed off")
     began = time.monotonic()
     await store.finish([Ack(lease)], ELSEWHERE)
 

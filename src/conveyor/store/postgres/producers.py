@@ -211,13 +211,10 @@ async def _insert(
     for _ in range(_INSERT_ROUNDS):
         # The one-statement path is the hot one: prepared, like the other hot statements;
         # a job alone (most submits) goes as scalars.
-        if statement is sql.SUBMIT:
-            one = len(todo) == 1
-            cur = await conn.execute(sql.SUBMIT_ONE if one else statement,
-                                     [column[0] for column in columns] if one else columns,
-                                     prepare=True)
-        else:
-            cur = await conn.execute(statement, columns)
+        one = statement is sql.SUBMIT and len(todo) == 1
+        cur = await conn.execute(sql.SUBMIT_ONE if one else statement,
+                                 [column[0] for column in columns] if one else columns,
+                                 prepare=statement is sql.SUBMIT)
         inserted.update((row["id"], row) for row in await cur.fetchall())
         again: list[int] = []
         for index in todo:
