@@ -28,7 +28,9 @@ def test_the_drivers_share_their_module_names() -> None:
     # `transactional`: enqueueing in the application's own transaction, PostgreSQL's alone.
     assert only_postgres == {"conninfo", "listener", "statements", "render", "transactional"}
     only_sqlite = modules("sqlite") - SHARED_MODULES
-    assert only_sqlite == {"wake"}  # cross-process wake-ups: what LISTEN/NOTIFY is to postgres
+    # `wake`: cross-process wake-ups, what LISTEN/NOTIFY is to postgres; `writelock`: writers
+    # of all processes queue for the file in the kernel, as PostgreSQL's backends do for rows.
+    assert only_sqlite == {"wake", "writelock"}
 
 
 @pytest.mark.parametrize("name", DRIVERS)

@@ -7,7 +7,8 @@ every 50 ms, and is woken at once by writes from this process and, through a Uni
 socket per store (`wake.py`), by commits of other processes on this machine; the poll stays
 as the fallback, so a lost wake-up costs latency, never a job. The clock is the host's, which
 every process on the file shares. WAL mode with `synchronous=FULL`: a committed job survives a
-kill -9 of every process and a power cut.
+kill -9 of every process and a power cut. Writers of all conveyor processes on the file queue
+for its lock in the kernel (`writelock.py`), not in the busy handler's sleeps.
 
 Each connection lives on its own thread (one writer, one reader) and every method runs as a
 single function on that thread, so a transaction costs one hop off the event loop.
@@ -46,6 +47,7 @@ from conveyor.store.sqlite import (
 from conveyor.store.sqlite.events import WriteConnection
 from conveyor.store.sqlite.migrate import check_schema, migrate
 from conveyor.store.sqlite.wake import WakeChannel, enabled_by_environment
+from conveyor.store.sqlite.writelock import WriteLock
 
 log = get_logger("conveyor.store")
 
@@ -116,6 +118,9 @@ class SqliteStore(DriverStore):
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite-write")
         self._reader_thread = ThreadPoolExecutor(1, thread_name_prefix="conveyor-sqlite-read")
         self._writer: WriteConnection | None = None
+        self._write_lock = WriteLock(None)
+        """Taken around each write transaction, so that the writers of all processes on the
+        file queue for SQLite's lock in the kernel (`writelock.py`)."""
         self._reader: sqlite3.Connection | None = None
         self._changed = asyncio.Event()
         """Set (then replaced) whenever `_known_seq` moves, or a read is called for."""
@@ -145,6 +150,7 @@ class SqliteStore(DriverStore):
         store = cls(path)
         loop = asyncio.get_running_loop()
         store._writer = await loop.run_in_executor(store._writer_thread, _connect, path)
+        store._write_lock = WriteLock.open(path)
         try:
             await loop.run_in_executor(store._writer_thread,
                                        check_schema if producer else migrate, store._writer)
@@ -189,6 +195,7 @@ class SqliteStore(DriverStore):
         loop = asyncio.get_running_loop()
         if self._writer is not None:
             await loop.run_in_executor(self._writer_thread, self._writer.close)
+        self._write_lock.close()
         if self._reader is not None:
             await loop.run_in_executor(self._reader_thread, self._reader.close)
         self._writer_thread.shutdown(wait=True)
@@ -202,8 +209,13 @@ class SqliteStore(DriverStore):
         body = self._operations[operation]
 
         abandoned = _Abandoned(conn)
+        write_lock = self._write_lock
 
         def run() -> tuple[Any, int | None, bool]:
+            with write_lock.held():
+                return transaction()
+
+        def transaction() -> tuple[Any, int | None, bool]:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
